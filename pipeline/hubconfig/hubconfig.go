@@ -1,0 +1,270 @@
+// Package hubconfig reads a hub's hubploy.yaml in the forms the Python hubploy wrote:
+// 0.3 (images with registry providers, cluster providers with service keys) and the
+// berkeley-dsep-infra v1.2 fork (no images, kubeconfig context with {namespace}).
+// Decoding is strict: a misspelled key is an error, never silently ignored.
+package hubconfig
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/hubploy/hubploy/pipeline/inputerr"
+	"github.com/hubploy/hubploy/pipeline/strictyaml"
+)
+
+// DefaultSubstitutionPath is where hubploy 0.3 put an image's name and tag in the values
+// of the umbrella chart, whose z2jh dependency is called jupyterhub.
+const DefaultSubstitutionPath = "jupyterhub.singleuser.image"
+
+// DefaultImagePath is the image folder, relative to the hub's folder, that 0.3 assumed.
+const DefaultImagePath = "image"
+
+// Config is one hubploy.yaml.
+type Config struct {
+	Images  *Images  `yaml:"images,omitempty"`
+	Cluster *Cluster `yaml:"cluster,omitempty"`
+
+	// File is where the config was read from, for error messages.
+	File string `yaml:"-"`
+}
+
+// Images is 0.3's images block: either the legacy single image_name or a list.
+type Images struct {
+	ImageName       string    `yaml:"image_name,omitempty"`
+	ImageConfigPath string    `yaml:"image_config_path,omitempty"`
+	Images          []Image   `yaml:"images,omitempty"`
+	Registry        *Registry `yaml:"registry,omitempty"`
+}
+
+// Image is one image built from a folder of the hub and injected into the values.
+type Image struct {
+	// Name is the image reference without a tag, or (datahub's 2024 form) with one.
+	Name                 string       `yaml:"name"`
+	Path                 string       `yaml:"path,omitempty"`
+	HelmSubstitutionPath string       `yaml:"helm_substitution_path,omitempty"`
+	Repo2Docker          *Repo2Docker `yaml:"repo2docker,omitempty"`
+}
+
+// Repo2Docker holds the berkeley fork's repo2docker options, accepted for compatibility.
+type Repo2Docker struct {
+	BaseImage string `yaml:"base_image,omitempty"`
+}
+
+// Registry says how to log in to the image registry.
+type Registry struct {
+	Provider     string             `yaml:"provider"`
+	Gcloud       *GcloudRegistry    `yaml:"gcloud,omitempty"`
+	AWS          *AWSRegistry       `yaml:"aws,omitempty"`
+	Azure        *AzureRegistry     `yaml:"azure,omitempty"`
+	DockerConfig *DockerConfigBlock `yaml:"dockerconfig,omitempty"`
+}
+
+type GcloudRegistry struct {
+	Project    string `yaml:"project,omitempty"`
+	ServiceKey string `yaml:"service_key,omitempty"`
+}
+
+type AWSRegistry struct {
+	AccountID  string `yaml:"account_id,omitempty"`
+	Region     string `yaml:"region,omitempty"`
+	ServiceKey string `yaml:"service_key,omitempty"`
+	RoleARN    string `yaml:"role_arn,omitempty"`
+	// Project and Zone are 0.3's legacy names of AccountID and Region.
+	Project string `yaml:"project,omitempty"`
+	Zone    string `yaml:"zone,omitempty"`
+}
+
+type AzureRegistry struct {
+	ResourceGroup string `yaml:"resource_group,omitempty"`
+	Registry      string `yaml:"registry,omitempty"`
+	AuthFile      string `yaml:"auth_file,omitempty"`
+}
+
+type DockerConfigBlock struct {
+	Filename string `yaml:"filename"`
+}
+
+// Cluster says how to reach the Kubernetes cluster.
+type Cluster struct {
+	Provider   string           `yaml:"provider"`
+	Gcloud     *GcloudCluster   `yaml:"gcloud,omitempty"`
+	AWS        *AWSCluster      `yaml:"aws,omitempty"`
+	Azure      *AzureCluster    `yaml:"azure,omitempty"`
+	Kubeconfig *KubeconfigBlock `yaml:"kubeconfig,omitempty"`
+}
+
+type GcloudCluster struct {
+	Project    string `yaml:"project,omitempty"`
+	Cluster    string `yaml:"cluster,omitempty"`
+	Zone       string `yaml:"zone,omitempty"`
+	ServiceKey string `yaml:"service_key,omitempty"`
+}
+
+type AWSCluster struct {
+	AccountID  string `yaml:"account_id,omitempty"`
+	Cluster    string `yaml:"cluster,omitempty"`
+	Region     string `yaml:"region,omitempty"`
+	ServiceKey string `yaml:"service_key,omitempty"`
+	RoleARN    string `yaml:"role_arn,omitempty"`
+	Project    string `yaml:"project,omitempty"`
+	Zone       string `yaml:"zone,omitempty"`
+}
+
+type AzureCluster struct {
+	ResourceGroup string `yaml:"resource_group,omitempty"`
+	Cluster       string `yaml:"cluster,omitempty"`
+	AuthFile      string `yaml:"auth_file,omitempty"`
+}
+
+// KubeconfigBlock names a kubeconfig file under the hub's secrets/ folder, and
+// optionally a context in it, in which "{namespace}" is replaced (v1.2, hubploy#121).
+type KubeconfigBlock struct {
+	Filename string `yaml:"filename"`
+	Context  string `yaml:"context,omitempty"`
+}
+
+// Load reads and checks a hubploy.yaml. displayPath is how the file is named in errors.
+func Load(path, displayPath string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &inputerr.Error{File: displayPath, Msg: "cannot read: " + err.Error(), Err: err}
+	}
+	return Parse(displayPath, data)
+}
+
+// Parse decodes and checks a hubploy.yaml's content.
+func Parse(file string, data []byte) (*Config, error) {
+	c := &Config{}
+	if err := strictyaml.Decode(file, data, c); err != nil {
+		return nil, err
+	}
+	c.File = file
+	c.renameLegacyKeys()
+	if err := c.check(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// renameLegacyKeys applies 0.3's auto-rename of aws project→account_id, zone→region.
+func (c *Config) renameLegacyKeys() {
+	if c.Images != nil && c.Images.Registry != nil && c.Images.Registry.AWS != nil {
+		a := c.Images.Registry.AWS
+		a.AccountID, a.Project = firstNonEmpty(a.AccountID, a.Project), ""
+		a.Region, a.Zone = firstNonEmpty(a.Region, a.Zone), ""
+	}
+	if c.Cluster != nil && c.Cluster.AWS != nil {
+		a := c.Cluster.AWS
+		a.AccountID, a.Project = firstNonEmpty(a.AccountID, a.Project), ""
+		a.Region, a.Zone = firstNonEmpty(a.Region, a.Zone), ""
+	}
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func (c *Config) errorf(key, hint, format string, args ...any) error {
+	return &inputerr.Error{File: c.File, Key: key, Msg: fmt.Sprintf(format, args...), Hint: hint}
+}
+
+func (c *Config) check() error {
+	if im := c.Images; im != nil {
+		if im.ImageName != "" && len(im.Images) > 0 {
+			return c.errorf("images", "keep one of the two forms", "both images.image_name and images.images are set")
+		}
+		for i, img := range im.Images {
+			if strings.TrimSpace(img.Name) == "" {
+				return c.errorf(fmt.Sprintf("images.images[%d].name", i), "give the image's registry/repository name", "is empty")
+			}
+		}
+		if r := im.Registry; r != nil {
+			set := map[string]bool{"gcloud": r.Gcloud != nil, "aws": r.AWS != nil, "azure": r.Azure != nil, "dockerconfig": r.DockerConfig != nil}
+			if err := c.checkProvider("images.registry", r.Provider, set); err != nil {
+				return err
+			}
+			if r.AWS != nil && r.AWS.ServiceKey != "" && r.AWS.RoleARN != "" {
+				return c.errorf("images.registry.aws", "keep one", "both service_key and role_arn are set")
+			}
+			if r.DockerConfig != nil && r.DockerConfig.Filename == "" {
+				return c.errorf("images.registry.dockerconfig.filename", "name the docker config file under the hub's secrets/ folder", "is empty")
+			}
+		}
+	}
+	if cl := c.Cluster; cl != nil {
+		set := map[string]bool{"gcloud": cl.Gcloud != nil, "aws": cl.AWS != nil, "azure": cl.Azure != nil, "kubeconfig": cl.Kubeconfig != nil}
+		if err := c.checkProvider("cluster", cl.Provider, set); err != nil {
+			return err
+		}
+		if a := cl.AWS; a != nil && (a.ServiceKey == "") == (a.RoleARN == "") {
+			return c.errorf("cluster.aws", "hubploy needs exactly one way to log in", "set exactly one of service_key and role_arn")
+		}
+		if k := cl.Kubeconfig; k != nil && k.Filename == "" {
+			return c.errorf("cluster.kubeconfig.filename", "name the kubeconfig file under the hub's secrets/ folder", "is empty")
+		}
+	}
+	return nil
+}
+
+func (c *Config) checkProvider(key, provider string, blocks map[string]bool) error {
+	names := make([]string, 0, len(blocks))
+	for n := range blocks {
+		names = append(names, n)
+	}
+	if _, ok := blocks[provider]; !ok {
+		hint := "one of gcloud, aws, azure, " + map[bool]string{true: "kubeconfig", false: "dockerconfig"}[key == "cluster"]
+		if s := strictyaml.Nearest(provider, names); s != "" && provider != "" {
+			hint = fmt.Sprintf("did you mean %q?", s)
+		}
+		return c.errorf(key+".provider", hint, "unknown provider %q", provider)
+	}
+	if !blocks[provider] {
+		return c.errorf(key+"."+provider, "add the provider's block", "provider is %q but there is no %s block", provider, provider)
+	}
+	return nil
+}
+
+// ImageList returns the hub's images in the list form, with 0.3's defaults applied:
+// the legacy image_name is the single image built from "image/".
+func (c *Config) ImageList() []Image {
+	if c.Images == nil {
+		return nil
+	}
+	var list []Image
+	if c.Images.ImageName != "" {
+		list = []Image{{Name: c.Images.ImageName, HelmSubstitutionPath: c.Images.ImageConfigPath}}
+	} else {
+		list = append(list, c.Images.Images...)
+	}
+	for i := range list {
+		if list[i].Path == "" {
+			list[i].Path = DefaultImagePath
+		}
+		if list[i].HelmSubstitutionPath == "" {
+			list[i].HelmSubstitutionPath = DefaultSubstitutionPath
+		}
+	}
+	return list
+}
+
+// SplitTag splits "registry/repo:tag" into name and tag; a port in the registry host is
+// not a tag. Digests ("@sha256:…") are kept in the name with an empty tag.
+func SplitTag(ref string) (name, tag string) {
+	if strings.Contains(ref, "@") {
+		return ref, ""
+	}
+	slash := strings.LastIndex(ref, "/")
+	if colon := strings.LastIndex(ref, ":"); colon > slash {
+		return ref[:colon], ref[colon+1:]
+	}
+	return ref, ""
+}
+
+// KubeContext returns the kubeconfig context with {namespace} filled in, or "".
+func (k *KubeconfigBlock) KubeContext(namespace string) string {
+	return strings.ReplaceAll(k.Context, "{namespace}", namespace)
+}

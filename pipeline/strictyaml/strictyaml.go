@@ -1,0 +1,177 @@
+// Package strictyaml decodes YAML into Go structs and refuses keys the struct does not
+// have, naming the file, the line, the key and the nearest known key.
+package strictyaml
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/hubploy/hubploy/pipeline/inputerr"
+)
+
+// Decode parses data (read from file) into out, a pointer to a struct. Unknown keys at
+// any depth, malformed YAML and type mismatches are *inputerr.Error naming file and line.
+func Decode(file string, data []byte, out any) error {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return yamlError(file, err, "fix the YAML syntax")
+	}
+	if root.Kind == 0 { // empty document
+		return nil
+	}
+	if err := checkKeys(file, &root, reflect.TypeOf(out), ""); err != nil {
+		return err
+	}
+	if err := root.Decode(out); err != nil {
+		return yamlError(file, err, "fix the value's type")
+	}
+	return nil
+}
+
+var lineRe = regexp.MustCompile(`line (\d+): `)
+
+// yamlError turns yaml.v3's "yaml: line 3: ..." into an input error with a line number.
+func yamlError(file string, err error, hint string) error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	var typeErr *yaml.TypeError
+	if errors.As(err, &typeErr) && len(typeErr.Errors) > 0 {
+		msg = typeErr.Errors[0]
+	}
+	line := 0
+	if m := lineRe.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = strings.Replace(msg, m[0], "", 1)
+	}
+	return &inputerr.Error{File: file, Line: line, Msg: msg, Hint: hint, Err: err}
+}
+
+// checkKeys walks the node tree beside the Go type and reports the first key that the
+// type has no field for.
+func checkKeys(file string, n *yaml.Node, t reflect.Type, path string) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			if err := checkKeys(file, c, t, path); err != nil {
+				return err
+			}
+		}
+	case yaml.AliasNode:
+		return checkKeys(file, n.Alias, t, path)
+	case yaml.SequenceNode:
+		if t.Kind() != reflect.Slice && t.Kind() != reflect.Array {
+			return nil // the type mismatch is reported by Decode with its line
+		}
+		for i, c := range n.Content {
+			if err := checkKeys(file, c, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+	case yaml.MappingNode:
+		switch t.Kind() {
+		case reflect.Map:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if err := checkKeys(file, n.Content[i+1], t.Elem(), join(path, n.Content[i].Value)); err != nil {
+					return err
+				}
+			}
+		case reflect.Struct:
+			fields := structFields(t)
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k := n.Content[i]
+				ft, ok := fields[k.Value]
+				if !ok {
+					known := make([]string, 0, len(fields))
+					for name := range fields {
+						known = append(known, name)
+					}
+					hint := "remove it or check the spelling"
+					if s := Nearest(k.Value, known); s != "" {
+						hint = fmt.Sprintf("did you mean %q?", s)
+					}
+					return &inputerr.Error{File: file, Line: k.Line, Key: join(path, k.Value), Msg: "unknown key", Hint: hint}
+				}
+				if err := checkKeys(file, n.Content[i+1], ft, join(path, k.Value)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// structFields maps YAML keys to field types, following yaml.v3's tag rules (",inline"
+// embeds the inner struct's keys).
+func structFields(t reflect.Type) map[string]reflect.Type {
+	fields := map[string]reflect.Type{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		tag := f.Tag.Get("yaml")
+		name, opts, _ := strings.Cut(tag, ",")
+		if name == "-" {
+			continue
+		}
+		if strings.Contains(opts, "inline") {
+			for k, v := range structFields(f.Type) {
+				fields[k] = v
+			}
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		fields[name] = f.Type
+	}
+	return fields
+}
+
+// Nearest returns the candidate closest to s by edit distance, or "" when none is close
+// enough to be a plausible misspelling.
+func Nearest(s string, candidates []string) string {
+	best, bestDist := "", len(s)/2+2
+	for _, c := range candidates {
+		if d := distance(strings.ToLower(s), strings.ToLower(c)); d < bestDist || (d == bestDist && c < best) {
+			best, bestDist = c, d
+		}
+	}
+	return best
+}
+
+// distance is the Levenshtein edit distance.
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
