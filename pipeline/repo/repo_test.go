@@ -1,0 +1,73 @@
+package repo
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func makeRepo(t *testing.T, files ...string) string {
+	t.Helper()
+	root := t.TempDir()
+	for _, f := range files {
+		p := filepath.Join(root, f)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+func TestDiscovery(t *testing.T) {
+	root := makeRepo(t,
+		"deployments/datahub/hubploy.yaml",
+		"deployments/datahub/config/common.yaml",
+		"deployments/datahub/config/staging.yaml",
+		"deployments/datahub/config/prod.yaml",
+		"deployments/datahub/config/develop.yaml",
+		"deployments/stat20/hubploy.yaml",
+		"deployments/template/README.md", // no hubploy.yaml: not a hub
+	)
+	r, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, _ := r.HubNames()
+	if diff := cmp.Diff([]string{"datahub", "stat20"}, names); diff != "" {
+		t.Error(diff)
+	}
+	h, err := r.Hub("datahub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	envs, _ := h.Environments()
+	if diff := cmp.Diff([]string{"develop", "prod", "staging"}, envs); diff != "" {
+		t.Error(diff)
+	}
+	if err := h.CheckEnv("develop"); err != nil {
+		t.Error(err)
+	}
+	for _, tc := range []struct {
+		got  error
+		want string
+	}{
+		{h.CheckEnv("stagng"), `hub "datahub" has no environment "stagng": there is no deployments/datahub/config/stagng.yaml (did you mean "staging"? environments are the config/<env>.yaml files; this hub has: develop, prod, staging)`},
+		{func() error { _, err := r.Hub("datahb"); return err }(), `hub "datahb" not found: there is no deployments/datahb/hubploy.yaml (did you mean "datahub"? available: datahub, stat20)`},
+		{func() error { _, err := r.Hub("../x"); return err }(), `hub "../x" not found`},
+	} {
+		if tc.got == nil || !strings.HasPrefix(tc.got.Error(), tc.want) {
+			t.Errorf("got  %v\nwant %s", tc.got, tc.want)
+		}
+	}
+}
+
+func TestOpenNotARepo(t *testing.T) {
+	_, err := Open(t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "has no deployments/ folder") {
+		t.Fatalf("got %v", err)
+	}
+}

@@ -1,0 +1,199 @@
+// Package values layers a hub's helm values for one environment, later wins:
+//
+//	chart defaults (applied by helm when rendering)
+//	→ config/common.yaml → config/<env>.yaml
+//	→ secrets/<env>.yaml (decrypted)
+//	→ secrets/deployments/<hub>/secrets/<env>.yaml at the repo root (decrypted), if present
+//	→ --values files → --set → --set-string
+//	→ each image's name and tag at its helm_substitution_path, as strings.
+//
+// Missing files are skipped. This is hubploy's order, kept so existing repos render the
+// same values they always did.
+package values
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+	"helm.sh/helm/v3/pkg/strvals"
+
+	"github.com/hubploy/hubploy/pipeline/inputerr"
+	"github.com/hubploy/hubploy/pipeline/repo"
+	"github.com/hubploy/hubploy/pipeline/secrets"
+)
+
+// Image is an image's reference to write into the values.
+type Image struct {
+	Path string // dotted values path, e.g. jupyterhub.singleuser.image
+	Name string
+	Tag  string
+}
+
+// Options are the command-line layers.
+type Options struct {
+	ValueFiles []string // --values, in order; may be sops-encrypted
+	Set        []string // --set a.b=c
+	SetString  []string // --set-string a.b=c
+	Images     []Image
+}
+
+// Layer records one source that was applied.
+type Layer struct {
+	Source string // file (relative to the repo) or flag
+	Secret bool   // it came from a sops-encrypted file
+}
+
+// Result is the layered values of one hub and environment.
+type Result struct {
+	Values map[string]any
+	Layers []Layer
+	// SecretStrings are the scalar values read from encrypted files, longest first, so
+	// that output can be masked.
+	SecretStrings []string
+}
+
+// Build layers the values of hub h for env.
+func Build(h *repo.Hub, env string, dec *secrets.Decrypter, opts Options) (*Result, error) {
+	res := &Result{Values: map[string]any{}}
+	secretSet := map[string]bool{}
+	files := []string{
+		h.Path("config", "common.yaml"),
+		h.Path("config", env+".yaml"),
+		h.Path("secrets", env+".yaml"),
+		filepath.Join(h.Repo.Root, "secrets", repo.DeploymentsDir, h.Name, "secrets", env+".yaml"),
+	}
+	for _, f := range files {
+		if _, err := os.Stat(f); errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err := res.applyFile(f, h.Repo.Rel(f), dec, secretSet); err != nil {
+			return nil, err
+		}
+	}
+	for _, f := range opts.ValueFiles {
+		if err := res.applyFile(f, f, dec, secretSet); err != nil {
+			return nil, err
+		}
+	}
+	for _, s := range opts.Set {
+		if err := strvals.ParseInto(s, res.Values); err != nil {
+			return nil, &inputerr.Error{Key: "--set", Msg: fmt.Sprintf("cannot parse %q: %v", s, err), Hint: "use key.path=value, comma-separated"}
+		}
+		res.Layers = append(res.Layers, Layer{Source: "--set " + s})
+	}
+	for _, s := range opts.SetString {
+		if err := strvals.ParseIntoString(s, res.Values); err != nil {
+			return nil, &inputerr.Error{Key: "--set-string", Msg: fmt.Sprintf("cannot parse %q: %v", s, err), Hint: "use key.path=value, comma-separated"}
+		}
+		res.Layers = append(res.Layers, Layer{Source: "--set-string " + s})
+	}
+	for _, img := range opts.Images {
+		SetPath(res.Values, img.Path+".name", img.Name)
+		SetPath(res.Values, img.Path+".tag", img.Tag)
+		res.Layers = append(res.Layers, Layer{Source: fmt.Sprintf("image %s:%s at %s", img.Name, img.Tag, img.Path)})
+	}
+	for s := range secretSet {
+		res.SecretStrings = append(res.SecretStrings, s)
+	}
+	sort.Slice(res.SecretStrings, func(i, j int) bool {
+		a, b := res.SecretStrings[i], res.SecretStrings[j]
+		return len(a) > len(b) || (len(a) == len(b) && a < b)
+	})
+	return res, nil
+}
+
+func (res *Result) applyFile(path, display string, dec *secrets.Decrypter, secretSet map[string]bool) error {
+	data, encrypted, err := dec.ReadFile(path, display)
+	if err != nil {
+		return err
+	}
+	layer := map[string]any{}
+	if err := yaml.Unmarshal(data, &layer); err != nil {
+		if encrypted {
+			// A YAML error about decrypted text may quote it.
+			return &inputerr.Error{File: display, Msg: "the decrypted content is not a YAML mapping", Hint: "check it with `hubploy decrypt " + display + "`"}
+		}
+		return yamlError(display, err)
+	}
+	if encrypted {
+		collectScalars(layer, secretSet)
+	}
+	Merge(res.Values, layer)
+	res.Layers = append(res.Layers, Layer{Source: display, Secret: encrypted})
+	return nil
+}
+
+func yamlError(display string, err error) error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 0
+	if n, _ := fmt.Sscanf(msg, "line %d:", &line); n == 1 {
+		msg = strings.TrimSpace(msg[strings.Index(msg, ":")+1:])
+	}
+	return &inputerr.Error{File: display, Line: line, Msg: msg, Hint: "values files must be YAML mappings", Err: err}
+}
+
+// Merge merges src into dst, recursing where both hold maps; src wins otherwise.
+func Merge(dst, src map[string]any) {
+	for k, v := range src {
+		if sm, ok := v.(map[string]any); ok {
+			if dm, ok := dst[k].(map[string]any); ok {
+				Merge(dm, sm)
+				continue
+			}
+		}
+		dst[k] = v
+	}
+}
+
+// SetPath sets a dotted path to a string, creating maps on the way and replacing any
+// non-map in between.
+func SetPath(m map[string]any, path string, value string) {
+	parts := strings.Split(path, ".")
+	for _, p := range parts[:len(parts)-1] {
+		next, ok := m[p].(map[string]any)
+		if !ok {
+			next = map[string]any{}
+			m[p] = next
+		}
+		m = next
+	}
+	m[parts[len(parts)-1]] = value
+}
+
+// Lookup returns the value at a dotted path and whether it exists.
+func Lookup(m map[string]any, path string) (any, bool) {
+	var cur any = m
+	for _, p := range strings.Split(path, ".") {
+		mm, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = mm[p]; !ok {
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+func collectScalars(v any, into map[string]bool) {
+	switch t := v.(type) {
+	case map[string]any:
+		for _, c := range t {
+			collectScalars(c, into)
+		}
+	case []any:
+		for _, c := range t {
+			collectScalars(c, into)
+		}
+	case nil, bool:
+		// true/false/null reveal nothing and would mask every boolean in the output.
+	default:
+		into[fmt.Sprint(t)] = true
+	}
+}
