@@ -1,0 +1,117 @@
+// Package mask hides secrets in rendered manifests and messages: the data of every
+// Secret object, and every value that came from an encrypted file wherever it appears.
+package mask
+
+import (
+	"bytes"
+	"regexp"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Marker replaces a hidden value.
+const Marker = "<masked>"
+
+// MinLength is the shortest secret string replaced in free text; shorter ones ("1",
+// "yes") would mask half the output while hiding nothing worth hiding.
+const MinLength = 4
+
+// Masker hides a fixed set of secret strings.
+type Masker struct {
+	replacer *strings.Replacer
+}
+
+// New builds a masker for the given secret values. Multi-line values are also masked
+// line by line, since YAML re-indents them.
+func New(secrets []string) *Masker {
+	seen := map[string]bool{}
+	var pairs []string
+	add := func(s string) {
+		s = strings.TrimSpace(s)
+		if len(s) >= MinLength && !seen[s] {
+			seen[s] = true
+			pairs = append(pairs, s, Marker)
+		}
+	}
+	for _, s := range secrets {
+		add(s)
+		if strings.Contains(s, "\n") {
+			for _, line := range strings.Split(s, "\n") {
+				add(line)
+			}
+		}
+	}
+	// strings.Replacer picks the first listed match at a position: longest first wins.
+	sortByLengthDesc(pairs)
+	return &Masker{replacer: strings.NewReplacer(pairs...)}
+}
+
+func sortByLengthDesc(pairs []string) {
+	n := len(pairs) / 2
+	for i := 1; i < n; i++ {
+		for j := i; j > 0 && len(pairs[2*j]) > len(pairs[2*(j-1)]); j-- {
+			pairs[2*j], pairs[2*(j-1)] = pairs[2*(j-1)], pairs[2*j]
+		}
+	}
+}
+
+// String hides the secrets in free text, such as an error message.
+func (m *Masker) String(s string) string {
+	return m.replacer.Replace(s)
+}
+
+// Manifest hides Secret objects' data and the secret strings in a multi-document YAML
+// stream. Documents that are not Secrets keep their formatting.
+func (m *Masker) Manifest(manifest string) string {
+	var out strings.Builder
+	last := 0
+	for _, loc := range separator.FindAllStringIndex(manifest, -1) {
+		out.WriteString(m.String(maskSecretObject(manifest[last:loc[0]])))
+		out.WriteString(manifest[loc[0]:loc[1]])
+		last = loc[1]
+	}
+	out.WriteString(m.String(maskSecretObject(manifest[last:])))
+	return out.String()
+}
+
+// separator matches YAML document separators: a line that is exactly "---".
+var separator = regexp.MustCompile(`(?m)^---[ \t]*$`)
+
+// maskSecretObject replaces every value under data and stringData of a Secret.
+func maskSecretObject(doc string) string {
+	var n yaml.Node
+	if err := yaml.Unmarshal([]byte(doc), &n); err != nil || len(n.Content) == 0 {
+		return doc
+	}
+	obj := n.Content[0]
+	if obj.Kind != yaml.MappingNode || field(obj, "kind") == nil || field(obj, "kind").Value != "Secret" {
+		return doc
+	}
+	for _, key := range []string{"data", "stringData"} {
+		if d := field(obj, key); d != nil && d.Kind == yaml.MappingNode {
+			for i := 1; i < len(d.Content); i += 2 {
+				d.Content[i] = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: Marker}
+			}
+		}
+	}
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(&n); err != nil {
+		return doc
+	}
+	// Keep the newlines around the document so separators stay on their own lines.
+	lead := doc[:len(doc)-len(strings.TrimLeft(doc, "\n"))]
+	trail := doc[len(strings.TrimRight(doc, "\n")):]
+	return lead + strings.TrimRight(buf.String(), "\n") + trail
+}
+
+func field(m *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}

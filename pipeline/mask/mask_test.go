@@ -1,0 +1,62 @@
+package mask
+
+import (
+	"strings"
+	"testing"
+)
+
+const manifest = `---
+# Source: hub/charts/jupyterhub/templates/hub-secret.yaml
+apiVersion: v1
+kind: Secret
+metadata:
+  name: hub
+type: Opaque
+stringData:
+  values.yaml: |
+    hub:
+      config:
+        client_secret: not-in-secrets-files
+  token: "abcdef012345"
+data:
+  other: c2VjcmV0
+---
+# Source: hub/charts/jupyterhub/templates/hub-configmap.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: hub
+data:
+  config.yaml: |
+    api_key: abcdef012345
+    pem: |
+      -----BEGIN KEY-----
+      bGluZTE=
+      -----END KEY-----
+    short: "abc"
+`
+
+func TestManifest(t *testing.T) {
+	m := New([]string{"abcdef012345", "-----BEGIN KEY-----\nbGluZTE=\n-----END KEY-----\n", "abc"})
+	got := m.Manifest(manifest)
+	for _, leak := range []string{"abcdef012345", "not-in-secrets-files", "c2VjcmV0", "bGluZTE="} {
+		if strings.Contains(got, leak) {
+			t.Errorf("%q leaked:\n%s", leak, got)
+		}
+	}
+	for _, keep := range []string{"# Source: hub/charts/jupyterhub/templates/hub-secret.yaml", "name: hub", "api_key: " + Marker, `short: "abc"`, "values.yaml: " + Marker} {
+		if !strings.Contains(got, keep) {
+			t.Errorf("%q missing from:\n%s", keep, got)
+		}
+	}
+	if !strings.HasPrefix(got, "---\n# Source") || strings.Count(got, "\n---\n") != 1 {
+		t.Errorf("document separators changed:\n%s", got)
+	}
+}
+
+func TestLongestFirst(t *testing.T) {
+	m := New([]string{"secret", "secret-longer"})
+	if got := m.String("x secret-longer y secret"); got != "x "+Marker+" y "+Marker {
+		t.Fatalf("got %q", got)
+	}
+}

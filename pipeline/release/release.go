@@ -1,0 +1,113 @@
+// Package release puts together what one hub's deployment to one environment needs:
+// the umbrella chart with its dependencies, the layered values (secrets decrypted in
+// memory), the image references, and a masker for anything shown to people.
+package release
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"helm.sh/helm/v3/pkg/chart"
+
+	"github.com/hubploy/hubploy/pipeline/charts"
+	"github.com/hubploy/hubploy/pipeline/hubconfig"
+	"github.com/hubploy/hubploy/pipeline/imagetag"
+	"github.com/hubploy/hubploy/pipeline/inputerr"
+	"github.com/hubploy/hubploy/pipeline/mask"
+	"github.com/hubploy/hubploy/pipeline/render"
+	"github.com/hubploy/hubploy/pipeline/repo"
+	"github.com/hubploy/hubploy/pipeline/secrets"
+	"github.com/hubploy/hubploy/pipeline/values"
+)
+
+// DefaultChartDir is the umbrella chart's folder in the repo, as in hubploy-template.
+const DefaultChartDir = "hub"
+
+// Options are shared by every hub and environment of a run.
+type Options struct {
+	ChartDir  string // relative to the repo root; empty means DefaultChartDir
+	Values    values.Options
+	Decrypter *secrets.Decrypter
+	Charts    *charts.Loader
+}
+
+// Release is one hub in one environment, ready to render or deploy.
+type Release struct {
+	Hub       *repo.Hub
+	Env       string
+	Name      string // helm release name
+	Namespace string
+	ChartDir  string // absolute
+	Chart     *chart.Chart
+	Images    []values.Image
+	Values    *values.Result
+	Masker    *mask.Masker
+}
+
+// Prepare loads the hub's chart and values for env.
+func Prepare(ctx context.Context, h *repo.Hub, env string, opts Options) (*Release, error) {
+	if err := h.CheckEnv(env); err != nil {
+		return nil, err
+	}
+	rel := &Release{Hub: h, Env: env, Name: h.Name + "-" + env, Namespace: h.Name + "-" + env}
+	chartDir := opts.ChartDir
+	if chartDir == "" {
+		chartDir = DefaultChartDir
+	}
+	rel.ChartDir = filepath.Join(h.Repo.Root, chartDir)
+	images, err := Images(h)
+	if err != nil {
+		return nil, err
+	}
+	rel.Images = images
+	vo := opts.Values
+	vo.Images = append(append([]values.Image(nil), vo.Images...), images...)
+	dec := opts.Decrypter
+	if dec == nil {
+		dec = &secrets.Decrypter{}
+	}
+	if rel.Values, err = values.Build(h, env, dec, vo); err != nil {
+		return nil, err
+	}
+	rel.Masker = mask.New(rel.Values.SecretStrings)
+	loader := opts.Charts
+	if loader == nil {
+		loader = &charts.Loader{}
+	}
+	if rel.Chart, err = loader.Load(ctx, rel.ChartDir, h.Repo.Rel(rel.ChartDir)); err != nil {
+		return nil, err
+	}
+	return rel, nil
+}
+
+// Images resolves the hub's images: the tag written in the name if there is one (the
+// deploy-only form), else the content tag of the image folder.
+func Images(h *repo.Hub) ([]values.Image, error) {
+	var out []values.Image
+	for _, img := range h.Config.ImageList() {
+		name, tag := hubconfig.SplitTag(img.Name)
+		if tag == "" {
+			var err error
+			if tag, err = imagetag.ContentTag(h.Path(img.Path), h.Repo.Rel(h.Path(img.Path))); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, values.Image{Path: img.HelmSubstitutionPath, Name: name, Tag: tag})
+	}
+	return out, nil
+}
+
+// Render renders the release's manifests. The result holds secrets: show it to people
+// only through Masker.Manifest.
+func (rel *Release) Render(ctx context.Context) (string, error) {
+	r := &render.Render{ReleaseName: rel.Name, Namespace: rel.Namespace}
+	out, err := r.Run(ctx, rel.Chart, rel.Values.Values)
+	if err != nil {
+		// Helm's message can quote values: mask it.
+		return "", &inputerr.Error{File: rel.Hub.Repo.Rel(rel.ChartDir),
+			Msg:  fmt.Sprintf("cannot render hub %s for %s: %s", rel.Hub.Name, rel.Env, rel.Masker.String(err.Error())),
+			Hint: "fix the values or template the message names"}
+	}
+	return out, nil
+}
