@@ -123,10 +123,7 @@ func (l *Loader) dependency(ctx context.Context, chartDir, lockDigest string, de
 	if p, ok := strings.CutPrefix(dep.Repository, "file://"); ok {
 		return loader.Load(filepath.Join(chartDir, p))
 	}
-	source := dep.Repository
-	if m, ok := l.Mirrors[normalize(dep.Repository)]; ok {
-		source = m
-	}
+	source := l.mirrorFor(dep.Repository)
 	if !strings.Contains(source, "://") || strings.HasPrefix(source, "file://") {
 		return loadFromFolder(strings.TrimPrefix(source, "file://"), dep)
 	}
@@ -149,6 +146,16 @@ func (l *Loader) dependency(ctx context.Context, chartDir, lockDigest string, de
 		return nil, fmt.Errorf("caching the chart: %w", err)
 	}
 	return loader.LoadArchive(bytes.NewReader(data))
+}
+
+// mirrorFor returns the mirror of a repository URL, or the URL itself.
+func (l *Loader) mirrorFor(repository string) string {
+	for from, to := range l.Mirrors {
+		if normalize(from) == normalize(repository) {
+			return to
+		}
+	}
+	return repository
 }
 
 // cachePath keys the cache by the lock's digest and where the chart came from, so a

@@ -7,6 +7,8 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"regexp"
+	"strings"
 
 	"helm.sh/helm/v3/pkg/chart"
 
@@ -18,6 +20,7 @@ import (
 	"github.com/hubploy/hubploy/pipeline/render"
 	"github.com/hubploy/hubploy/pipeline/repo"
 	"github.com/hubploy/hubploy/pipeline/secrets"
+	"github.com/hubploy/hubploy/pipeline/strictyaml"
 	"github.com/hubploy/hubploy/pipeline/values"
 )
 
@@ -104,10 +107,47 @@ func (rel *Release) Render(ctx context.Context) (string, error) {
 	r := &render.Render{ReleaseName: rel.Name, Namespace: rel.Namespace}
 	out, err := r.Run(ctx, rel.Chart, rel.Values.Values)
 	if err != nil {
-		// Helm's message can quote values: mask it.
+		// Helm's message can quote values: mask it. It spans lines: make it one.
+		msg := strings.Join(strings.Fields(rel.Masker.String(err.Error())), " ")
 		return "", &inputerr.Error{File: rel.Hub.Repo.Rel(rel.ChartDir),
-			Msg:  fmt.Sprintf("cannot render hub %s for %s: %s", rel.Hub.Name, rel.Env, rel.Masker.String(err.Error())),
-			Hint: "fix the values or template the message names"}
+			Msg:  fmt.Sprintf("cannot render hub %s for %s: %s", rel.Hub.Name, rel.Env, msg),
+			Hint: schemaHint(msg, rel.Chart)}
 	}
 	return out, nil
+}
+
+var unknownProperty = regexp.MustCompile(`additional properties? '([^']+)' not allowed`)
+
+// schemaHint suggests the known key nearest to a key the values schema refused.
+func schemaHint(msg string, ch *chart.Chart) string {
+	const generic = "fix the values or template the message names"
+	m := unknownProperty.FindStringSubmatch(msg)
+	if m == nil {
+		return generic
+	}
+	var keys []string
+	var collect func(c *chart.Chart)
+	collect = func(c *chart.Chart) {
+		keys = append(keys, valueKeys(c.Values)...)
+		for _, d := range c.Dependencies() {
+			collect(d)
+		}
+	}
+	collect(ch)
+	if s := strictyaml.Nearest(m[1], keys); s != "" {
+		return fmt.Sprintf("did you mean %q? %s", s, generic)
+	}
+	return generic
+}
+
+// valueKeys lists the keys of a values tree at every depth.
+func valueKeys(v map[string]any) []string {
+	var keys []string
+	for k, c := range v {
+		keys = append(keys, k)
+		if m, ok := c.(map[string]any); ok {
+			keys = append(keys, valueKeys(m)...)
+		}
+	}
+	return keys
 }

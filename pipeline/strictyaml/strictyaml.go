@@ -20,7 +20,7 @@ import (
 func Decode(file string, data []byte, out any) error {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return yamlError(file, err, "fix the YAML syntax")
+		return Error(file, err, "fix the YAML syntax")
 	}
 	if root.Kind == 0 { // empty document
 		return nil
@@ -29,15 +29,16 @@ func Decode(file string, data []byte, out any) error {
 		return err
 	}
 	if err := root.Decode(out); err != nil {
-		return yamlError(file, err, "fix the value's type")
+		return Error(file, err, "fix the value's type")
 	}
 	return nil
 }
 
 var lineRe = regexp.MustCompile(`line (\d+): `)
 
-// yamlError turns yaml.v3's "yaml: line 3: ..." into an input error with a line number.
-func yamlError(file string, err error, hint string) error {
+// Error turns a yaml.v3 error ("yaml: line 3: ...", or a list of unmarshal errors) into
+// an input error naming file and line.
+func Error(file string, err error, hint string) error {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	var typeErr *yaml.TypeError
 	if errors.As(err, &typeErr) && len(typeErr.Errors) > 0 {

@@ -26,6 +26,7 @@ import (
 	"github.com/hubploy/hubploy/pipeline/inputerr"
 	"github.com/hubploy/hubploy/pipeline/repo"
 	"github.com/hubploy/hubploy/pipeline/secrets"
+	"github.com/hubploy/hubploy/pipeline/strictyaml"
 )
 
 // Image is an image's reference to write into the values.
@@ -119,7 +120,7 @@ func (res *Result) applyFile(path, display string, dec *secrets.Decrypter, secre
 			// A YAML error about decrypted text may quote it.
 			return &inputerr.Error{File: display, Msg: "the decrypted content is not a YAML mapping", Hint: "check it with `hubploy decrypt " + display + "`"}
 		}
-		return yamlError(display, err)
+		return strictyaml.Error(display, err, "fix the YAML; a values file is a mapping of keys")
 	}
 	if encrypted {
 		collectScalars(layer, secretSet)
@@ -127,15 +128,6 @@ func (res *Result) applyFile(path, display string, dec *secrets.Decrypter, secre
 	Merge(res.Values, layer)
 	res.Layers = append(res.Layers, Layer{Source: display, Secret: encrypted})
 	return nil
-}
-
-func yamlError(display string, err error) error {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	line := 0
-	if n, _ := fmt.Sscanf(msg, "line %d:", &line); n == 1 {
-		msg = strings.TrimSpace(msg[strings.Index(msg, ":")+1:])
-	}
-	return &inputerr.Error{File: display, Line: line, Msg: msg, Hint: "values files must be YAML mappings", Err: err}
 }
 
 // Merge merges src into dst, recursing where both hold maps; src wins otherwise.
