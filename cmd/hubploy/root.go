@@ -63,7 +63,7 @@ Exit codes: 0 success, 1 failure (or problems found), 2 bad usage or bad input.`
 	f.StringArrayVarP(&g.valueFiles, "values", "f", nil, "extra values file, applied after the repo's files (repeatable; may be sops-encrypted)")
 	f.StringArrayVar(&g.set, "set", nil, "set values on the command line (key.path=value, repeatable)")
 	f.StringArrayVar(&g.setString, "set-string", nil, "set STRING values on the command line (key.path=value, repeatable)")
-	root.AddCommand(newRenderCmd(g), newValidateCmd(g), newDecryptCmd(g))
+	root.AddCommand(newRenderCmd(g), newValidateCmd(g), newDecryptCmd(g), newDeployCmd(g), newDiffCmd(g), newStatusCmd(g), newRollbackCmd(g))
 	return root
 }
 

@@ -24,6 +24,8 @@ const DefaultImagePath = "image"
 type Config struct {
 	Images  *Images  `yaml:"images,omitempty"`
 	Cluster *Cluster `yaml:"cluster,omitempty"`
+	// Deploy is this Go hubploy's own addition; the Python hubploy has no such key.
+	Deploy *Deploy `yaml:"deploy,omitempty"`
 
 	// File is where the config was read from, for error messages.
 	File string `yaml:"-"`
@@ -122,6 +124,27 @@ type AzureCluster struct {
 type KubeconfigBlock struct {
 	Filename string `yaml:"filename"`
 	Context  string `yaml:"context,omitempty"`
+}
+
+// Deploy names the helm release and namespace, with {hub} and {env} filled in. Both
+// default to "{hub}-{env}", as in the Python hubploy.
+type Deploy struct {
+	Release   string `yaml:"release,omitempty"`
+	Namespace string `yaml:"namespace,omitempty"`
+}
+
+// DefaultReleaseName is the Python hubploy's release name and namespace.
+const DefaultReleaseName = "{hub}-{env}"
+
+// ReleaseAndNamespace returns the release name and namespace of the hub in env.
+func (c *Config) ReleaseAndNamespace(hub, env string) (release, namespace string) {
+	release, namespace = DefaultReleaseName, DefaultReleaseName
+	if c.Deploy != nil {
+		release = firstNonEmpty(c.Deploy.Release, release)
+		namespace = firstNonEmpty(c.Deploy.Namespace, namespace)
+	}
+	r := strings.NewReplacer("{hub}", hub, "{env}", env)
+	return r.Replace(release), r.Replace(namespace)
 }
 
 // Load reads and checks a hubploy.yaml. displayPath is how the file is named in errors.

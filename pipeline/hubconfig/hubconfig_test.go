@@ -145,3 +145,16 @@ func TestSplitTag(t *testing.T) {
 		}
 	}
 }
+
+func TestReleaseAndNamespace(t *testing.T) {
+	c, err := Parse("h.yaml", []byte("deploy:\n  namespace: jupyter-{env}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, ns := c.ReleaseAndNamespace("datahub", "prod"); r != "datahub-prod" || ns != "jupyter-prod" {
+		t.Errorf("got %s, %s", r, ns)
+	}
+	if r, ns := (&Config{}).ReleaseAndNamespace("a", "b"); r != "a-b" || ns != "a-b" {
+		t.Errorf("defaults: %s, %s", r, ns)
+	}
+}

@@ -67,19 +67,23 @@ func (m *Masker) Manifest(manifest string) string {
 	var out strings.Builder
 	last := 0
 	for _, loc := range separator.FindAllStringIndex(manifest, -1) {
-		out.WriteString(m.String(maskSecretObject(manifest[last:loc[0]])))
+		out.WriteString(m.String(SecretData(manifest[last:loc[0]], constant)))
 		out.WriteString(manifest[loc[0]:loc[1]])
 		last = loc[1]
 	}
-	out.WriteString(m.String(maskSecretObject(manifest[last:])))
+	out.WriteString(m.String(SecretData(manifest[last:], constant)))
 	return out.String()
 }
 
 // separator matches YAML document separators: a line that is exactly "---".
 var separator = regexp.MustCompile(`(?m)^---[ \t]*$`)
 
-// maskSecretObject replaces every value under data and stringData of a Secret.
-func maskSecretObject(doc string) string {
+func constant(string, string, string) string { return Marker }
+
+// SecretData replaces every value under data and stringData of a Secret document by
+// what marker returns for it (section is "data" or "stringData"). Other documents are
+// returned as they are.
+func SecretData(doc string, marker func(section, key, value string) string) string {
 	var n yaml.Node
 	if err := yaml.Unmarshal([]byte(doc), &n); err != nil || len(n.Content) == 0 {
 		return doc
@@ -91,7 +95,7 @@ func maskSecretObject(doc string) string {
 	for _, key := range []string{"data", "stringData"} {
 		if d := field(obj, key); d != nil && d.Kind == yaml.MappingNode {
 			for i := 1; i < len(d.Content); i += 2 {
-				d.Content[i] = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: Marker}
+				d.Content[i] = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: marker(key, d.Content[i-1].Value, d.Content[i].Value)}
 			}
 		}
 	}

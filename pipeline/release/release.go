@@ -30,6 +30,7 @@ const DefaultChartDir = "hub"
 // Options are shared by every hub and environment of a run.
 type Options struct {
 	ChartDir  string // relative to the repo root; empty means DefaultChartDir
+	Namespace string // overrides the hub's namespace (for one hub only)
 	Values    values.Options
 	Decrypter *secrets.Decrypter
 	Charts    *charts.Loader
@@ -53,7 +54,11 @@ func Prepare(ctx context.Context, h *repo.Hub, env string, opts Options) (*Relea
 	if err := h.CheckEnv(env); err != nil {
 		return nil, err
 	}
-	rel := &Release{Hub: h, Env: env, Name: h.Name + "-" + env, Namespace: h.Name + "-" + env}
+	rel := &Release{Hub: h, Env: env}
+	rel.Name, rel.Namespace = h.Config.ReleaseAndNamespace(h.Name, env)
+	if opts.Namespace != "" {
+		rel.Namespace = opts.Namespace
+	}
 	chartDir := opts.ChartDir
 	if chartDir == "" {
 		chartDir = DefaultChartDir

@@ -57,12 +57,15 @@ type Result struct {
 	// SecretStrings are the scalar values read from encrypted files, longest first, so
 	// that output can be masked.
 	SecretStrings []string
+	// SecretPaths are the dotted paths of those values, sorted, so that older values at
+	// the same places (a live release's) can be masked too.
+	SecretPaths []string
 }
 
 // Build layers the values of hub h for env.
 func Build(h *repo.Hub, env string, dec *secrets.Decrypter, opts Options) (*Result, error) {
 	res := &Result{Values: map[string]any{}}
-	secretSet := map[string]bool{}
+	secretSet, pathSet := map[string]bool{}, map[string]bool{}
 	files := []string{
 		h.Path("config", "common.yaml"),
 		h.Path("config", env+".yaml"),
@@ -73,12 +76,12 @@ func Build(h *repo.Hub, env string, dec *secrets.Decrypter, opts Options) (*Resu
 		if _, err := os.Stat(f); errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
-		if err := res.applyFile(f, h.Repo.Rel(f), dec, secretSet); err != nil {
+		if err := res.applyFile(f, h.Repo.Rel(f), dec, secretSet, pathSet); err != nil {
 			return nil, err
 		}
 	}
 	for _, f := range opts.ValueFiles {
-		if err := res.applyFile(f, f, dec, secretSet); err != nil {
+		if err := res.applyFile(f, f, dec, secretSet, pathSet); err != nil {
 			return nil, err
 		}
 	}
@@ -102,6 +105,10 @@ func Build(h *repo.Hub, env string, dec *secrets.Decrypter, opts Options) (*Resu
 	for s := range secretSet {
 		res.SecretStrings = append(res.SecretStrings, s)
 	}
+	for p := range pathSet {
+		res.SecretPaths = append(res.SecretPaths, p)
+	}
+	sort.Strings(res.SecretPaths)
 	sort.Slice(res.SecretStrings, func(i, j int) bool {
 		a, b := res.SecretStrings[i], res.SecretStrings[j]
 		return len(a) > len(b) || (len(a) == len(b) && a < b)
@@ -109,7 +116,7 @@ func Build(h *repo.Hub, env string, dec *secrets.Decrypter, opts Options) (*Resu
 	return res, nil
 }
 
-func (res *Result) applyFile(path, display string, dec *secrets.Decrypter, secretSet map[string]bool) error {
+func (res *Result) applyFile(path, display string, dec *secrets.Decrypter, secretSet, pathSet map[string]bool) error {
 	data, encrypted, err := dec.ReadFile(path, display)
 	if err != nil {
 		return err
@@ -123,7 +130,7 @@ func (res *Result) applyFile(path, display string, dec *secrets.Decrypter, secre
 		return strictyaml.Error(display, err, "fix the YAML; a values file is a mapping of keys")
 	}
 	if encrypted {
-		collectScalars(layer, secretSet)
+		collectScalars(layer, "", secretSet, pathSet)
 	}
 	Merge(res.Values, layer)
 	res.Layers = append(res.Layers, Layer{Source: display, Secret: encrypted})
@@ -173,19 +180,26 @@ func Lookup(m map[string]any, path string) (any, bool) {
 	return cur, true
 }
 
-func collectScalars(v any, into map[string]bool) {
+// collectScalars records every scalar under v and the dotted path it is at (a list
+// counts as one path: its items are masked by value).
+func collectScalars(v any, path string, values, paths map[string]bool) {
 	switch t := v.(type) {
 	case map[string]any:
-		for _, c := range t {
-			collectScalars(c, into)
+		for k, c := range t {
+			p := k
+			if path != "" {
+				p = path + "." + k
+			}
+			collectScalars(c, p, values, paths)
 		}
 	case []any:
 		for _, c := range t {
-			collectScalars(c, into)
+			collectScalars(c, path, values, paths)
 		}
 	case nil, bool:
 		// true/false/null reveal nothing and would mask every boolean in the output.
 	default:
-		into[fmt.Sprint(t)] = true
+		values[fmt.Sprint(t)] = true
+		paths[path] = true
 	}
 }

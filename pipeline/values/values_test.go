@@ -135,6 +135,9 @@ func TestSecretStringsAreCollected(t *testing.T) {
 	if diff := cmp.Diff([]string{"longsecretvalue", "abcdef0123", "8080"}, res.SecretStrings); diff != "" {
 		t.Errorf("secret strings (-want +got):\n%s", diff)
 	}
+	if diff := cmp.Diff([]string{"list", "port", "token"}, res.SecretPaths); diff != "" {
+		t.Errorf("secret paths (-want +got):\n%s", diff)
+	}
 	if !res.Layers[1].Secret || res.Layers[0].Secret {
 		t.Errorf("layers: %+v", res.Layers)
 	}

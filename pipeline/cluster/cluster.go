@@ -1,0 +1,165 @@
+// Package cluster builds a hub's access to its Kubernetes cluster in memory, from the
+// hubploy.yaml cluster block: the kubeconfig is read (and sops-decrypted) into memory,
+// never written out, and neither the process environment nor ~/.kube is read or
+// changed. Each hub gets its own client, so hubs on different clusters deploy side by
+// side.
+package cluster
+
+import (
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/hubploy/hubploy/pipeline/inputerr"
+	"github.com/hubploy/hubploy/pipeline/repo"
+	"github.com/hubploy/hubploy/pipeline/secrets"
+)
+
+// Options override what hubploy.yaml says.
+type Options struct {
+	// Kubeconfig, if set, is used instead of the hub's kubeconfig file (a laptop's
+	// cluster, or a kubeconfig handed over as a secret).
+	Kubeconfig []byte
+	// Context, if set, replaces the kubeconfig's current context or the hub's context.
+	Context string
+	// Server, if set, replaces the API server address of the chosen cluster (a tunnel
+	// to the same API server under another name).
+	Server string
+}
+
+// Access is one hub's way to its cluster.
+type Access struct {
+	Getter  genericclioptions.RESTClientGetter
+	Context string // the context used; "" when the kubeconfig's current one
+	Server  string // the API server URL, for messages
+	Source  string // where the kubeconfig came from, for messages
+}
+
+// ForHub builds the access of hub h to the cluster for namespace.
+func ForHub(h *repo.Hub, namespace string, dec *secrets.Decrypter, opts Options) (*Access, error) {
+	data, source, context := opts.Kubeconfig, "the given kubeconfig", opts.Context
+	if data == nil {
+		cl := h.Config.Cluster
+		if cl == nil {
+			return nil, &inputerr.Error{File: h.Config.File, Key: "cluster", Msg: "is missing, so hubploy does not know how to reach the cluster",
+				Hint: "add a cluster block (provider: kubeconfig) or pass --kubeconfig"}
+		}
+		if cl.Provider != "kubeconfig" {
+			return nil, &inputerr.Error{File: h.Config.File, Key: "cluster.provider",
+				Msg:  fmt.Sprintf("provider %q cannot be used to deploy yet: hubploy runs no cloud CLI, and in-process %s login is not built", cl.Provider, cl.Provider),
+				Hint: "use provider: kubeconfig with a sops-encrypted kubeconfig, or pass --kubeconfig"}
+		}
+		path := h.Path("secrets", cl.Kubeconfig.Filename)
+		source = h.Repo.Rel(path)
+		var err error
+		if data, _, err = dec.ReadFile(path, source); err != nil {
+			return nil, err
+		}
+		if context == "" {
+			context = cl.Kubeconfig.KubeContext(namespace)
+		}
+	}
+	cfg, err := clientcmd.Load(data)
+	if err != nil {
+		return nil, &inputerr.Error{File: source, Msg: "is not a valid kubeconfig: " + err.Error(), Hint: "check the file (hubploy decrypt shows an encrypted one)"}
+	}
+	if context != "" {
+		if _, ok := cfg.Contexts[context]; !ok {
+			return nil, &inputerr.Error{File: source, Msg: fmt.Sprintf("has no context %q", context),
+				Hint: "it has: " + strings.Join(contextNames(cfg), ", ") + "; fix cluster.kubeconfig.context or --kube-context"}
+		}
+	} else if cfg.CurrentContext == "" || cfg.Contexts[cfg.CurrentContext] == nil {
+		return nil, &inputerr.Error{File: source, Msg: "sets no current context", Hint: "set current-context, cluster.kubeconfig.context or --kube-context"}
+	}
+	overrides := &clientcmd.ConfigOverrides{CurrentContext: context, Context: clientcmdapi.Context{Namespace: namespace}}
+	if opts.Server != "" {
+		overrides.ClusterInfo.Server = opts.Server
+	}
+	cc := clientcmd.NewNonInteractiveClientConfig(*cfg, context, overrides, nil)
+	rc, err := cc.ClientConfig()
+	if err != nil {
+		return nil, &inputerr.Error{File: source, Msg: "cannot be used: " + err.Error(), Hint: "check its clusters, users and contexts"}
+	}
+	if _, err := url.Parse(rc.Host); err != nil || rc.Host == "" {
+		return nil, &inputerr.Error{File: source, Msg: fmt.Sprintf("has no usable server address (%q)", rc.Host)}
+	}
+	return &Access{Getter: newGetter(cc), Context: context, Server: rc.Host, Source: source}, nil
+}
+
+func contextNames(cfg *clientcmdapi.Config) []string {
+	names := make([]string, 0, len(cfg.Contexts))
+	for n := range cfg.Contexts {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// getter is a RESTClientGetter over an in-memory client config.
+type getter struct {
+	mu        sync.Mutex // helm calls it from several goroutines
+	config    clientcmd.ClientConfig
+	discovery discovery.CachedDiscoveryInterface
+	mapper    meta.RESTMapper
+}
+
+func newGetter(cc clientcmd.ClientConfig) *getter { return &getter{config: cc} }
+
+func (g *getter) ToRESTConfig() (*rest.Config, error) {
+	rc, err := g.config.ClientConfig()
+	if err != nil {
+		return nil, err
+	}
+	// Several hubs upgrading at once against one API server must not queue behind
+	// client-go's default rate limit of 5 requests a second (2i2c-org/infrastructure#5436).
+	rc.QPS, rc.Burst = 50, 100
+	return rc, nil
+}
+
+func (g *getter) ToRawKubeConfigLoader() clientcmd.ClientConfig { return g.config }
+
+func (g *getter) ToDiscoveryClient() (discovery.CachedDiscoveryInterface, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.discoveryLocked()
+}
+
+func (g *getter) discoveryLocked() (discovery.CachedDiscoveryInterface, error) {
+	if g.discovery == nil {
+		rc, err := g.ToRESTConfig()
+		if err != nil {
+			return nil, err
+		}
+		dc, err := discovery.NewDiscoveryClientForConfig(rc)
+		if err != nil {
+			return nil, err
+		}
+		g.discovery = memory.NewMemCacheClient(dc)
+	}
+	return g.discovery, nil
+}
+
+func (g *getter) ToRESTMapper() (meta.RESTMapper, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.mapper == nil {
+		dc, err := g.discoveryLocked()
+		if err != nil {
+			return nil, err
+		}
+		m := restmapper.NewDeferredDiscoveryRESTMapper(dc)
+		g.mapper = restmapper.NewShortcutExpander(m, dc, nil)
+	}
+	return g.mapper, nil
+}

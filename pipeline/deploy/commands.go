@@ -1,0 +1,70 @@
+package deploy
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hubploy/hubploy/pipeline/release"
+)
+
+// Commands returns the plain helm and sops commands that deploy rel by hand, so a hub
+// can be deployed without hubploy. Secrets are referenced by file and decrypted by sops
+// into a pipe, never inlined and never written to disk.
+func (d *Deploy) Commands(rel *release.Release, kubeContext string) string {
+	repo := rel.Hub.Repo
+	chart := repo.Rel(rel.ChartDir)
+	var b strings.Builder
+	fmt.Fprintf(&b, "# %s/%s, from the repository root (%s)\n", rel.Hub.Name, rel.Env, repo.Root)
+	fmt.Fprintf(&b, "helm dependency build %s\n", chart)
+	args := []string{"helm", "upgrade", "--install", rel.Name, chart, "--namespace", rel.Namespace, "--create-namespace", "--wait"}
+	timeout := d.Timeout
+	if timeout == 0 {
+		timeout = DefaultTimeout
+	}
+	args = append(args, "--timeout", timeout.Round(time.Second).String())
+	if kubeContext != "" {
+		args = append(args, "--kube-context", quote(kubeContext))
+	}
+	for _, flag := range []struct {
+		on   bool
+		name string
+	}{{d.Atomic, "--atomic"}, {d.CleanupOnFail, "--cleanup-on-fail"}, {d.Force, "--force"}, {d.DryRun, "--dry-run"}} {
+		if flag.on {
+			args = append(args, flag.name)
+		}
+	}
+	for _, l := range rel.Values.Layers {
+		switch {
+		case l.Secret:
+			args = append(args, "-f", "<(sops --decrypt "+quote(l.Source)+")")
+		case strings.HasPrefix(l.Source, "--set "), strings.HasPrefix(l.Source, "--set-string "):
+			flag, value, _ := strings.Cut(l.Source, " ")
+			args = append(args, flag, quote(value))
+		case strings.HasPrefix(l.Source, "image "):
+			// written below, from the images themselves
+		default:
+			args = append(args, "-f", quote(l.Source))
+		}
+	}
+	var sets []string
+	for _, img := range rel.Images {
+		sets = append(sets, img.Path+".name="+img.Name, img.Path+".tag="+img.Tag)
+	}
+	sort.Strings(sets)
+	if len(sets) > 0 {
+		args = append(args, "--set-string", quote(strings.Join(sets, ",")))
+	}
+	b.WriteString(strings.Join(args, " \\\n    "))
+	b.WriteString("\n")
+	return b.String()
+}
+
+// quote makes s one shell word.
+func quote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,@") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

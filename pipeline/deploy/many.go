@@ -1,0 +1,66 @@
+package deploy
+
+import (
+	"context"
+	"sync"
+
+	"github.com/hubploy/hubploy/pipeline/cluster"
+	"github.com/hubploy/hubploy/pipeline/release"
+)
+
+// DefaultPerCluster is how many releases deploy at once on one API server.
+const DefaultPerCluster = 4
+
+// Job is one release to deploy, with its cluster access.
+type Job struct {
+	Release *release.Release
+	Access  *cluster.Access
+}
+
+// Many deploys several releases in parallel, at most PerCluster at once on each API
+// server; one release's failure does not stop the others.
+type Many struct {
+	// Options is copied for each job; its Access and Progress are set per job.
+	Options    Deploy
+	PerCluster int
+	// Progress receives each job's progress lines with the job it belongs to.
+	Progress func(job Job, format string, args ...any)
+}
+
+// Run returns one result per job, in the jobs' order.
+func (m *Many) Run(ctx context.Context, jobs []Job) []*Result {
+	limit := m.PerCluster
+	if limit <= 0 {
+		limit = DefaultPerCluster
+	}
+	slots := map[string]chan struct{}{}
+	for _, j := range jobs {
+		if slots[j.Access.Server] == nil {
+			slots[j.Access.Server] = make(chan struct{}, limit)
+		}
+	}
+	results := make([]*Result, len(jobs))
+	var wg sync.WaitGroup
+	for i, j := range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			slot := slots[j.Access.Server]
+			select {
+			case slot <- struct{}{}:
+				defer func() { <-slot }()
+			case <-ctx.Done():
+				results[i] = &Result{Hub: j.Release.Hub.Name, Env: j.Release.Env, Release: j.Release.Name, Namespace: j.Release.Namespace, Outcome: Failed, Error: ctx.Err().Error()}
+				return
+			}
+			d := m.Options
+			d.Access = j.Access
+			if m.Progress != nil {
+				d.Progress = func(format string, args ...any) { m.Progress(j, format, args...) }
+			}
+			results[i], _ = d.Run(ctx, j.Release)
+		}()
+	}
+	wg.Wait()
+	return results
+}
