@@ -18,34 +18,35 @@ func (d *Deploy) Commands(rel *release.Release, kubeContext string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# %s/%s, from the repository root (%s)\n", rel.Hub.Name, rel.Env, repo.Root)
 	fmt.Fprintf(&b, "helm dependency build %s\n", chart)
-	args := []string{"helm", "upgrade", "--install", rel.Name, chart, "--namespace", rel.Namespace, "--create-namespace", "--wait"}
+	// One line per option, so the command reads like the layering it spells out.
+	lines := []string{"helm upgrade --install " + rel.Name + " " + chart, "--namespace " + rel.Namespace + " --create-namespace --wait"}
 	timeout := d.Timeout
 	if timeout == 0 {
 		timeout = DefaultTimeout
 	}
-	args = append(args, "--timeout", timeout.Round(time.Second).String())
+	lines = append(lines, "--timeout "+timeout.Round(time.Second).String())
 	if kubeContext != "" {
-		args = append(args, "--kube-context", quote(kubeContext))
+		lines = append(lines, "--kube-context "+quote(kubeContext))
 	}
 	for _, flag := range []struct {
 		on   bool
 		name string
 	}{{d.Atomic, "--atomic"}, {d.CleanupOnFail, "--cleanup-on-fail"}, {d.Force, "--force"}, {d.DryRun, "--dry-run"}} {
 		if flag.on {
-			args = append(args, flag.name)
+			lines = append(lines, flag.name)
 		}
 	}
 	for _, l := range rel.Values.Layers {
 		switch {
 		case l.Secret:
-			args = append(args, "-f", "<(sops --decrypt "+quote(l.Source)+")")
+			lines = append(lines, "-f <(sops --decrypt "+quote(l.Source)+")")
 		case strings.HasPrefix(l.Source, "--set "), strings.HasPrefix(l.Source, "--set-string "):
 			flag, value, _ := strings.Cut(l.Source, " ")
-			args = append(args, flag, quote(value))
+			lines = append(lines, flag+" "+quote(value))
 		case strings.HasPrefix(l.Source, "image "):
 			// written below, from the images themselves
 		default:
-			args = append(args, "-f", quote(l.Source))
+			lines = append(lines, "-f "+quote(l.Source))
 		}
 	}
 	var sets []string
@@ -54,9 +55,9 @@ func (d *Deploy) Commands(rel *release.Release, kubeContext string) string {
 	}
 	sort.Strings(sets)
 	if len(sets) > 0 {
-		args = append(args, "--set-string", quote(strings.Join(sets, ",")))
+		lines = append(lines, "--set-string "+quote(strings.Join(sets, ",")))
 	}
-	b.WriteString(strings.Join(args, " \\\n    "))
+	b.WriteString(strings.Join(lines, " \\\n    "))
 	b.WriteString("\n")
 	return b.String()
 }

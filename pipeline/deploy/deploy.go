@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"time"
 
 	"helm.sh/helm/v3/pkg/action"
@@ -114,7 +115,8 @@ func (d *Deploy) Run(ctx context.Context, rel *release.Release) (res *Result, er
 	defer func() {
 		res.Duration = time.Since(start)
 		if err != nil {
-			err = fmt.Errorf("%s: %s", rel.Name, rel.Masker.String(err.Error()))
+			// helm's messages span lines ("1 error occurred:\n\t* ..."): one line, masked.
+			err = fmt.Errorf("%s: %s", rel.Name, strings.Join(strings.Fields(rel.Masker.String(err.Error())), " "))
 			res.Error = err.Error()
 		}
 	}()
@@ -289,6 +291,7 @@ func (d *Deploy) startingPoint(ctx context.Context, s *session, name string) (st
 		}
 		return start{}, nil
 	}
+	d.progress("revision %d is %s; rolling back to revision %d first, so the upgrade starts from a known state", last.Version, last.Info.Status, good.Version)
 	if last.Info.Status.IsPending() {
 		// The pending record blocks helm's rollback: mark it failed, as helm would have.
 		last.SetStatus(helmrelease.StatusFailed, "hubploy --recover: the deploy that wrote this revision was stopped")
@@ -296,7 +299,6 @@ func (d *Deploy) startingPoint(ctx context.Context, s *session, name string) (st
 			return start{}, fmt.Errorf("recovering %s: %w", name, err)
 		}
 	}
-	d.progress("revision %d is %s; rolling back to revision %d first, so the upgrade starts from a known state", last.Version, last.Info.Status, good.Version)
 	rb := action.NewRollback(s.cfg)
 	rb.Version, rb.Wait, rb.Timeout = good.Version, true, d.Timeout
 	if rb.Timeout == 0 {

@@ -39,8 +39,8 @@ func acquireLock(ctx context.Context, client kubernetes.Interface, ns, release s
 		l, holder, err := tryLock(ctx, client, ns, release)
 		if err != nil || holder == nil || !waitStale || time.Now().After(deadline) {
 			if holder != nil && err == nil {
-				err = fmt.Errorf("release %s is being deployed right now by %s (since %s; lease %s/%s): wait for that deploy to finish",
-					release, ptr.Deref(holder.Spec.HolderIdentity, "?"), holder.Spec.AcquireTime.Format(time.RFC3339), ns, holder.Name)
+				err = fmt.Errorf("release %s is being deployed right now by %s (since %s; lease %s/%s): wait for that deploy to finish; if that process was killed, its lock lapses within %s and --recover takes the release over",
+					release, ptr.Deref(holder.Spec.HolderIdentity, "?"), holder.Spec.AcquireTime.Format(time.RFC3339), ns, holder.Name, LeaseDuration)
 			}
 			return l, err
 		}
