@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/name"
+
 	"github.com/hubploy/hubploy/pipeline/inputerr"
 	"github.com/hubploy/hubploy/pipeline/strictyaml"
 )
@@ -19,6 +21,15 @@ const DefaultSubstitutionPath = "jupyterhub.singleuser.image"
 
 // DefaultImagePath is the image folder, relative to the hub's folder, that 0.3 assumed.
 const DefaultImagePath = "image"
+
+// Tag strategies: how the tag of an image built from a folder is chosen.
+const (
+	// TagContent is a hash of the folder's content: the same on every clone, shallow or
+	// not. The default.
+	TagContent = "content"
+	// TagGitCommit is hubploy 0.3's tag: the last commit that changed the folder.
+	TagGitCommit = "git-commit"
+)
 
 // Config is one hubploy.yaml.
 type Config struct {
@@ -37,6 +48,8 @@ type Images struct {
 	ImageConfigPath string    `yaml:"image_config_path,omitempty"`
 	Images          []Image   `yaml:"images,omitempty"`
 	Registry        *Registry `yaml:"registry,omitempty"`
+	// TagStrategy is this Go hubploy's own key: the default of every image's.
+	TagStrategy string `yaml:"tag_strategy,omitempty"`
 }
 
 // Image is one image built from a folder of the hub and injected into the values.
@@ -46,6 +59,26 @@ type Image struct {
 	Path                 string       `yaml:"path,omitempty"`
 	HelmSubstitutionPath string       `yaml:"helm_substitution_path,omitempty"`
 	Repo2Docker          *Repo2Docker `yaml:"repo2docker,omitempty"`
+	// TagStrategy is this Go hubploy's own key: TagContent or TagGitCommit.
+	TagStrategy string `yaml:"tag_strategy,omitempty"`
+
+	// Key is where the image is in hubploy.yaml ("images.images[1]", or "images" for
+	// the single image_name form), for messages: see KeyOf.
+	Key string `yaml:"-"`
+}
+
+// KeyOf names the key of one of the image's fields in hubploy.yaml, for messages.
+func (i Image) KeyOf(field string) string {
+	if i.Key != "images" {
+		return i.Key + "." + field
+	}
+	switch field { // the single-image form's own names
+	case "name", "path":
+		return "images.image_name"
+	case "helm_substitution_path":
+		return "images.image_config_path"
+	}
+	return "images." + field
 }
 
 // Repo2Docker holds the berkeley fork's repo2docker options, accepted for compatibility.
@@ -201,8 +234,23 @@ func (c *Config) check() error {
 			return c.errorf("images", "keep one of the two forms", "both images.image_name and images.images are set")
 		}
 		for i, img := range im.Images {
+			key := fmt.Sprintf("images.images[%d]", i)
 			if strings.TrimSpace(img.Name) == "" {
-				return c.errorf(fmt.Sprintf("images.images[%d].name", i), "give the image's registry/repository name", "is empty")
+				return c.errorf(key+".name", "give the image's registry/repository name", "is empty")
+			}
+			if err := c.checkTagStrategy(key+".tag_strategy", img.TagStrategy); err != nil {
+				return err
+			}
+			if _, tag := SplitTag(img.Name); tag != "" && img.TagStrategy != "" {
+				return c.errorf(key+".tag_strategy", "remove it, or the tag from the name", "is set, but the image's name carries a tag, so no tag is computed")
+			}
+		}
+		if err := c.checkTagStrategy("images.tag_strategy", im.TagStrategy); err != nil {
+			return err
+		}
+		for _, img := range c.ImageList() {
+			if err := c.checkImageName(img); err != nil {
+				return err
 			}
 		}
 		if r := im.Registry; r != nil {
@@ -233,6 +281,36 @@ func (c *Config) check() error {
 	return nil
 }
 
+func (c *Config) checkTagStrategy(key, s string) error {
+	if s == "" || s == TagContent || s == TagGitCommit {
+		return nil
+	}
+	hint := fmt.Sprintf("use %s or %s", TagContent, TagGitCommit)
+	if n := strictyaml.Nearest(s, []string{TagContent, TagGitCommit}); n != "" {
+		hint = fmt.Sprintf("did you mean %q? ", n) + hint
+	}
+	return c.errorf(key, hint, "unknown tag strategy %q", s)
+}
+
+// checkImageName checks an image's name the way registries do, so that a typo is found
+// before any build or deploy.
+func (c *Config) checkImageName(img Image) error {
+	key := img.KeyOf("name")
+	if strings.Contains(img.Name, "@") {
+		return c.errorf(key, "write registry/repository, or registry/repository:tag", "%q is a digest, which cannot be set as a name and a tag", img.Name)
+	}
+	repoName, tag := SplitTag(img.Name)
+	if _, err := name.NewRepository(repoName); err != nil {
+		return c.errorf(key, "registry host, then lowercase path parts, e.g. registry.example.org/hub/user-image", "invalid image name %q: %v", repoName, err)
+	}
+	if tag != "" {
+		if _, err := name.NewTag(img.Name); err != nil {
+			return c.errorf(key, "a tag is letters, digits, '_', '.' and '-', at most 128", "invalid tag in %q: %v", img.Name, err)
+		}
+	}
+	return nil
+}
+
 func (c *Config) checkProvider(key, provider string, blocks map[string]bool) error {
 	names := make([]string, 0, len(blocks))
 	for n := range blocks {
@@ -251,17 +329,21 @@ func (c *Config) checkProvider(key, provider string, blocks map[string]bool) err
 	return nil
 }
 
-// ImageList returns the hub's images in the list form, with 0.3's defaults applied:
-// the legacy image_name is the single image built from "image/".
+// ImageList returns the hub's images in the list form, with the defaults applied: the
+// legacy image_name is the single image built from "image/" (0.3), and the tag strategy
+// is the image's, else the images block's, else TagContent.
 func (c *Config) ImageList() []Image {
 	if c.Images == nil {
 		return nil
 	}
 	var list []Image
 	if c.Images.ImageName != "" {
-		list = []Image{{Name: c.Images.ImageName, HelmSubstitutionPath: c.Images.ImageConfigPath}}
+		list = []Image{{Name: c.Images.ImageName, HelmSubstitutionPath: c.Images.ImageConfigPath, Key: "images"}}
 	} else {
 		list = append(list, c.Images.Images...)
+		for i := range list {
+			list[i].Key = fmt.Sprintf("images.images[%d]", i)
+		}
 	}
 	for i := range list {
 		if list[i].Path == "" {
@@ -270,6 +352,7 @@ func (c *Config) ImageList() []Image {
 		if list[i].HelmSubstitutionPath == "" {
 			list[i].HelmSubstitutionPath = DefaultSubstitutionPath
 		}
+		list[i].TagStrategy = firstNonEmpty(list[i].TagStrategy, firstNonEmpty(c.Images.TagStrategy, TagContent))
 	}
 	return list
 }

@@ -36,7 +36,7 @@ cluster:
     cluster: my-cluster
     zone: us-central1-b
 `,
-			images: []Image{{Name: "gcr.io/my-project/myhub-user-image", Path: "image", HelmSubstitutionPath: "jupyterhub.singleuser.image"}},
+			images: []Image{{Name: "gcr.io/my-project/myhub-user-image", Path: "image", HelmSubstitutionPath: "jupyterhub.singleuser.image", TagStrategy: TagContent, Key: "images"}},
 		},
 		{
 			name: "0.3 multi image with repo2docker and aws legacy keys",
@@ -65,8 +65,8 @@ cluster:
     role_arn: arn:aws:iam::123456789:role/deployer
 `,
 			images: []Image{
-				{Name: "us-central1-docker.pkg.dev/ucb-datahub-2018/user-images/data100-user-image", Path: "image/", HelmSubstitutionPath: "jupyterhub.singleuser.image", Repo2Docker: &Repo2Docker{BaseImage: "docker.io/library/buildpack-deps:jammy"}},
-				{Name: "example.com/second", Path: "images/second", HelmSubstitutionPath: "jupyterhub.hub.image"},
+				{Name: "us-central1-docker.pkg.dev/ucb-datahub-2018/user-images/data100-user-image", Path: "image/", HelmSubstitutionPath: "jupyterhub.singleuser.image", Repo2Docker: &Repo2Docker{BaseImage: "docker.io/library/buildpack-deps:jammy"}, TagStrategy: TagContent, Key: "images.images[0]"},
+				{Name: "example.com/second", Path: "images/second", HelmSubstitutionPath: "jupyterhub.hub.image", TagStrategy: TagContent, Key: "images.images[1]"},
 			},
 			check: func(t *testing.T, c *Config) {
 				if a := c.Images.Registry.AWS; a.AccountID != "123456789" || a.Region != "us-west-2" || a.Project != "" {
@@ -87,6 +87,23 @@ cluster:
 				if got := c.Cluster.Kubeconfig.KubeContext("stat20-prod"); got != "nautilus-stat20-prod" {
 					t.Errorf("context = %q", got)
 				}
+			},
+		},
+		{
+			name: "tag strategies: the images block's default, an image's own, a tag in the name",
+			doc: `
+images:
+  tag_strategy: git-commit
+  images:
+    - name: reg.example/a
+    - name: reg.example/b
+      tag_strategy: content
+    - name: reg.example/c:v1
+`,
+			images: []Image{
+				{Name: "reg.example/a", Path: "image", HelmSubstitutionPath: DefaultSubstitutionPath, TagStrategy: TagGitCommit, Key: "images.images[0]"},
+				{Name: "reg.example/b", Path: "image", HelmSubstitutionPath: DefaultSubstitutionPath, TagStrategy: TagContent, Key: "images.images[1]"},
+				{Name: "reg.example/c:v1", Path: "image", HelmSubstitutionPath: DefaultSubstitutionPath, TagStrategy: TagGitCommit, Key: "images.images[2]"},
 			},
 		},
 		{name: "empty file", doc: ""},
@@ -118,6 +135,13 @@ func TestParseErrors(t *testing.T) {
 		{"aws both keys", "cluster:\n  provider: aws\n  aws: {service_key: a, role_arn: b, cluster: c}\n", `d/hubploy.yaml: key "cluster.aws": set exactly one of service_key and role_arn`},
 		{"both image forms", "images:\n  image_name: a\n  images: [{name: b}]\n", `d/hubploy.yaml: key "images": both images.image_name and images.images are set`},
 		{"malformed", "images: [\n", "d/hubploy.yaml:1: "},
+		{"unknown tag strategy", "images:\n  images:\n  - {name: r.example/a, tag_strategy: git-comit}\n", `d/hubploy.yaml: key "images.images[0].tag_strategy": unknown tag strategy "git-comit" (did you mean "git-commit"? use content or git-commit)`},
+		{"unknown default tag strategy", "images:\n  image_name: r.example/a\n  tag_strategy: hash\n", `d/hubploy.yaml: key "images.tag_strategy": unknown tag strategy "hash" (use content or git-commit)`},
+		{"tag strategy with a tag in the name", "images:\n  images:\n  - {name: r.example/a:v1, tag_strategy: content}\n", `d/hubploy.yaml: key "images.images[0].tag_strategy": is set, but the image's name carries a tag, so no tag is computed (remove it, or the tag from the name)`},
+		{"invalid image name", "images:\n  images:\n  - {name: r.example/Hub/Image}\n", `d/hubploy.yaml: key "images.images[0].name": invalid image name "r.example/Hub/Image": repository can only contain the characters`},
+		{"invalid legacy image name", "images:\n  image_name: 'r.example/a b'\n", `d/hubploy.yaml: key "images.image_name": invalid image name "r.example/a b"`},
+		{"invalid tag", "images:\n  images:\n  - {name: 'r.example/a:v1+build'}\n", `d/hubploy.yaml: key "images.images[0].name": invalid tag in "r.example/a:v1+build"`},
+		{"digest", "images:\n  images:\n  - {name: 'r.example/a@sha256:abcd'}\n", `d/hubploy.yaml: key "images.images[0].name": "r.example/a@sha256:abcd" is a digest`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("d/hubploy.yaml", []byte(tc.doc))

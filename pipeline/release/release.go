@@ -13,8 +13,7 @@ import (
 	"helm.sh/helm/v3/pkg/chart"
 
 	"github.com/hubploy/hubploy/pipeline/charts"
-	"github.com/hubploy/hubploy/pipeline/hubconfig"
-	"github.com/hubploy/hubploy/pipeline/imagetag"
+	"github.com/hubploy/hubploy/pipeline/images"
 	"github.com/hubploy/hubploy/pipeline/inputerr"
 	"github.com/hubploy/hubploy/pipeline/mask"
 	"github.com/hubploy/hubploy/pipeline/render"
@@ -44,7 +43,7 @@ type Release struct {
 	Namespace string
 	ChartDir  string // absolute
 	Chart     *chart.Chart
-	Images    []values.Image
+	Images    []values.Image // as the environment deploys them: pinned, or from hubploy.yaml
 	Values    *values.Result
 	Masker    *mask.Masker
 }
@@ -64,13 +63,15 @@ func Prepare(ctx context.Context, h *repo.Hub, env string, opts Options) (*Relea
 		chartDir = DefaultChartDir
 	}
 	rel.ChartDir = filepath.Join(h.Repo.Root, chartDir)
-	images, err := Images(h)
+	imgs, err := images.Resolve(h, env)
 	if err != nil {
 		return nil, err
 	}
-	rel.Images = images
+	for _, img := range imgs {
+		rel.Images = append(rel.Images, values.Image{Path: img.HelmPath, Name: img.Name, Tag: img.Tag})
+	}
 	vo := opts.Values
-	vo.Images = append(append([]values.Image(nil), vo.Images...), images...)
+	vo.Images = append(append([]values.Image(nil), vo.Images...), rel.Images...)
 	dec := opts.Decrypter
 	if dec == nil {
 		dec = &secrets.Decrypter{}
@@ -86,24 +87,10 @@ func Prepare(ctx context.Context, h *repo.Hub, env string, opts Options) (*Relea
 	if rel.Chart, err = loader.Load(ctx, rel.ChartDir, h.Repo.Rel(rel.ChartDir)); err != nil {
 		return nil, err
 	}
-	return rel, nil
-}
-
-// Images resolves the hub's images: the tag written in the name if there is one (the
-// deploy-only form), else the content tag of the image folder.
-func Images(h *repo.Hub) ([]values.Image, error) {
-	var out []values.Image
-	for _, img := range h.Config.ImageList() {
-		name, tag := hubconfig.SplitTag(img.Name)
-		if tag == "" {
-			var err error
-			if tag, err = imagetag.ContentTag(h.Path(img.Path), h.Repo.Rel(h.Path(img.Path))); err != nil {
-				return nil, err
-			}
-		}
-		out = append(out, values.Image{Path: img.HelmSubstitutionPath, Name: name, Tag: tag})
+	if err := images.CheckPaths(rel.Chart, h.Repo.Rel(rel.ChartDir), imgs); err != nil {
+		return nil, err
 	}
-	return out, nil
+	return rel, nil
 }
 
 // Render renders the release's manifests. The result holds secrets: show it to people

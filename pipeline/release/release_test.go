@@ -72,12 +72,52 @@ func TestImagesTagInName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	imgs, err := release.Images(h)
+	rel, err := release.Prepare(context.Background(), h, "prod", options(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]values.Image{{Path: "jupyterhub.singleuser.image", Name: "reg.example/img", Tag: "34f4eb103e6a"}}, imgs); diff != "" {
+	if diff := cmp.Diff([]values.Image{{Path: "jupyterhub.singleuser.image", Name: "reg.example/img", Tag: "34f4eb103e6a"}}, rel.Images); diff != "" {
 		t.Error(diff)
+	}
+}
+
+// An environment's pin in image-pins.yaml is what that environment deploys; the other
+// environment keeps the folder's tag.
+func TestPrepareUsesPins(t *testing.T) {
+	root := example.Copy(t)
+	os.WriteFile(filepath.Join(root, "deployments/datahub/image-pins.yaml"), []byte("prod:\n  registry.example.org/datahub/user-image: 1234567\n"), 0o644)
+	r, _ := repo.Open(root)
+	h, _ := r.Hub("datahub")
+	folderTag, _ := imagetag.ContentTag(h.Path("image"), "image")
+	for env, want := range map[string]string{"prod": "1234567", "staging": folderTag} {
+		rel, err := release.Prepare(context.Background(), h, env, options(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rel.Images[0].Tag != want {
+			t.Errorf("%s deploys tag %s, want %s", env, rel.Images[0].Tag, want)
+		}
+		out, err := rel.Render(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out, `tag: "`+want+`"`) && !strings.Contains(out, "tag: "+want+"\n") {
+			t.Errorf("%s: the rendered manifests lack tag %s", env, want)
+		}
+	}
+}
+
+// A helm_substitution_path the chart does not read is refused before anything renders.
+func TestPrepareChecksSubstitutionPath(t *testing.T) {
+	root := example.Copy(t)
+	os.WriteFile(filepath.Join(root, "deployments/datahub/hubploy.yaml"),
+		[]byte("images:\n  images:\n  - name: reg.example/img:v1\n    helm_substitution_path: jupyterhub.singleuser.imag\n"), 0o644)
+	r, _ := repo.Open(root)
+	h, _ := r.Hub("datahub")
+	_, err := release.Prepare(context.Background(), h, "prod", options(t))
+	want := `deployments/datahub/hubploy.yaml: key "images.images[0].helm_substitution_path": "jupyterhub.singleuser.imag" is not a mapping in the values of the chart hub or its dependencies (did you mean "jupyterhub.singleuser.image"?)`
+	if err == nil || err.Error() != want {
+		t.Fatalf("got  %v\nwant %s", err, want)
 	}
 }
 

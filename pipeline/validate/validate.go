@@ -1,7 +1,8 @@
 // Package validate checks every hub of a repo in every environment, the way a deploy
-// would use them, without a cluster: hubploy.yaml, values layering and decryption, the
-// chart's values schema, helm's linter and a full render. It reports every problem,
-// not just the first.
+// would use them, without a cluster: hubploy.yaml, the images (their folders, pins, and
+// helm_substitution_paths the chart reads), values layering and decryption, the chart's
+// values schema, helm's linter and a full render. It reports every problem, not just
+// the first.
 package validate
 
 import (

@@ -61,3 +61,23 @@ func TestProblemsAreCollected(t *testing.T) {
 		t.Errorf("want both the lint and the render problem, got:\n%s", all)
 	}
 }
+
+// Image problems are found without a registry: a helm_substitution_path the chart does
+// not read, and a pins file that names an environment the hub does not have.
+func TestImageProblems(t *testing.T) {
+	root := example.Copy(t)
+	hubploy := filepath.Join(root, "deployments/datahub/hubploy.yaml")
+	data, _ := os.ReadFile(hubploy)
+	os.WriteFile(hubploy, []byte(strings.Replace(string(data), "helm_substitution_path: jupyterhub.singleuser.image", "helm_substitution_path: jupyterhub.singleuser.imag", 1)), 0o644)
+	res := run(t, root, validate.Validate{Hubs: []string{"datahub"}})
+	want := `deployments/datahub/hubploy.yaml: key "images.images[0].helm_substitution_path": "jupyterhub.singleuser.imag" is not a mapping in the values of the chart hub or its dependencies (did you mean "jupyterhub.singleuser.image"?)`
+	if len(res) != 2 || res[0].OK() || res[0].Problems[0] != want || res[1].OK() {
+		t.Fatalf("got %+v", res)
+	}
+	os.WriteFile(hubploy, data, 0o644)
+	os.WriteFile(filepath.Join(root, "deployments/datahub/image-pins.yaml"), []byte("production:\n  registry.example.org/datahub/user-image: abc1234\n"), 0o644)
+	res = run(t, root, validate.Validate{Hubs: []string{"datahub"}, Env: "staging"})
+	if len(res) != 1 || res[0].OK() || !strings.HasPrefix(res[0].Problems[0], `deployments/datahub/image-pins.yaml:1: key "production": hub "datahub" has no environment "production"`) {
+		t.Fatalf("got %+v", res)
+	}
+}

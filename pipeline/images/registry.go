@@ -1,0 +1,258 @@
+package images
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/docker/cli/cli/config"
+	"github.com/docker/cli/cli/config/configfile"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/google"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/hubploy/hubploy/pipeline/inputerr"
+	"github.com/hubploy/hubploy/pipeline/repo"
+	"github.com/hubploy/hubploy/pipeline/secrets"
+)
+
+// Keychain gives the credentials for the hub's registries, first match wins:
+//
+//  1. hubploy.yaml's images.registry block: a docker config file (dockerconfig), a
+//     service account key (gcloud) or a service principal (azure), each under the
+//     hub's secrets/ folder, sops-encrypted or not, decrypted in memory only;
+//  2. the docker config files (DOCKER_CONFIG, ~/.docker/config.json, podman's
+//     auth.json), with their credential helpers;
+//  3. Google's application default credentials, for gcr.io and *.pkg.dev.
+//
+// The aws provider has no in-process login: ECR is reached through the docker config
+// (credHelpers with ecr-login), as hubploy 0.3 set it up.
+func Keychain(h *repo.Hub, dec *secrets.Decrypter) (authn.Keychain, error) {
+	if dec == nil {
+		dec = &secrets.Decrypter{}
+	}
+	var kcs []authn.Keychain
+	if h.Config.Images != nil && h.Config.Images.Registry != nil {
+		kc, err := registryKeychain(h, dec)
+		if err != nil {
+			return nil, err
+		}
+		if kc != nil {
+			kcs = append(kcs, kc)
+		}
+	}
+	return authn.NewMultiKeychain(append(kcs, authn.DefaultKeychain, &googleKeychain{})...), nil
+}
+
+func registryKeychain(h *repo.Hub, dec *secrets.Decrypter) (authn.Keychain, error) {
+	r := h.Config.Images.Registry
+	read := func(file string) ([]byte, string, error) {
+		path := h.Path("secrets", file)
+		display := h.Repo.Rel(path)
+		data, _, err := dec.ReadFile(path, display)
+		return data, display, err
+	}
+	switch r.Provider {
+	case "dockerconfig":
+		data, display, err := read(r.DockerConfig.Filename)
+		if err != nil {
+			return nil, err
+		}
+		cf, err := config.LoadFromReader(bytes.NewReader(data))
+		if err != nil {
+			// The parser's message can quote the content: leave it out.
+			return nil, &inputerr.Error{File: display, Msg: "is not a docker config.json", Hint: "check it with `hubploy decrypt " + display + "`"}
+		}
+		return configKeychain{cf}, nil
+	case "gcloud":
+		if r.Gcloud.ServiceKey == "" {
+			return nil, nil // application default credentials, below
+		}
+		data, _, err := read(r.Gcloud.ServiceKey)
+		if err != nil {
+			return nil, err
+		}
+		return hostKeychain{match: isGoogle, auth: google.NewJSONKeyAuthenticator(string(data))}, nil
+	case "azure":
+		a := r.Azure
+		if a.AuthFile == "" || a.Registry == "" {
+			return nil, &inputerr.Error{File: h.Config.File, Key: "images.registry.azure", Msg: "needs registry and auth_file",
+				Hint: "name the container registry and the service principal file (appId, password) under the hub's secrets/"}
+		}
+		data, display, err := read(a.AuthFile)
+		if err != nil {
+			return nil, err
+		}
+		// A service principal logs in to its container registry with appId and password
+		// as username and password, which is what `az acr login` did for 0.3.
+		var sp struct{ AppID, Password string }
+		if json.Unmarshal(data, &sp) != nil || sp.AppID == "" || sp.Password == "" {
+			return nil, &inputerr.Error{File: display, Msg: "is not a service principal file with appId and password", Hint: "write the JSON that `az ad sp create-for-rbac` prints"}
+		}
+		host := a.Registry + ".azurecr.io"
+		return hostKeychain{match: func(h string) bool { return h == host }, auth: &authn.Basic{Username: sp.AppID, Password: sp.Password}}, nil
+	}
+	return nil, nil
+}
+
+// configKeychain finds credentials in a docker config file, as authn.DefaultKeychain
+// does in the files it reads itself.
+type configKeychain struct{ cf *configfile.ConfigFile }
+
+func (k configKeychain) Resolve(target authn.Resource) (authn.Authenticator, error) {
+	for _, key := range []string{target.String(), target.RegistryStr()} {
+		if key == name.DefaultRegistry {
+			key = authn.DefaultAuthKey
+		}
+		cfg, err := k.cf.GetAuthConfig(key)
+		if err != nil {
+			return nil, err
+		}
+		if cfg.Username != "" || cfg.Password != "" || cfg.Auth != "" || cfg.IdentityToken != "" || cfg.RegistryToken != "" {
+			return authn.FromConfig(authn.AuthConfig{Username: cfg.Username, Password: cfg.Password, Auth: cfg.Auth,
+				IdentityToken: cfg.IdentityToken, RegistryToken: cfg.RegistryToken}), nil
+		}
+	}
+	return authn.Anonymous, nil
+}
+
+// hostKeychain gives one authenticator to the registries match accepts.
+type hostKeychain struct {
+	match func(host string) bool
+	auth  authn.Authenticator
+}
+
+func (k hostKeychain) Resolve(target authn.Resource) (authn.Authenticator, error) {
+	if k.match(target.RegistryStr()) {
+		return k.auth, nil
+	}
+	return authn.Anonymous, nil
+}
+
+// googleKeychain is google.Keychain without its fallback to running the gcloud command:
+// application default credentials only (GOOGLE_APPLICATION_CREDENTIALS, gcloud's ADC
+// file, workload identity, the metadata server).
+type googleKeychain struct {
+	once sync.Once
+	auth authn.Authenticator
+}
+
+func (k *googleKeychain) Resolve(target authn.Resource) (authn.Authenticator, error) {
+	if !isGoogle(target.RegistryStr()) {
+		return authn.Anonymous, nil
+	}
+	k.once.Do(func() {
+		k.auth = authn.Anonymous // the registry's refusal then says what is missing
+		if a, err := google.NewEnvAuthenticator(context.Background()); err == nil {
+			k.auth = a
+		}
+	})
+	return k.auth, nil
+}
+
+func isGoogle(host string) bool {
+	return host == "gcr.io" || strings.HasSuffix(host, ".gcr.io") || strings.HasSuffix(host, ".pkg.dev")
+}
+
+// Status is what the registry says about an image.
+type Status struct {
+	Image
+	Exists bool
+	// Err is why the registry could not say: it is unreachable, or refused the
+	// credentials.
+	Err error
+}
+
+// Check asks the registry, with a HEAD request on the manifest, whether it has each
+// image, several at a time. Each image gets its own error, so that one unreachable
+// registry does not hide the others. opts are added to the registry calls' options
+// (a transport, retries).
+func Check(ctx context.Context, imgs []Image, kc authn.Keychain, opts ...remote.Option) []Status {
+	out := make([]Status, len(imgs))
+	sem := make(chan struct{}, 4)
+	var wg sync.WaitGroup
+	for i, img := range imgs {
+		out[i].Image = img
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			out[i].Exists, out[i].Err = exists(ctx, img, kc, opts)
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+func exists(ctx context.Context, img Image, kc authn.Keychain, opts []remote.Option) (bool, error) {
+	ref, err := name.NewTag(img.Ref())
+	if err != nil {
+		return false, &inputerr.Error{File: img.ConfigFile, Key: img.Config.KeyOf("name"), Msg: fmt.Sprintf("invalid image reference %q: %v", img.Ref(), err)}
+	}
+	opts = append([]remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc), remote.WithUserAgent("hubploy")}, opts...)
+	_, err = remote.Head(ref, opts...)
+	if err == nil {
+		return true, nil
+	}
+	host := ref.RegistryStr()
+	var terr *transport.Error
+	var opErr *net.OpError
+	var dnsErr *net.DNSError
+	switch {
+	case errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound:
+		return false, nil
+	case errors.As(err, &terr) && (terr.StatusCode == http.StatusUnauthorized || terr.StatusCode == http.StatusForbidden):
+		return false, &inputerr.Error{File: img.ConfigFile, Key: "images.registry",
+			Msg:  fmt.Sprintf("registry %s refused access to %s (HTTP %d): the credentials are missing or wrong", host, img.Name, terr.StatusCode),
+			Hint: "check images.registry in hubploy.yaml and the docker config (DOCKER_CONFIG, ~/.docker/config.json)", Err: err}
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
+		return false, fmt.Errorf("registry %s did not answer for %s in time: %w", host, img.Ref(), err)
+	case errors.As(err, &dnsErr), errors.As(err, &opErr):
+		// The innermost network error: go-containerregistry's own tells each URL it tried.
+		cause := error(dnsErr)
+		if dnsErr == nil {
+			cause = opErr
+		}
+		return false, &inputerr.Error{File: img.ConfigFile, Key: img.Config.KeyOf("name"),
+			Msg:  fmt.Sprintf("registry %s is unreachable: %s", host, oneLine(cause.Error())),
+			Hint: "check the network, and the registry host in the image's name", Err: err}
+	}
+	return false, fmt.Errorf("registry %s, %s: %s", host, img.Ref(), oneLine(err.Error()))
+}
+
+// CheckBuild reports why the image could not be built from its folder with its
+// Dockerfile; nil for an image that is not Buildable.
+func (i Image) CheckBuild() error {
+	if !i.Buildable() {
+		return nil
+	}
+	if info, err := os.Stat(i.Dockerfile); err != nil || !info.Mode().IsRegular() {
+		return &inputerr.Error{File: i.ContextDisplay, Msg: "has no Dockerfile, which hubploy builds the image from",
+			Hint: "add one (repo2docker folders are not built), or put a prebuilt image's tag in its name in hubploy.yaml"}
+	}
+	return nil
+}
+
+// Auth returns the credentials kc gives for the image's registry, for builders that
+// take a username and password (an empty AuthConfig is anonymous access).
+func Auth(ctx context.Context, kc authn.Keychain, img Image) (*authn.AuthConfig, error) {
+	repo, err := name.NewRepository(img.Name)
+	if err != nil {
+		return nil, err
+	}
+	a, err := authn.Resolve(ctx, kc, repo)
+	if err != nil {
+		return nil, err
+	}
+	return authn.Authorization(ctx, a)
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
