@@ -34,14 +34,14 @@ func TestMain(m *testing.M) {
 
 // fixture is a copy of hubs-example whose hubs deploy into one test namespace.
 type fixture struct {
-	t         *testing.T
+	t         testing.TB
 	repo      *repo.Repo
 	namespace string
 	dec       *secrets.Decrypter
 	cache     string
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	key, err := os.ReadFile(example.AgeKeyFile())
 	if err != nil {
