@@ -1,0 +1,116 @@
+package cluster_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hubploy/hubploy/internal/sopstest"
+	"github.com/hubploy/hubploy/pipeline/cluster"
+	"github.com/hubploy/hubploy/pipeline/inputerr"
+	"github.com/hubploy/hubploy/pipeline/repo"
+	"github.com/hubploy/hubploy/pipeline/secrets"
+)
+
+const kubeconfig = `apiVersion: v1
+kind: Config
+current-context: laptop
+clusters:
+- name: a
+  cluster: {server: "https://127.0.0.1:6443"}
+- name: b
+  cluster: {server: "https://127.0.0.2:6443"}
+users:
+- name: u
+  user: {token: s3cr3t-token}
+contexts:
+- name: laptop
+  context: {cluster: a, user: u}
+- name: stat20-stat20-prod
+  context: {cluster: b, user: u}
+`
+
+func hub(t *testing.T, hubploy string, files map[string][]byte) *repo.Hub {
+	t.Helper()
+	root := t.TempDir()
+	files["deployments/h/hubploy.yaml"] = []byte(hubploy)
+	for name, data := range files {
+		p := filepath.Join(root, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, data, 0o600)
+	}
+	r, _ := repo.Open(root)
+	h, err := r.Hub("h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func TestEncryptedKubeconfigWithContextTemplate(t *testing.T) {
+	key := sopstest.NewKey(t)
+	h := hub(t, "cluster:\n  provider: kubeconfig\n  kubeconfig:\n    filename: kubeconfig.yaml\n    context: 'stat20-{namespace}'\n",
+		map[string][]byte{"deployments/h/secrets/kubeconfig.yaml": sopstest.MustEncrypt(t, "kubeconfig.yaml", []byte(kubeconfig), key.Recipient)})
+	a, err := cluster.ForHub(h, "stat20-prod", &secrets.Decrypter{AgeIdentities: []string{key.Identity}}, cluster.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Context != "stat20-stat20-prod" || a.Server != "https://127.0.0.2:6443" || a.Source != "deployments/h/secrets/kubeconfig.yaml" {
+		t.Fatalf("got %+v", a)
+	}
+	rc, err := a.Getter.ToRESTConfig()
+	if err != nil || rc.BearerToken != "s3cr3t-token" || rc.QPS != 50 {
+		t.Fatalf("rest config: %v %+v", err, rc)
+	}
+	ns, _, _ := a.Getter.ToRawKubeConfigLoader().Namespace()
+	if ns != "stat20-prod" {
+		t.Fatalf("namespace %q", ns)
+	}
+}
+
+func TestOverrides(t *testing.T) {
+	h := hub(t, "", map[string][]byte{})
+	a, err := cluster.ForHub(h, "ns", &secrets.Decrypter{}, cluster.Options{Kubeconfig: []byte(kubeconfig), Server: "https://kube-apiserver:6443"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Server != "https://kube-apiserver:6443" || a.Context != "" {
+		t.Fatalf("got %+v", a)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	dec := &secrets.Decrypter{}
+	for _, tc := range []struct {
+		name, hubploy string
+		files         map[string][]byte
+		opts          cluster.Options
+		want          string
+	}{
+		{"no cluster block", "", nil, cluster.Options{}, `deployments/h/hubploy.yaml: key "cluster": is missing`},
+		{"cloud provider", "cluster:\n  provider: gcloud\n  gcloud: {project: p, cluster: c, zone: z}\n", nil, cluster.Options{},
+			`deployments/h/hubploy.yaml: key "cluster.provider": provider "gcloud" cannot be used to deploy yet`},
+		{"missing file", "cluster:\n  provider: kubeconfig\n  kubeconfig: {filename: kc.yaml}\n", nil, cluster.Options{},
+			"deployments/h/secrets/kc.yaml: cannot read"},
+		{"not a kubeconfig", "", nil, cluster.Options{Kubeconfig: []byte("clusters: [")}, "the given kubeconfig: is not a valid kubeconfig"},
+		{"missing context", "", nil, cluster.Options{Kubeconfig: []byte(kubeconfig), Context: "prod"},
+			`the given kubeconfig: has no context "prod" (it has: laptop, stat20-stat20-prod; fix cluster.kubeconfig.context or --kube-context)`},
+		{"no current context", "", nil, cluster.Options{Kubeconfig: []byte(strings.Replace(kubeconfig, "current-context: laptop\n", "", 1))},
+			"the given kubeconfig: sets no current context"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			files := tc.files
+			if files == nil {
+				files = map[string][]byte{}
+			}
+			_, err := cluster.ForHub(hub(t, tc.hubploy, files), "ns", dec, tc.opts)
+			if err == nil || !inputerr.Is(err) || !strings.HasPrefix(err.Error(), tc.want) {
+				t.Fatalf("got  %v\nwant %s", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "s3cr3t") {
+				t.Fatal("the error leaks the token")
+			}
+		})
+	}
+}
