@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"sync"
@@ -77,9 +76,6 @@ The 0.3 form "hubploy deploy HUB CHART ENV" is accepted too.`,
   hubploy deploy --env staging datahub stat20 --output json
   hubploy deploy datahub prod --print-commands`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := g.checkOutput(); err != nil {
-				return err
-			}
 			r, err := g.openRepo()
 			if err != nil {
 				return err
@@ -142,9 +138,7 @@ The 0.3 form "hubploy deploy HUB CHART ENV" is accepted too.`,
 				}
 			}
 			if g.output == "json" {
-				enc := json.NewEncoder(g.stdout)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(results); err != nil {
+				if err := g.printJSON(results); err != nil {
 					return err
 				}
 			} else {
@@ -246,9 +240,6 @@ sides; a changed secret shows as "` + deploy.ChangedMarker + `".`,
 		Args:              exactArgs(2),
 		ValidArgsFunction: hubEnvCompletion(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := g.checkOutput(); err != nil {
-				return err
-			}
 			rel, access, err := prepareOne(cmd, g, &cf, args[0], args[1])
 			if err != nil {
 				return err
@@ -258,7 +249,7 @@ sides; a changed secret shows as "` + deploy.ChangedMarker + `".`,
 				return err
 			}
 			if g.output == "json" {
-				return json.NewEncoder(g.stdout).Encode(res)
+				return g.printJSON(res)
 			}
 			fmt.Fprint(g.stdout, res.Text)
 			fmt.Fprintf(g.stderr, "%s: %d object(s) would change (live revision %d)\n", res.Release, res.Changed, res.Live)
@@ -321,9 +312,6 @@ func newStatusCmd(g *globals) *cobra.Command {
 		Args:              exactArgs(2),
 		ValidArgsFunction: hubEnvCompletion(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := g.checkOutput(); err != nil {
-				return err
-			}
 			name, ns, access, err := releaseOf(g, &cf, args[0], args[1])
 			if err != nil {
 				return err
@@ -333,9 +321,7 @@ func newStatusCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if g.output == "json" {
-				enc := json.NewEncoder(g.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(st)
+				return g.printJSON(st)
 			}
 			fmt.Fprintf(g.stdout, "release %s in %s: %s, revision %d, chart %s, updated %s\n", st.Release, st.Namespace, st.Status, st.Revision, st.Chart, st.Updated.Format(time.RFC3339))
 			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"text/tabwriter"
@@ -63,9 +62,6 @@ images only; the exit code is then 1.`,
   hubploy images list datahub --env prod --output json`,
 		ValidArgsFunction: hubCompletion(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := g.checkOutput(); err != nil {
-				return err
-			}
 			r, err := g.openRepo()
 			if err != nil {
 				return err
@@ -153,12 +149,10 @@ func printImageRows(g *globals, rows []imageRow) error {
 		failed = failed || row.Error != ""
 	}
 	if g.output == "json" {
-		enc := json.NewEncoder(g.stdout)
-		enc.SetIndent("", "  ")
 		if rows == nil {
 			rows = []imageRow{}
 		}
-		if err := enc.Encode(rows); err != nil {
+		if err := g.printJSON(rows); err != nil {
 			return err
 		}
 	} else {

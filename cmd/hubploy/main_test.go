@@ -175,6 +175,7 @@ func TestBadInput(t *testing.T) {
 		{"bad flag", nil, []string{"render", "--nope"}, exitInput, "unknown flag: --nope"},
 		{"missing argument", nil, []string{"render", "datahub"}, exitInput, "accepts 2 arg(s), received 1"},
 		{"bad --set", nil, []string{"render", "datahub", "prod", "--set", "novalue"}, exitInput, `key "--set": cannot parse "novalue"`},
+		{"bad --output", nil, []string{"status", "datahub", "prod", "--output", "yaml"}, exitInput, `--output must be text or json, not "yaml"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			repo := example.Copy(t)

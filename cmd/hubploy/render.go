@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -21,9 +20,6 @@ an encrypted file, is replaced by <masked>.`,
 		Args:              exactArgs(2),
 		ValidArgsFunction: hubEnvCompletion(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := g.checkOutput(); err != nil {
-				return err
-			}
 			r, err := g.openRepo()
 			if err != nil {
 				return err
@@ -46,9 +42,7 @@ an encrypted file, is replaced by <masked>.`,
 			}
 			masked := rel.Masker.Manifest(manifest)
 			if g.output == "json" {
-				enc := json.NewEncoder(g.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(map[string]string{"hub": h.Name, "env": rel.Env, "release": rel.Name, "namespace": rel.Namespace, "manifest": masked})
+				return g.printJSON(map[string]string{"hub": h.Name, "env": rel.Env, "release": rel.Name, "namespace": rel.Namespace, "manifest": masked})
 			}
 			_, err = fmt.Fprint(g.stdout, masked)
 			return err

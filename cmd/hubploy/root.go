@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -47,6 +48,7 @@ Exit codes: 0 success, 1 failure (or problems found), 2 bad usage or bad input.`
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.PersistentPreRunE = func(*cobra.Command, []string) error { return g.checkOutput() }
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
@@ -83,6 +85,13 @@ func (g *globals) checkOutput() error {
 		return usageError{fmt.Errorf("--output must be text or json, not %q", g.output)}
 	}
 	return nil
+}
+
+// printJSON writes v to stdout as indented JSON, for --output json.
+func (g *globals) printJSON(v any) error {
+	enc := json.NewEncoder(g.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 func (g *globals) openRepo() (*repo.Repo, error) {

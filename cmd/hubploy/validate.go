@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -30,9 +29,6 @@ code is 1 if there was any.`,
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := g.checkOutput(); err != nil {
-				return err
-			}
 			r, err := g.openRepo()
 			if err != nil {
 				return err
@@ -68,9 +64,7 @@ code is 1 if there was any.`,
 				}
 			}
 			if g.output == "json" {
-				enc := json.NewEncoder(g.stdout)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(results); err != nil {
+				if err := g.printJSON(results); err != nil {
 					return err
 				}
 			} else {
