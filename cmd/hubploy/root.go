@@ -66,6 +66,7 @@ Exit codes: 0 success, 1 failure (or problems found), 2 bad usage or bad input.`
 	f.StringArrayVar(&g.set, "set", nil, "set values on the command line (key.path=value, repeatable)")
 	f.StringArrayVar(&g.setString, "set-string", nil, "set STRING values on the command line (key.path=value, repeatable)")
 	root.AddCommand(newRenderCmd(g), newValidateCmd(g), newDecryptCmd(g), newDeployCmd(g), newDiffCmd(g), newStatusCmd(g), newRollbackCmd(g))
+	root.AddCommand(newBuildCmd(g), newPublishCmd(g))
 	root.AddCommand(newImagesCmd(g))
 	return root
 }

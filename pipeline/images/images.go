@@ -13,12 +13,15 @@
 package images
 
 import (
+	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/hubploy/hubploy/pipeline/hubconfig"
 	"github.com/hubploy/hubploy/pipeline/imagetag"
+	"github.com/hubploy/hubploy/pipeline/inputerr"
 	"github.com/hubploy/hubploy/pipeline/repo"
 )
 
@@ -102,4 +105,39 @@ func Resolve(h *repo.Hub, env string) ([]Image, error) {
 		out = append(out, img)
 	}
 	return out, nil
+}
+
+// ToBuild returns the hub's images that the builders make: the one named (its name
+// without tag), or, when name is empty, every one built from a folder of the repo.
+func ToBuild(h *repo.Hub, env, name string) ([]Image, error) {
+	all, err := Resolve(h, env)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	var picked []Image
+	for _, img := range all {
+		names = append(names, img.Name)
+		if name == "" && img.Buildable() || name == img.Name {
+			picked = append(picked, img)
+		}
+	}
+	switch {
+	case len(all) == 0:
+		return nil, &inputerr.Error{File: h.Config.File, Key: "images", Msg: fmt.Sprintf("hub %q has no images to build", h.Name),
+			Hint: "add an images block with the image's name and path"}
+	case name != "" && len(picked) == 0:
+		return nil, &inputerr.Error{File: h.Config.File, Key: "images", Msg: fmt.Sprintf("hub %q has no image %q", h.Name, name),
+			Hint: "it has: " + strings.Join(names, ", ")}
+	case len(picked) == 0:
+		return nil, &inputerr.Error{File: h.Config.File, Key: "images", Msg: fmt.Sprintf("hub %q has no image built from a folder: each is deployed with the tag in its name or pinned", h.Name)}
+	}
+	for _, img := range picked {
+		if !img.Buildable() {
+			return nil, &inputerr.Error{File: img.ConfigFile, Key: img.Config.KeyOf("name"),
+				Msg:  fmt.Sprintf("image %s is deployed with tag %s (%s), so it is not built by hubploy", img.Name, img.Tag, img.Source),
+				Hint: "drop the tag from its name (or its pin) to have hubploy build it from its folder"}
+		}
+	}
+	return picked, nil
 }

@@ -1,0 +1,75 @@
+package daggere2e
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// hubploy builds the CLI once per test.
+func hubploy(t *testing.T) func(env []string, args ...string) result {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "hubploy")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/hubploy")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/hubploy: %v\n%s", err, out)
+	}
+	return func(env []string, args ...string) result {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(append(os.Environ(), "NO_COLOR=1"), env...)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		t.Logf("hubploy %s: err=%v", strings.Join(args, " "), err)
+		return result{stdout: stdout.String(), stderr: stderr.String(), err: err}
+	}
+}
+
+// hubploy build and publish do the module's graph through dagger.Connect, and say in
+// one line when no engine is reachable.
+func TestCLIBuildAndPublish(t *testing.T) {
+	setup(t)
+	run := hubploy(t)
+	// A repository of its own, whose image folder differs from the module tests': a
+	// tag of its own that the registry does not have yet.
+	repoDir := t.TempDir()
+	if err := os.CopyFS(repoDir, os.DirFS(fixture)); err != nil {
+		t.Fatal(err)
+	}
+	dockerfile := filepath.Join(repoDir, "deployments", "datahub", "image", "Dockerfile")
+	if err := os.WriteFile(dockerfile, []byte(testDockerfile+"# built by the CLI test\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	built := run(nil, "--repo", repoDir, "build", "datahub")
+	if built.err != nil || !strings.HasPrefix(built.stdout, "built "+registryImage+":") {
+		t.Fatalf("hubploy build: %v\n%s\n%s", built.err, built.stdout, tail(built.stderr, 30))
+	}
+	first := run(nil, "--repo", repoDir, "publish", "datahub")
+	m := regexp.MustCompile(regexp.QuoteMeta(registryImage) + `:([a-z0-9]+)@sha256:[0-9a-f]{64}`).FindStringSubmatch(first.stdout)
+	if first.err != nil || m == nil {
+		t.Fatalf("hubploy publish: %v\n%s\n%s", first.err, first.stdout, tail(first.stderr, 30))
+	}
+	ref, _ := name.ParseReference(registryImage + ":" + m[1])
+	if _, err := remote.Head(ref); err != nil {
+		t.Fatalf("%s is not in the registry after hubploy publish: %v", ref, err)
+	}
+	second := run(nil, "--repo", repoDir, "publish", "datahub")
+	if second.err != nil || strings.TrimSpace(second.stdout) != ref.String() || !strings.Contains(second.stderr, "is already in the registry") {
+		t.Fatalf("a second hubploy publish did not skip: %v\n%s\n%s", second.err, second.stdout, second.stderr)
+	}
+
+	noEngine := run([]string{"_EXPERIMENTAL_DAGGER_RUNNER_HOST=unix:///nonexistent/engine.sock"}, "--repo", repoDir, "build", "datahub")
+	lines := strings.Split(strings.TrimSpace(noEngine.stderr), "\n")
+	if noEngine.err == nil || len(lines) != 1 || !strings.Contains(lines[0], "no Dagger engine reachable at unix:///nonexistent/engine.sock") {
+		t.Fatalf("without an engine: %v\n%s", noEngine.err, noEngine.stderr)
+	}
+}
