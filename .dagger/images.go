@@ -28,10 +28,39 @@ func (ws *workspace) hubImages(hub, env, image string) (*repo.Hub, []images.Imag
 	return h, imgs, err
 }
 
+// buildOptions are Build's and Publish's Dockerfile options.
+type buildOptions struct {
+	args       []string
+	dockerfile string
+	target     string
+}
+
+// WithBuildSecret adds a secret that image builds (Build, Publish) can mount with
+// RUN --mount=type=secret,id=ID.
+func (m *Hubploy) WithBuildSecret(
+	// The id the Dockerfile mounts it by.
+	id string,
+	// The secret.
+	value *dagger.Secret,
+) *Hubploy {
+	m.BuildSecretIDs = append(m.BuildSecretIDs, id)
+	m.BuildSecretValues = append(m.BuildSecretValues, value)
+	return m
+}
+
 // build is the image's Dockerfile build, lazily, from the repository's Directory.
-func (m *Hubploy) build(img images.Image, buildArg []string, dockerfile string) (*dagger.Container, error) {
-	opts := dagger.DirectoryDockerBuildOpts{Dockerfile: dockerfile}
-	for _, a := range buildArg {
+func (m *Hubploy) build(ctx context.Context, img images.Image, o buildOptions) (*dagger.Container, error) {
+	opts := dagger.DirectoryDockerBuildOpts{Dockerfile: o.dockerfile, Target: o.target}
+	for i, id := range m.BuildSecretIDs {
+		// DockerBuild mounts a secret by its name, and a secret given on the dagger
+		// command line has none: name it by its id, in memory.
+		plain, err := m.BuildSecretValues[i].Plaintext(ctx)
+		if err != nil {
+			return nil, err
+		}
+		opts.Secrets = append(opts.Secrets, dag.SetSecret(id, plain))
+	}
+	for _, a := range o.args {
 		k, v, ok := strings.Cut(a, "=")
 		if !ok || k == "" {
 			return nil, &inputerr.Error{Msg: fmt.Sprintf("build argument %q is not NAME=VALUE", a)}
@@ -58,6 +87,9 @@ func (m *Hubploy) Build(
 	// The Dockerfile's path in the image folder.
 	// +default="Dockerfile"
 	dockerfile string,
+	// The Dockerfile stage to build (default: the last).
+	// +optional
+	target string,
 ) (*dagger.Container, error) {
 	ws, err := m.open(ctx)
 	if err != nil {
@@ -74,7 +106,7 @@ func (m *Hubploy) Build(
 		}
 		return nil, &inputerr.Error{Msg: fmt.Sprintf("hub %q builds %d images", hub, len(imgs)), Hint: "name one with image: " + strings.Join(names, ", ")}
 	}
-	return m.build(imgs[0], buildArg, dockerfile)
+	return m.build(ctx, imgs[0], buildOptions{buildArg, dockerfile, target})
 }
 
 // Build a hub's user image and push it, unless the registry has its tag already.
@@ -103,6 +135,9 @@ func (m *Hubploy) Publish(
 	// The Dockerfile's path in the image folder.
 	// +default="Dockerfile"
 	dockerfile string,
+	// The Dockerfile stage to build (default: the last).
+	// +optional
+	target string,
 	// The registry user name (with registryPassword).
 	// +optional
 	registryUsername string,
@@ -157,7 +192,7 @@ func (m *Hubploy) Publish(
 			out = append(out, st.Ref())
 			continue
 		}
-		ctr, err := m.build(st.Image, buildArg, dockerfile)
+		ctr, err := m.build(ctx, st.Image, buildOptions{buildArg, dockerfile, target})
 		if err != nil {
 			return "", err
 		}

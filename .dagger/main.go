@@ -51,6 +51,10 @@ type Hubploy struct {
 	Set []string
 	// +private
 	SetString []string
+	// +private
+	BuildSecretIDs []string
+	// +private
+	BuildSecretValues []*dagger.Secret
 }
 
 func New(

@@ -23,6 +23,8 @@ type imageFlags struct {
 	env        string
 	buildArgs  []string
 	dockerfile string
+	target     string
+	secrets    []string
 }
 
 func (f *imageFlags) add(c *cobra.Command) {
@@ -30,6 +32,8 @@ func (f *imageFlags) add(c *cobra.Command) {
 	c.Flags().StringArrayVar(&f.buildArgs, "build-arg", nil, "NAME=VALUE build argument (repeatable)")
 	c.Flags().StringVar(&f.env, "env", "", "take the tag the environment deploys (image-pins.yaml); default: the folder's")
 	c.Flags().StringVar(&f.dockerfile, "dockerfile", "Dockerfile", "the Dockerfile's path in the image folder")
+	c.Flags().StringVar(&f.target, "target", "", "the Dockerfile stage to build (default: the last)")
+	c.Flags().StringArrayVar(&f.secrets, "secret", nil, "ID=env:VAR or ID=file:PATH: a build secret, for RUN --mount=type=secret,id=ID (repeatable; read in memory, handed to the engine as a Dagger secret)")
 }
 
 // hubImages loads the hub and the images to build (pipeline/images.ToBuild).
@@ -77,7 +81,7 @@ func withDagger(ctx context.Context, g *globals, f func(*dagger.Client) error) e
 
 // dockerBuild is the image's Dockerfile build on the engine, lazily.
 func dockerBuild(c *dagger.Client, img images.Image, f *imageFlags) (*dagger.Container, error) {
-	opts := dagger.DirectoryDockerBuildOpts{Dockerfile: f.dockerfile}
+	opts := dagger.DirectoryDockerBuildOpts{Dockerfile: f.dockerfile, Target: f.target}
 	for _, a := range f.buildArgs {
 		k, v, ok := strings.Cut(a, "=")
 		if !ok || k == "" {
@@ -85,7 +89,37 @@ func dockerBuild(c *dagger.Client, img images.Image, f *imageFlags) (*dagger.Con
 		}
 		opts.BuildArgs = append(opts.BuildArgs, dagger.BuildArg{Name: k, Value: v})
 	}
+	for _, spec := range f.secrets {
+		id, value, err := readBuildSecret(spec)
+		if err != nil {
+			return nil, err
+		}
+		// The secret's name is the id the Dockerfile mounts it by.
+		opts.Secrets = append(opts.Secrets, c.SetSecret(id, value))
+	}
 	return c.Host().Directory(img.Context).DockerBuild(opts), nil
+}
+
+// readBuildSecret reads "ID=env:VAR" or "ID=file:PATH" into memory.
+func readBuildSecret(spec string) (id, value string, err error) {
+	id, source, _ := strings.Cut(spec, "=")
+	kind, ref, _ := strings.Cut(source, ":")
+	switch {
+	case id == "" || ref == "":
+	case kind == "env":
+		v, ok := os.LookupEnv(ref)
+		if !ok {
+			return "", "", usageError{fmt.Errorf("--secret %s: environment variable %s is not set", id, ref)}
+		}
+		return id, v, nil
+	case kind == "file":
+		data, err := os.ReadFile(ref)
+		if err != nil {
+			return "", "", usageError{fmt.Errorf("--secret %s: %v", id, err)}
+		}
+		return id, string(data), nil
+	}
+	return "", "", usageError{fmt.Errorf("--secret %q is not ID=env:VAR or ID=file:PATH", spec)}
 }
 
 func newBuildCmd(g *globals) *cobra.Command {

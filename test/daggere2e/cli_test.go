@@ -53,6 +53,18 @@ func TestCLIBuildAndPublish(t *testing.T) {
 	if built.err != nil || !strings.HasPrefix(built.stdout, "built "+registryImage+":") {
 		t.Fatalf("hubploy build: %v\n%s\n%s", built.err, built.stdout, tail(built.stderr, 30))
 	}
+	// --target picks a stage; --secret hands a build secret over, read in memory.
+	withSecret := run([]string{"HUBPLOY_E2E_TOKEN=t0ken"}, "--repo", repoDir, "build", "datahub", "--target", "with-secret", "--secret", "build-token=env:HUBPLOY_E2E_TOKEN")
+	if withSecret.err != nil {
+		t.Fatalf("hubploy build --target --secret: %v\n%s", withSecret.err, tail(withSecret.stderr, 30))
+	}
+	noSecret := run(nil, "--repo", repoDir, "build", "datahub", "--target", "with-secret")
+	if noSecret.err == nil {
+		t.Fatal("the with-secret stage built without its secret: --target was not applied")
+	}
+	if strings.Contains(withSecret.stdout+withSecret.stderr, "t0ken") {
+		t.Error("the build secret's value was printed")
+	}
 	first := run(nil, "--repo", repoDir, "publish", "datahub")
 	m := regexp.MustCompile(regexp.QuoteMeta(registryImage) + `:([a-z0-9]+)@sha256:[0-9a-f]{64}`).FindStringSubmatch(first.stdout)
 	if first.err != nil || m == nil {

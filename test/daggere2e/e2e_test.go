@@ -145,6 +145,16 @@ func TestBuildAndPublish(t *testing.T) {
 	if !strings.Contains(built.stdout, "built by hubploy's e2e test") {
 		t.Fatalf("the built image lacks the file its Dockerfile writes:\n%s", built.stdout)
 	}
+	// A Dockerfile stage (target) that mounts a build secret given by with-build-secret.
+	t.Setenv("HUBPLOY_E2E_TOKEN", "t0ken-for-the-build")
+	staged := mustCall(t, "with-build-secret", "--id=build-token", "--value=env:HUBPLOY_E2E_TOKEN",
+		"build", "--hub=datahub", "--target=with-secret", "with-exec", "--args=cat,/etc/hubploy-secret", "stdout")
+	if !strings.Contains(staged.stdout, "had the build secret") || strings.Contains(staged.stdout+staged.stderr, "t0ken-for-the-build") {
+		t.Fatalf("build --target=with-secret with a build secret:\n%s", staged.stdout)
+	}
+	if r := call(t, "build", "--hub=datahub", "--target=with-secret", "sync"); r.err == nil {
+		t.Fatal("the with-secret stage built without its secret: the target or the secret was ignored")
+	}
 	first := mustCall(t, "publish", "--hub=datahub", "--registry=tcp://localhost:5000")
 	m := pushedRef.FindStringSubmatch(first.stdout)
 	if m == nil {

@@ -138,10 +138,16 @@ const registryImage = "127.0.0.1:5000/hubploy-e2e/datahub-user-image"
 // testDockerfile replaces datahub's: the example starts from
 // quay.io/jupyter/minimal-notebook, out of reach here; this one starts from the
 // Debian image the local registry serves as Docker Hub's mirror.
+// Its stage "with-secret" needs the build secret "build-token".
 const testDockerfile = `# hubploy's Dagger e2e test: hubs-example's image, from a base the local registry has.
-FROM debian:bookworm
+FROM debian:bookworm AS hub
 COPY environment.yml /tmp/environment.yml
 RUN test -s /tmp/environment.yml && echo "built by hubploy's e2e test" > /etc/hubploy-e2e
+
+FROM hub AS with-secret
+RUN --mount=type=secret,id=build-token test -s /run/secrets/build-token && echo "had the build secret" > /etc/hubploy-secret
+
+FROM hub
 `
 
 // makeFixture copies hubs-example, with datahub's image in the local registry and
