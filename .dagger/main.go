@@ -474,13 +474,7 @@ func (m *Hubploy) Deploy(
 		defer stop()
 		jobs = append(jobs, deploy.Job{Release: rel, Access: access})
 	}
-	start := time.Now()
-	var mu sync.Mutex
-	many := &deploy.Many{Options: d, PerCluster: concurrency, Progress: func(j deploy.Job, format string, a ...any) {
-		mu.Lock()
-		defer mu.Unlock()
-		fmt.Fprintf(os.Stderr, "[%6.1fs] %s/%s: %s\n", time.Since(start).Seconds(), j.Release.Hub.Name, j.Release.Env, fmt.Sprintf(format, a...))
-	}}
+	many := &deploy.Many{Options: d, PerCluster: concurrency, Progress: deploy.PrintProgress(os.Stderr)}
 	results := many.Run(ctx, jobs)
 	var b strings.Builder
 	for _, res := range results {

@@ -183,11 +183,7 @@ those of hubploy.yaml's images.registry block, else the docker configuration.`,
 			if err != nil {
 				return err
 			}
-			dec, err := g.decrypter()
-			if err != nil {
-				return err
-			}
-			kc, err := images.Keychain(h, dec)
+			kc, err := g.keychain(h)
 			if err != nil {
 				return err
 			}

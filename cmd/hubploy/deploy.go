@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"strconv"
-	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -123,13 +122,7 @@ The 0.3 form "hubploy deploy HUB CHART ENV" is accepted too.`,
 			if printCmds {
 				return nil
 			}
-			start := time.Now()
-			var mu sync.Mutex
-			many := &deploy.Many{Options: d, PerCluster: perCluster, Progress: func(j deploy.Job, format string, a ...any) {
-				mu.Lock()
-				defer mu.Unlock()
-				fmt.Fprintf(g.stderr, "[%6.1fs] %s/%s: %s\n", time.Since(start).Seconds(), j.Release.Hub.Name, j.Release.Env, fmt.Sprintf(format, a...))
-			}}
+			many := &deploy.Many{Options: d, PerCluster: perCluster, Progress: deploy.PrintProgress(g.stderr)}
 			results := many.Run(cmd.Context(), jobs)
 			failed := 0
 			for _, res := range results {

@@ -111,12 +111,8 @@ func listHub(ctx context.Context, g *globals, r *repo.Repo, name, env string) []
 		}
 		return nil
 	}
-	dec, err := g.decrypter()
-	if err != nil {
-		return hubError(err)
-	}
 	var statuses []images.Status
-	if kc, err := images.Keychain(h, dec); err != nil {
+	if kc, err := g.keychain(h); err != nil {
 		for _, img := range imgs { // without credentials, no image can be asked about
 			statuses = append(statuses, images.Status{Image: img, Err: err})
 		}
@@ -255,11 +251,7 @@ func checkPromoted(ctx context.Context, g *globals, h *repo.Hub, env string) err
 	if err != nil {
 		return err
 	}
-	dec, err := g.decrypter()
-	if err != nil {
-		return err
-	}
-	kc, err := images.Keychain(h, dec)
+	kc, err := g.keychain(h)
 	if err != nil {
 		return err
 	}

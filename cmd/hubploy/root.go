@@ -8,9 +8,11 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/spf13/cobra"
 
 	"github.com/hubploy/hubploy/pipeline/charts"
+	"github.com/hubploy/hubploy/pipeline/images"
 	"github.com/hubploy/hubploy/pipeline/inputerr"
 	"github.com/hubploy/hubploy/pipeline/release"
 	"github.com/hubploy/hubploy/pipeline/repo"
@@ -109,6 +111,15 @@ func (g *globals) decrypter() (*secrets.Decrypter, error) {
 		d.AgeIdentities = []string{string(data)}
 	}
 	return d, nil
+}
+
+// keychain is the registry credentials of hub h, its secrets decrypted in memory.
+func (g *globals) keychain(h *repo.Hub) (authn.Keychain, error) {
+	dec, err := g.decrypter()
+	if err != nil {
+		return nil, err
+	}
+	return images.Keychain(h, dec)
 }
 
 func (g *globals) releaseOptions() (release.Options, error) {

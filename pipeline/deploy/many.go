@@ -2,7 +2,10 @@ package deploy
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"sync"
+	"time"
 
 	"github.com/hubploy/hubploy/pipeline/cluster"
 	"github.com/hubploy/hubploy/pipeline/release"
@@ -63,4 +66,16 @@ func (m *Many) Run(ctx context.Context, jobs []Job) []*Result {
 	}
 	wg.Wait()
 	return results
+}
+
+// PrintProgress returns a Many.Progress that writes each line to w, one at a time,
+// prefixed with the time since it was made and the job's hub and environment.
+func PrintProgress(w io.Writer) func(job Job, format string, args ...any) {
+	start := time.Now()
+	var mu sync.Mutex
+	return func(j Job, format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(w, "[%6.1fs] %s/%s: %s\n", time.Since(start).Seconds(), j.Release.Hub.Name, j.Release.Env, fmt.Sprintf(format, args...))
+	}
 }
