@@ -58,25 +58,7 @@ func chartDefaults(ch *chart.Chart) map[string]any {
 			subs[n] = chartDefaults(sub)
 		}
 	}
-	return overlay(subs, ch.Values)
-}
-
-// overlay returns base with top laid over it, maps merged, without changing either.
-func overlay(base, top map[string]any) map[string]any {
-	out := make(map[string]any, len(base)+len(top))
-	for k, v := range base {
-		out[k] = v
-	}
-	for k, v := range top {
-		if tm, ok := v.(map[string]any); ok {
-			if bm, ok := out[k].(map[string]any); ok {
-				out[k] = overlay(bm, tm)
-				continue
-			}
-		}
-		out[k] = v
-	}
-	return out
+	return values.Overlay(subs, ch.Values)
 }
 
 // mapPaths lists the dotted paths of every mapping in v, sorted.

@@ -132,22 +132,28 @@ func (res *Result) applyFile(path, display string, dec *secrets.Decrypter, secre
 	if encrypted {
 		collectScalars(layer, "", secretSet, pathSet)
 	}
-	Merge(res.Values, layer)
+	res.Values = Overlay(res.Values, layer)
 	res.Layers = append(res.Layers, Layer{Source: display, Secret: encrypted})
 	return nil
 }
 
-// Merge merges src into dst, recursing where both hold maps; src wins otherwise.
-func Merge(dst, src map[string]any) {
-	for k, v := range src {
-		if sm, ok := v.(map[string]any); ok {
-			if dm, ok := dst[k].(map[string]any); ok {
-				Merge(dm, sm)
+// Overlay returns base with top laid over it: maps are merged recursively, anything
+// else in top wins. Neither map is changed.
+func Overlay(base, top map[string]any) map[string]any {
+	out := make(map[string]any, len(base)+len(top))
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range top {
+		if tm, ok := v.(map[string]any); ok {
+			if bm, ok := out[k].(map[string]any); ok {
+				out[k] = Overlay(bm, tm)
 				continue
 			}
 		}
-		dst[k] = v
+		out[k] = v
 	}
+	return out
 }
 
 // SetPath sets a dotted path to a string, creating maps on the way and replacing any
