@@ -20,11 +20,7 @@ func (d *Deploy) Commands(rel *release.Release, kubeContext string) string {
 	fmt.Fprintf(&b, "helm dependency build %s\n", chart)
 	// One line per option, so the command reads like the layering it spells out.
 	lines := []string{"helm upgrade --install " + rel.Name + " " + chart, "--namespace " + rel.Namespace + " --create-namespace --wait"}
-	timeout := d.Timeout
-	if timeout == 0 {
-		timeout = DefaultTimeout
-	}
-	lines = append(lines, "--timeout "+timeout.Round(time.Second).String())
+	lines = append(lines, "--timeout "+waitTimeout(d.Timeout).Round(time.Second).String())
 	if kubeContext != "" {
 		lines = append(lines, "--kube-context "+quote(kubeContext))
 	}

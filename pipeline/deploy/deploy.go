@@ -37,6 +37,14 @@ const (
 // DefaultTimeout is how long a deploy waits for its resources to be ready.
 const DefaultTimeout = 10 * time.Minute
 
+// waitTimeout is t, or DefaultTimeout when t is unset.
+func waitTimeout(t time.Duration) time.Duration {
+	if t == 0 {
+		return DefaultTimeout
+	}
+	return t
+}
+
 // Deploy upgrades (or installs) one hub's release. Options are as hubploy's and helm's.
 type Deploy struct {
 	Access        *cluster.Access
@@ -140,10 +148,7 @@ func (d *Deploy) Run(ctx context.Context, rel *release.Release) (res *Result, er
 		return res, err
 	}
 	deployed := from.base
-	timeout := d.Timeout
-	if timeout == 0 {
-		timeout = DefaultTimeout
-	}
+	timeout := waitTimeout(d.Timeout)
 	var out *helmrelease.Release
 	if deployed == nil {
 		d.progress("installing")
@@ -161,7 +166,7 @@ func (d *Deploy) Run(ctx context.Context, rel *release.Release) (res *Result, er
 		// Only a deployed last revision is known to be what is live: after a failed one,
 		// always upgrade.
 		if from.live && !d.Force && !d.DryRun {
-			same, err := unchanged(ctx, s, rel, deployed, timeout)
+			same, err := unchanged(ctx, s, rel, deployed)
 			if err != nil {
 				return res, err
 			}
@@ -209,14 +214,21 @@ func (d *Deploy) upgrade(s *session, rel *release.Release, timeout time.Duration
 
 // unchanged reports whether deploying rel would give the same manifests and values as
 // the deployed revision.
-func unchanged(ctx context.Context, s *session, rel *release.Release, deployed *helmrelease.Release, timeout time.Duration) (bool, error) {
-	up := (&Deploy{}).upgrade(s, rel, timeout)
-	up.DryRun, up.DryRunOption = true, "server"
-	next, err := up.RunWithContext(ctx, rel.Name, rel.Chart, rel.Values.Values)
+func unchanged(ctx context.Context, s *session, rel *release.Release, deployed *helmrelease.Release) (bool, error) {
+	next, err := s.dryRunUpgrade(ctx, rel)
 	if err != nil {
 		return false, err
 	}
 	return manifestWithHooks(next) == manifestWithHooks(deployed) && sameValues(next.Config, deployed.Config), nil
+}
+
+// dryRunUpgrade renders the upgrade of rel against the cluster (lookups see live
+// objects) and changes nothing.
+func (s *session) dryRunUpgrade(ctx context.Context, rel *release.Release) (*helmrelease.Release, error) {
+	up := action.NewUpgrade(s.cfg)
+	up.Namespace = rel.Namespace
+	up.DryRun, up.DryRunOption = true, "server"
+	return up.RunWithContext(ctx, rel.Name, rel.Chart, rel.Values.Values)
 }
 
 func manifestWithHooks(r *helmrelease.Release) string {
@@ -300,10 +312,7 @@ func (d *Deploy) startingPoint(ctx context.Context, s *session, name string) (st
 		}
 	}
 	rb := action.NewRollback(s.cfg)
-	rb.Version, rb.Wait, rb.Timeout = good.Version, true, d.Timeout
-	if rb.Timeout == 0 {
-		rb.Timeout = DefaultTimeout
-	}
+	rb.Version, rb.Wait, rb.Timeout = good.Version, true, waitTimeout(d.Timeout)
 	if err := rb.Run(name); err != nil {
 		return start{}, fmt.Errorf("rolling %s back to revision %d: %w", name, good.Version, err)
 	}

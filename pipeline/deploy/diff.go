@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/pmezard/go-difflib/difflib"
 	"gopkg.in/yaml.v3"
@@ -58,9 +57,7 @@ func (d *Diff) Run(ctx context.Context, rel *release.Release) (*DiffResult, erro
 		return nil, err
 	default:
 		res.Live = live.Version
-		up := (&Deploy{}).upgrade(s, rel, time.Minute)
-		up.DryRun, up.DryRunOption = true, "server"
-		next, err = up.RunWithContext(ctx, rel.Name, rel.Chart, rel.Values.Values)
+		next, err = s.dryRunUpgrade(ctx, rel)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s", rel.Name, rel.Masker.String(err.Error()))

@@ -80,10 +80,7 @@ func (rb *Rollback) Run(ctx context.Context, name, namespace string, revision in
 	}
 	defer lk.release()
 	a := action.NewRollback(s.cfg)
-	a.Version, a.Wait, a.Timeout = revision, true, rb.Timeout
-	if a.Timeout == 0 {
-		a.Timeout = DefaultTimeout
-	}
+	a.Version, a.Wait, a.Timeout = revision, true, waitTimeout(rb.Timeout)
 	if err := a.Run(name); err != nil {
 		return 0, fmt.Errorf("rolling back %s: %w", name, err)
 	}
