@@ -17,8 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"text/tabwriter"
-	"time"
 
 	"dagger/hubploy/internal/dagger"
 
@@ -442,16 +440,21 @@ func (m *Hubploy) Deploy(
 ) (string, error) {
 	d := deploy.Deploy{Force: force, Atomic: atomic, CleanupOnFail: cleanupOnFail, DryRun: dryRun, Recover: recover}
 	var err error
-	if d.Timeout, err = parseTimeout(timeout); err != nil {
+	if d.Timeout, err = deploy.ParseTimeout(timeout); err != nil {
 		return "", err
 	}
 	ws, err := m.open(ctx)
 	if err != nil {
 		return "", err
 	}
-	hubs, err := targets(ws.repo, env, hub, all)
-	if err != nil {
-		return "", err
+	if all == (len(hub) > 0) {
+		return "", &inputerr.Error{Msg: "name the hubs to deploy, or pass all (not both)"}
+	}
+	hubs := hub
+	if all {
+		if hubs, err = ws.repo.HubsWithEnv(env); err != nil {
+			return "", err
+		}
 	}
 	if namespace != "" && len(hubs) > 1 {
 		return "", &inputerr.Error{Msg: "namespace applies to one hub only"}
@@ -463,9 +466,8 @@ func (m *Hubploy) Deploy(
 		if err != nil {
 			return "", err
 		}
-		if chartVersion != "" && rel.Chart.Metadata.Version != chartVersion {
-			return "", &inputerr.Error{File: ws.repo.Rel(rel.ChartDir) + "/Chart.yaml", Key: "version",
-				Msg: fmt.Sprintf("is %s, but chartVersion asks for %s", rel.Chart.Metadata.Version, chartVersion)}
+		if err := rel.CheckChartVersion(chartVersion); err != nil {
+			return "", err
 		}
 		access, stop, err := ca.access(ctx, ws, rel.Hub, rel.Namespace)
 		if err != nil {
@@ -480,64 +482,19 @@ func (m *Hubploy) Deploy(
 	for _, res := range results {
 		b.WriteString(res.Manifest)
 	}
-	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "HUB\tENV\tRESULT\tREVISION\tDURATION")
+	if err := deploy.WriteSummary(&b, results); err != nil {
+		return "", err
+	}
 	var failures []string
 	for _, r := range results {
-		rev := "-"
-		if r.Revision > 0 {
-			rev = strconv.Itoa(r.Revision)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.1fs\n", r.Hub, r.Env, r.Outcome, rev, r.Duration.Seconds())
 		if r.Error != "" {
 			failures = append(failures, r.Error)
 		}
 	}
-	tw.Flush()
 	if len(failures) > 0 {
 		return "", fmt.Errorf("%d of %d deploy(s) failed: %s\n%s", len(failures), len(results), strings.Join(failures, "; "), b.String())
 	}
 	return b.String(), nil
-}
-
-// targets names the hubs to deploy, as the CLI's --env ENV (HUB... | --all).
-func targets(r *repo.Repo, env string, hubs []string, all bool) ([]string, error) {
-	if all == (len(hubs) > 0) {
-		return nil, &inputerr.Error{Msg: "name the hubs to deploy, or pass all (not both)"}
-	}
-	if !all {
-		return hubs, nil
-	}
-	names, err := r.HubNames()
-	if err != nil {
-		return nil, err
-	}
-	var withEnv []string
-	for _, n := range names {
-		h, err := r.Hub(n)
-		if err != nil {
-			return nil, err
-		}
-		if h.CheckEnv(env) == nil {
-			withEnv = append(withEnv, n)
-		}
-	}
-	if len(withEnv) == 0 {
-		return nil, &inputerr.Error{Msg: fmt.Sprintf("no hub has an environment %q", env), Hint: "environments are the config/<env>.yaml files"}
-	}
-	return withEnv, nil
-}
-
-// parseTimeout reads 30m, 90s, or a number of seconds, as the CLI's --timeout.
-func parseTimeout(s string) (time.Duration, error) {
-	if n, err := strconv.Atoi(s); err == nil {
-		return time.Duration(n) * time.Second, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, &inputerr.Error{Msg: fmt.Sprintf("timeout %q is neither a duration (30m, 90s) nor a number of seconds", s)}
-	}
-	return d, nil
 }
 
 // Show what a deploy would change in the live release, object by object.

@@ -10,7 +10,6 @@ import (
 
 	"github.com/hubploy/hubploy/pipeline/cluster"
 	"github.com/hubploy/hubploy/pipeline/deploy"
-	"github.com/hubploy/hubploy/pipeline/inputerr"
 	"github.com/hubploy/hubploy/pipeline/release"
 	"github.com/hubploy/hubploy/pipeline/repo"
 )
@@ -101,9 +100,8 @@ The 0.3 form "hubploy deploy HUB CHART ENV" is accepted too.`,
 				if err != nil {
 					return err
 				}
-				if chartVersion != "" && rel.Chart.Metadata.Version != chartVersion {
-					return &inputerr.Error{File: r.Rel(rel.ChartDir) + "/Chart.yaml", Key: "version",
-						Msg: fmt.Sprintf("is %s, but --version asks for %s", rel.Chart.Metadata.Version, chartVersion), Hint: "check out the commit with that chart version, or drop --version"}
+				if err := rel.CheckChartVersion(chartVersion); err != nil {
+					return err
 				}
 				if printCmds {
 					ctx := cf.kubeContext
@@ -140,7 +138,7 @@ The 0.3 form "hubploy deploy HUB CHART ENV" is accepted too.`,
 						fmt.Fprint(g.stdout, res.Manifest)
 					}
 				}
-				printSummary(g, results)
+				deploy.WriteSummary(g.stdout, results)
 			}
 			if failed > 0 {
 				for _, res := range results {
@@ -189,37 +187,8 @@ func deployTargets(r *repo.Repo, g *globals, args []string, env string, all bool
 	if !all {
 		return args, env, nil
 	}
-	names, err := r.HubNames()
-	if err != nil {
-		return nil, "", err
-	}
-	var withEnv []string
-	for _, n := range names {
-		h, err := r.Hub(n)
-		if err != nil {
-			return nil, "", err
-		}
-		if h.CheckEnv(env) == nil {
-			withEnv = append(withEnv, n)
-		}
-	}
-	if len(withEnv) == 0 {
-		return nil, "", &inputerr.Error{Msg: fmt.Sprintf("no hub has an environment %q", env), Hint: "environments are the config/<env>.yaml files"}
-	}
-	return withEnv, env, nil
-}
-
-func printSummary(g *globals, results []*deploy.Result) {
-	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "HUB\tENV\tRESULT\tREVISION\tDURATION")
-	for _, r := range results {
-		rev := "-"
-		if r.Revision > 0 {
-			rev = strconv.Itoa(r.Revision)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.1fs\n", r.Hub, r.Env, r.Outcome, rev, r.Duration.Seconds())
-	}
-	tw.Flush()
+	withEnv, err := r.HubsWithEnv(env)
+	return withEnv, env, err
 }
 
 func newDiffCmd(g *globals) *cobra.Command {
@@ -380,14 +349,7 @@ type timeoutFlag time.Duration
 func (t *timeoutFlag) String() string { return time.Duration(*t).String() }
 func (t *timeoutFlag) Type() string   { return "duration" }
 func (t *timeoutFlag) Set(s string) error {
-	if n, err := strconv.Atoi(s); err == nil {
-		*t = timeoutFlag(time.Duration(n) * time.Second)
-		return nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("%q is neither a duration (30m, 90s) nor a number of seconds", s)
-	}
+	d, err := deploy.ParseTimeout(s)
 	*t = timeoutFlag(d)
-	return nil
+	return err
 }

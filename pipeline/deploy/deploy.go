@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/hubploy/hubploy/pipeline/cluster"
+	"github.com/hubploy/hubploy/pipeline/inputerr"
 	"github.com/hubploy/hubploy/pipeline/release"
 )
 
@@ -36,6 +38,19 @@ const (
 
 // DefaultTimeout is how long a deploy waits for its resources to be ready.
 const DefaultTimeout = 10 * time.Minute
+
+// ParseTimeout reads a timeout as hubploy 0.3's --timeout took it (and helm 2's): a
+// duration (30m, 90s) or a bare number of seconds.
+func ParseTimeout(s string) (time.Duration, error) {
+	if n, err := strconv.Atoi(s); err == nil {
+		return time.Duration(n) * time.Second, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, &inputerr.Error{Key: "timeout", Msg: fmt.Sprintf("%q is neither a duration (30m, 90s) nor a number of seconds", s)}
+	}
+	return d, nil
+}
 
 // waitTimeout is t, or DefaultTimeout when t is unset.
 func waitTimeout(t time.Duration) time.Duration {

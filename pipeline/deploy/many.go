@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
 	"sync"
+	"text/tabwriter"
 	"time"
 
 	"github.com/hubploy/hubploy/pipeline/cluster"
@@ -78,4 +80,18 @@ func PrintProgress(w io.Writer) func(job Job, format string, args ...any) {
 		defer mu.Unlock()
 		fmt.Fprintf(w, "[%6.1fs] %s/%s: %s\n", time.Since(start).Seconds(), j.Release.Hub.Name, j.Release.Env, fmt.Sprintf(format, args...))
 	}
+}
+
+// WriteSummary writes the results as a table: hub, env, result, revision, duration.
+func WriteSummary(w io.Writer, results []*Result) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "HUB\tENV\tRESULT\tREVISION\tDURATION")
+	for _, r := range results {
+		rev := "-"
+		if r.Revision > 0 {
+			rev = strconv.Itoa(r.Revision)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.1fs\n", r.Hub, r.Env, r.Outcome, rev, r.Duration.Seconds())
+	}
+	return tw.Flush()
 }

@@ -1,7 +1,9 @@
 package deploy
 
 import (
+	"strings"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
@@ -25,5 +27,25 @@ func TestWaitingForLoadBalancer(t *testing.T) {
 		if got := waitingForLoadBalancer(tc.obj); got != tc.want {
 			t.Errorf("%s: got %v", tc.name, got)
 		}
+	}
+}
+
+func TestParseTimeout(t *testing.T) {
+	for in, want := range map[string]time.Duration{"300": 300 * time.Second, "30m": 30 * time.Minute, "90s": 90 * time.Second} {
+		if got, err := ParseTimeout(in); err != nil || got != want {
+			t.Errorf("ParseTimeout(%q) = %v, %v", in, got, err)
+		}
+	}
+	if _, err := ParseTimeout("soon"); err == nil || err.Error() != `key "timeout": "soon" is neither a duration (30m, 90s) nor a number of seconds` {
+		t.Errorf("got %v", err)
+	}
+}
+
+func TestWriteSummary(t *testing.T) {
+	var b strings.Builder
+	WriteSummary(&b, []*Result{{Hub: "datahub", Env: "prod", Outcome: Deployed, Revision: 3, Duration: 1500 * time.Millisecond}, {Hub: "stat20", Env: "prod", Outcome: Failed}})
+	want := "HUB      ENV   RESULT    REVISION  DURATION\ndatahub  prod  deployed  3         1.5s\nstat20   prod  failed    -         0.0s\n"
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
 	}
 }

@@ -93,6 +93,17 @@ func Prepare(ctx context.Context, h *repo.Hub, env string, opts Options) (*Relea
 	return rel, nil
 }
 
+// CheckChartVersion refuses a chart whose version is not want (no check when empty),
+// as helm's --version pins a chart.
+func (rel *Release) CheckChartVersion(want string) error {
+	if want == "" || rel.Chart.Metadata.Version == want {
+		return nil
+	}
+	return &inputerr.Error{File: rel.Hub.Repo.Rel(rel.ChartDir) + "/Chart.yaml", Key: "version",
+		Msg:  fmt.Sprintf("is %s, but version %s was asked for", rel.Chart.Metadata.Version, want),
+		Hint: "check out the commit with that chart version, or drop the version option"}
+}
+
 // Render renders the release's manifests. The result holds secrets: show it to people
 // only through Masker.Manifest.
 func (rel *Release) Render(ctx context.Context) (string, error) {

@@ -100,6 +100,28 @@ func (r *Repo) Hubs(names []string) ([]*Hub, error) {
 	return hubs, errors.Join(errs...)
 }
 
+// HubsWithEnv names every hub that has the environment env, or says there is none.
+func (r *Repo) HubsWithEnv(env string) ([]string, error) {
+	names, err := r.HubNames()
+	if err != nil {
+		return nil, err
+	}
+	var withEnv []string
+	for _, n := range names {
+		h, err := r.Hub(n)
+		if err != nil {
+			return nil, err
+		}
+		if h.CheckEnv(env) == nil {
+			withEnv = append(withEnv, n)
+		}
+	}
+	if len(withEnv) == 0 {
+		return nil, &inputerr.Error{Msg: fmt.Sprintf("no hub has an environment %q", env), Hint: "environments are the config/<env>.yaml files"}
+	}
+	return withEnv, nil
+}
+
 // Hub is one deployments/<name>/ folder.
 type Hub struct {
 	Repo   *Repo

@@ -48,6 +48,12 @@ func TestDiscovery(t *testing.T) {
 	if diff := cmp.Diff([]string{"develop", "prod", "staging"}, envs); diff != "" {
 		t.Error(diff)
 	}
+	if got, err := r.HubsWithEnv("prod"); err != nil || len(got) != 1 || got[0] != "datahub" {
+		t.Errorf("HubsWithEnv(prod) = %v, %v", got, err)
+	}
+	if _, err := r.HubsWithEnv("qa"); err == nil || err.Error() != `no hub has an environment "qa" (environments are the config/<env>.yaml files)` {
+		t.Errorf("HubsWithEnv(qa): %v", err)
+	}
 	if err := h.CheckEnv("develop"); err != nil {
 		t.Error(err)
 	}
