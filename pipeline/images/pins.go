@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"strings"
+	"slices"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"gopkg.in/yaml.v3"
@@ -90,8 +90,8 @@ func loadPins(h *repo.Hub) (*pinsFile, error) {
 		if _, dup := f.pins[env]; dup {
 			return nil, f.errorAt(k, env, "is listed twice", "keep one")
 		}
-		if !contains(envs, env) {
-			return nil, f.errorAt(k, env, fmt.Sprintf("hub %q has no environment %q: there is no %s", h.Name, env, h.Repo.Rel(h.Path("config", env+".yaml"))), nearest(env, envs, "environments"))
+		if !slices.Contains(envs, env) {
+			return nil, f.errorAt(k, env, fmt.Sprintf("hub %q has no environment %q: there is no %s", h.Name, env, h.Repo.Rel(h.Path("config", env+".yaml"))), strictyaml.SuggestHint(env, envs, "environments"))
 		}
 		f.pins[env] = map[string]string{}
 		if v.Tag == "!!null" {
@@ -106,8 +106,8 @@ func loadPins(h *repo.Hub) (*pinsFile, error) {
 			if _, dup := f.pins[env][ik.Value]; dup {
 				return nil, f.errorAt(ik, key, "is listed twice", "keep one")
 			}
-			if !contains(names, ik.Value) {
-				return nil, f.errorAt(ik, key, "is not an image of the hub's hubploy.yaml", nearest(ik.Value, names, "images"))
+			if !slices.Contains(names, ik.Value) {
+				return nil, f.errorAt(ik, key, "is not an image of the hub's hubploy.yaml", strictyaml.SuggestHint(ik.Value, names, "images"))
 			}
 			if iv.Kind != yaml.ScalarNode || iv.Value == "" {
 				return nil, f.errorAt(iv, key, "must be a tag", "write the tag, e.g. 3f2a9c1b4d5e")
@@ -130,28 +130,11 @@ func imageNames(h *repo.Hub) []string {
 	var names []string
 	for _, c := range h.Config.ImageList() {
 		n, _ := hubconfig.SplitTag(c.Name)
-		if !contains(names, n) {
+		if !slices.Contains(names, n) {
 			names = append(names, n)
 		}
 	}
 	return names
-}
-
-func contains(list []string, s string) bool {
-	for _, e := range list {
-		if e == s {
-			return true
-		}
-	}
-	return false
-}
-
-func nearest(s string, known []string, what string) string {
-	hint := what + ": " + strings.Join(known, ", ")
-	if n := strictyaml.Nearest(s, known); n != "" {
-		hint = fmt.Sprintf("did you mean %q? ", n) + hint
-	}
-	return hint
 }
 
 // Change is one image pinned by Promote.

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -66,11 +67,8 @@ func (r *Repo) Hub(name string) (*Hub, error) {
 	cfgPath := filepath.Join(dir, "hubploy.yaml")
 	if name == "" || strings.ContainsAny(name, `/\`) || !exists(cfgPath) {
 		names, _ := r.HubNames()
-		hint := "available: " + strings.Join(names, ", ")
-		if s := strictyaml.Nearest(name, names); s != "" {
-			hint = fmt.Sprintf("did you mean %q? available: %s", s, strings.Join(names, ", "))
-		}
-		return nil, &inputerr.Error{Msg: fmt.Sprintf("hub %q not found: there is no %s/%s/hubploy.yaml", name, DeploymentsDir, name), Hint: hint}
+		return nil, &inputerr.Error{Msg: fmt.Sprintf("hub %q not found: there is no %s/%s/hubploy.yaml", name, DeploymentsDir, name),
+			Hint: strictyaml.SuggestHint(name, names, "available")}
 	}
 	cfg, err := hubconfig.Load(cfgPath, r.Rel(cfgPath))
 	if err != nil {
@@ -158,16 +156,11 @@ func (h *Hub) CheckEnv(env string) error {
 	if err != nil {
 		return err
 	}
-	for _, e := range envs {
-		if e == env {
-			return nil
-		}
+	if slices.Contains(envs, env) {
+		return nil
 	}
-	hint := "environments are the config/<env>.yaml files; this hub has: " + strings.Join(envs, ", ")
-	if s := strictyaml.Nearest(env, envs); s != "" {
-		hint = fmt.Sprintf("did you mean %q? ", s) + hint
-	}
-	return &inputerr.Error{Msg: fmt.Sprintf("hub %q has no environment %q: there is no %s", h.Name, env, h.Repo.Rel(h.Path("config", env+".yaml"))), Hint: hint}
+	return &inputerr.Error{Msg: fmt.Sprintf("hub %q has no environment %q: there is no %s", h.Name, env, h.Repo.Rel(h.Path("config", env+".yaml"))),
+		Hint: strictyaml.SuggestHint(env, envs, "environments are the config/<env>.yaml files; this hub has")}
 }
 
 func exists(path string) bool {

@@ -156,6 +156,16 @@ func Nearest(s string, candidates []string) string {
 	return best
 }
 
+// SuggestHint lists the known values after label ("label: a, b"), led by "did you
+// mean …?" when one of them is close to s.
+func SuggestHint(s string, known []string, label string) string {
+	hint := label + ": " + strings.Join(known, ", ")
+	if n := Nearest(s, known); n != "" {
+		hint = fmt.Sprintf("did you mean %q? ", n) + hint
+	}
+	return hint
+}
+
 // distance is the Levenshtein edit distance.
 func distance(a, b string) int {
 	prev := make([]int, len(b)+1)
