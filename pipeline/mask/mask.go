@@ -4,6 +4,7 @@ package mask
 
 import (
 	"bytes"
+	"errors"
 	"regexp"
 	"strings"
 
@@ -118,4 +119,29 @@ func field(m *yaml.Node, key string) *yaml.Node {
 		}
 	}
 	return nil
+}
+
+// Error is an error whose text has the secrets hidden and is folded onto one line,
+// and which still wraps the original, so errors.Is and errors.As see the whole chain.
+// Show people only its Error(): the errors it wraps may quote secrets.
+type Error struct {
+	text string
+	err  error
+}
+
+func (e *Error) Error() string { return e.text }
+
+func (e *Error) Unwrap() error { return e.err }
+
+// Error masks err's text (nil stays nil). Multi-line messages (helm's "1 error
+// occurred:\n\t* ...") become one line.
+func (m *Masker) Error(err error) error {
+	if err == nil {
+		return nil
+	}
+	var already *Error
+	if errors.As(err, &already) && already == err {
+		return &Error{text: m.String(already.text), err: already.err}
+	}
+	return &Error{text: strings.Join(strings.Fields(m.String(err.Error())), " "), err: err}
 }

@@ -1,6 +1,8 @@
 package mask
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -58,5 +60,25 @@ func TestLongestFirst(t *testing.T) {
 	m := New([]string{"secret", "secret-longer"})
 	if got := m.String("x secret-longer y secret"); got != "x "+Marker+" y "+Marker {
 		t.Fatalf("got %q", got)
+	}
+}
+
+func TestErrorMasksAndKeepsChain(t *testing.T) {
+	sentinel := errors.New("helm: 1 error occurred:\n\t* value s3cr3t-token is invalid")
+	wrapped := fmt.Errorf("upgrading: %w", sentinel)
+	err := New([]string{"s3cr3t-token"}).Error(wrapped)
+	if got, want := err.Error(), "upgrading: helm: 1 error occurred: * value <masked> is invalid"; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+	if !errors.Is(err, sentinel) {
+		t.Error("errors.Is lost the wrapped error")
+	}
+	if New(nil).Error(nil) != nil {
+		t.Error("a nil error must stay nil")
+	}
+	// Masking again with more secrets masks the masked text, not the original.
+	again := New([]string{"upgrading"}).Error(err)
+	if strings.Contains(again.Error(), "s3cr3t") || !strings.Contains(again.Error(), "<masked>: helm") || !errors.Is(again, sentinel) {
+		t.Errorf("masking twice: %q", again.Error())
 	}
 }
