@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/hubploy/hubploy/internal/example"
-	"github.com/hubploy/hubploy/pipeline/images/registrytest"
+	"github.com/hubploy/hubploy/internal/registrytest"
 	"github.com/hubploy/hubploy/pipeline/imagetag"
 )
 

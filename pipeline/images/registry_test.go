@@ -13,7 +13,7 @@ import (
 
 	"github.com/hubploy/hubploy/internal/sopstest"
 	"github.com/hubploy/hubploy/pipeline/images"
-	"github.com/hubploy/hubploy/pipeline/images/registrytest"
+	"github.com/hubploy/hubploy/internal/registrytest"
 	"github.com/hubploy/hubploy/pipeline/repo"
 	"github.com/hubploy/hubploy/pipeline/secrets"
 )
