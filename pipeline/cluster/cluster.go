@@ -6,8 +6,11 @@
 package cluster
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -31,7 +34,10 @@ type Options struct {
 	// Kubeconfig, if set, is used instead of the hub's kubeconfig file (a laptop's
 	// cluster, or a kubeconfig handed over as a secret).
 	Kubeconfig []byte
-	// Context, if set, replaces the kubeconfig's current context or the hub's context.
+	// Context, if set, is the context used; otherwise the hub's context template
+	// (cluster.kubeconfig.context), if it has one, else the kubeconfig's current context.
+	// The template applies to a given Kubeconfig too: a hub's context names the cluster
+	// it belongs on, whichever file holds the credentials.
 	Context string
 	// Server, if set, replaces the API server address of the chosen cluster (a tunnel
 	// to the same API server under another name).
@@ -46,28 +52,20 @@ type Access struct {
 	Source  string // where the kubeconfig came from, for messages
 }
 
-// ForHub builds the access of hub h to the cluster for namespace.
+// ForHub builds the access of hub h to the cluster for namespace. It does not contact
+// the cluster, so it also checks a hub's access offline.
 func ForHub(h *repo.Hub, namespace string, dec *secrets.Decrypter, opts Options) (*Access, error) {
-	data, source, context := opts.Kubeconfig, "the given kubeconfig", opts.Context
+	data, source := opts.Kubeconfig, "the given kubeconfig"
 	if data == nil {
-		cl := h.Config.Cluster
-		if cl == nil {
-			return nil, &inputerr.Error{File: h.Config.File, Key: "cluster", Msg: "is missing, so hubploy does not know how to reach the cluster",
-				Hint: "add a cluster block (provider: kubeconfig) or pass --kubeconfig"}
-		}
-		if cl.Provider != "kubeconfig" {
-			return nil, &inputerr.Error{File: h.Config.File, Key: "cluster.provider",
-				Msg:  fmt.Sprintf("provider %q cannot be used to deploy yet: hubploy runs no cloud CLI, and in-process %s login is not built", cl.Provider, cl.Provider),
-				Hint: "use provider: kubeconfig with a sops-encrypted kubeconfig, or pass --kubeconfig"}
-		}
-		path := h.Path("secrets", cl.Kubeconfig.Filename)
-		source = h.Repo.Rel(path)
 		var err error
-		if data, _, err = dec.ReadFile(path, source); err != nil {
+		if data, source, err = readHubKubeconfig(h, dec); err != nil {
 			return nil, err
 		}
-		if context == "" {
-			context = cl.Kubeconfig.KubeContext(namespace)
+	}
+	context, fix := opts.Context, "fix --kube-context"
+	if context == "" {
+		if context = Context(h, namespace); context != "" {
+			fix = fmt.Sprintf("fix key %q in %s, or pass --kube-context", "cluster.kubeconfig.context", h.Config.File)
 		}
 	}
 	cfg, err := clientcmd.Load(data)
@@ -77,10 +75,11 @@ func ForHub(h *repo.Hub, namespace string, dec *secrets.Decrypter, opts Options)
 	if context != "" {
 		if _, ok := cfg.Contexts[context]; !ok {
 			return nil, &inputerr.Error{File: source, Msg: fmt.Sprintf("has no context %q", context),
-				Hint: "it has: " + strings.Join(contextNames(cfg), ", ") + "; fix cluster.kubeconfig.context or --kube-context"}
+				Hint: "it has: " + strings.Join(contextNames(cfg), ", ") + "; " + fix}
 		}
 	} else if cfg.CurrentContext == "" || cfg.Contexts[cfg.CurrentContext] == nil {
-		return nil, &inputerr.Error{File: source, Msg: "sets no current context", Hint: "set current-context, cluster.kubeconfig.context or --kube-context"}
+		return nil, &inputerr.Error{File: source, Msg: "sets no current context",
+			Hint: fmt.Sprintf("set its current-context, or key %q in %s, or pass --kube-context", "cluster.kubeconfig.context", h.Config.File)}
 	}
 	overrides := &clientcmd.ConfigOverrides{CurrentContext: context, Context: clientcmdapi.Context{Namespace: namespace}}
 	if opts.Server != "" {
@@ -95,6 +94,50 @@ func ForHub(h *repo.Hub, namespace string, dec *secrets.Decrypter, opts Options)
 		return nil, &inputerr.Error{File: source, Msg: fmt.Sprintf("has no usable server address (%q)", rc.Host)}
 	}
 	return &Access{Getter: newGetter(cc), Context: context, Server: rc.Host, Source: source}, nil
+}
+
+// readHubKubeconfig reads (and decrypts) the kubeconfig file hubploy.yaml names, and
+// says where it came from.
+func readHubKubeconfig(h *repo.Hub, dec *secrets.Decrypter) (data []byte, source string, err error) {
+	cl := h.Config.Cluster
+	if cl == nil {
+		return nil, "", &inputerr.Error{File: h.Config.File, Key: "cluster", Msg: "is missing, so hubploy does not know how to reach the cluster",
+			Hint: "add a cluster block (provider: kubeconfig) or pass --kubeconfig"}
+	}
+	if cl.Provider != "kubeconfig" {
+		return nil, "", &inputerr.Error{File: h.Config.File, Key: "cluster.provider",
+			Msg:  fmt.Sprintf("provider %q cannot be used to deploy yet: hubploy runs no cloud CLI, and in-process %s login is not built", cl.Provider, cl.Provider),
+			Hint: "use provider: kubeconfig with a sops-encrypted kubeconfig, or pass --kubeconfig"}
+	}
+	path, _ := KubeconfigFile(h)
+	data, _, err = dec.ReadFile(filepath.Join(h.Repo.Root, filepath.FromSlash(path)), path)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Name the key that points there: the file name may be what is wrong.
+		return nil, "", &inputerr.Error{File: path, Msg: "cannot read: it does not exist",
+			Hint: fmt.Sprintf("key %q of %s names it; add the kubeconfig there (sops-encrypted), fix the name, or pass --kubeconfig", "cluster.kubeconfig.filename", h.Config.File),
+			Err:  err}
+	}
+	return data, path, err
+}
+
+// KubeconfigFile is the kubeconfig file hubploy.yaml names for hub h, relative to the
+// repository root, for commands people run by hand; ok is false when the hub names
+// none (no cluster block, or a cloud provider). The file may not exist.
+func KubeconfigFile(h *repo.Hub) (path string, ok bool) {
+	cl := h.Config.Cluster
+	if cl == nil || cl.Provider != "kubeconfig" || cl.Kubeconfig == nil {
+		return "", false
+	}
+	return h.Repo.Rel(h.Path("secrets", cl.Kubeconfig.Filename)), true
+}
+
+// Context is hub h's kubeconfig context for namespace, from its template
+// (cluster.kubeconfig.context, "{namespace}" filled in); "" when it has none.
+func Context(h *repo.Hub, namespace string) string {
+	if _, ok := KubeconfigFile(h); !ok {
+		return ""
+	}
+	return h.Config.Cluster.Kubeconfig.KubeContext(namespace)
 }
 
 func contextNames(cfg *clientcmdapi.Config) []string {

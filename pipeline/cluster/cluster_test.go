@@ -80,6 +80,48 @@ func TestOverrides(t *testing.T) {
 	}
 }
 
+// A given kubeconfig (--kubeconfig) keeps the hub's context template; only a given
+// context (--kube-context) replaces it.
+func TestGivenKubeconfigKeepsContextTemplate(t *testing.T) {
+	h := hub(t, "cluster:\n  provider: kubeconfig\n  kubeconfig:\n    filename: absent.yaml\n    context: 'stat20-{namespace}'\n", map[string][]byte{})
+	for _, tc := range []struct{ context, want, server string }{
+		{"", "stat20-stat20-prod", "https://127.0.0.2:6443"},
+		{"laptop", "laptop", "https://127.0.0.1:6443"},
+	} {
+		a, err := cluster.ForHub(h, "stat20-prod", &secrets.Decrypter{}, cluster.Options{Kubeconfig: []byte(kubeconfig), Context: tc.context})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Context != tc.want || a.Server != tc.server || a.Source != "the given kubeconfig" {
+			t.Errorf("context %q: got %+v", tc.context, a)
+		}
+	}
+}
+
+func TestKubeconfigFileAndContext(t *testing.T) {
+	for _, tc := range []struct {
+		name, hubploy, path, context string
+		ok                           bool
+	}{
+		{"kubeconfig with template", "cluster:\n  provider: kubeconfig\n  kubeconfig: {filename: kc.yaml, context: 'lab-{namespace}'}\n",
+			"deployments/h/secrets/kc.yaml", "lab-h-prod", true},
+		{"kubeconfig without template", "cluster:\n  provider: kubeconfig\n  kubeconfig: {filename: sub/kc.yaml}\n", "deployments/h/secrets/sub/kc.yaml", "", true},
+		{"no cluster block", "", "", "", false},
+		{"cloud provider", "cluster:\n  provider: gcloud\n  gcloud: {project: p, cluster: c, zone: z}\n", "", "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := hub(t, tc.hubploy, map[string][]byte{})
+			path, ok := cluster.KubeconfigFile(h)
+			if path != tc.path || ok != tc.ok {
+				t.Errorf("KubeconfigFile = %q, %v; want %q, %v", path, ok, tc.path, tc.ok)
+			}
+			if got := cluster.Context(h, "h-prod"); got != tc.context {
+				t.Errorf("Context = %q, want %q", got, tc.context)
+			}
+		})
+	}
+}
+
 func TestErrors(t *testing.T) {
 	dec := &secrets.Decrypter{}
 	for _, tc := range []struct {
@@ -92,10 +134,13 @@ func TestErrors(t *testing.T) {
 		{"cloud provider", "cluster:\n  provider: gcloud\n  gcloud: {project: p, cluster: c, zone: z}\n", nil, cluster.Options{},
 			`deployments/h/hubploy.yaml: key "cluster.provider": provider "gcloud" cannot be used to deploy yet`},
 		{"missing file", "cluster:\n  provider: kubeconfig\n  kubeconfig: {filename: kc.yaml}\n", nil, cluster.Options{},
-			"deployments/h/secrets/kc.yaml: cannot read"},
+			`deployments/h/secrets/kc.yaml: cannot read: it does not exist (key "cluster.kubeconfig.filename" of deployments/h/hubploy.yaml names it; add the kubeconfig there (sops-encrypted), fix the name, or pass --kubeconfig)`},
 		{"not a kubeconfig", "", nil, cluster.Options{Kubeconfig: []byte("clusters: [")}, "the given kubeconfig: is not a valid kubeconfig"},
 		{"missing context", "", nil, cluster.Options{Kubeconfig: []byte(kubeconfig), Context: "prod"},
-			`the given kubeconfig: has no context "prod" (it has: laptop, stat20-stat20-prod; fix cluster.kubeconfig.context or --kube-context)`},
+			`the given kubeconfig: has no context "prod" (it has: laptop, stat20-stat20-prod; fix --kube-context)`},
+		{"missing templated context", "cluster:\n  provider: kubeconfig\n  kubeconfig: {filename: kc.yaml, context: 'lab-{namespace}'}\n", nil,
+			cluster.Options{Kubeconfig: []byte(kubeconfig)},
+			`the given kubeconfig: has no context "lab-ns" (it has: laptop, stat20-stat20-prod; fix key "cluster.kubeconfig.context" in deployments/h/hubploy.yaml, or pass --kube-context)`},
 		{"no current context", "", nil, cluster.Options{Kubeconfig: []byte(strings.Replace(kubeconfig, "current-context: laptop\n", "", 1))},
 			"the given kubeconfig: sets no current context"},
 	} {
