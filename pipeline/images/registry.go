@@ -221,9 +221,10 @@ func exists(ctx context.Context, img Image, kc authn.Keychain, opts []remote.Opt
 		if dnsErr == nil {
 			cause = opErr
 		}
-		return false, &inputerr.Error{File: img.ConfigFile, Key: img.Config.KeyOf("name"),
-			Msg:  fmt.Sprintf("registry %s is unreachable: %s", host, oneLine(cause.Error())),
-			Hint: "check the network, and the registry host in the image's name", Err: err}
+		// A failure of the work, not of the input: the name may be right and the
+		// network down.
+		return false, &unreachableError{msg: fmt.Sprintf("%s: key %q: registry %s is unreachable: %s (check the network, and the registry host in the image's name)",
+			img.ConfigFile, img.Config.KeyOf("name"), host, oneLine(cause.Error())), err: err}
 	}
 	return false, fmt.Errorf("registry %s, %s: %s", host, img.Ref(), oneLine(err.Error()))
 }
@@ -256,3 +257,42 @@ func Auth(ctx context.Context, kc authn.Keychain, img Image) (*authn.AuthConfig,
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// unreachableError says which registry could not be reached, from which file and key.
+type unreachableError struct {
+	msg string
+	err error
+}
+
+func (e *unreachableError) Error() string { return e.msg }
+func (e *unreachableError) Unwrap() error { return e.err }
+
+// StaticKeychain gives the same credentials for every registry (a registry user and
+// token handed over on the command line).
+func StaticKeychain(username, password string) authn.Keychain {
+	return staticKeychain{authn.AuthConfig{Username: username, Password: password}}
+}
+
+type staticKeychain struct{ auth authn.AuthConfig }
+
+func (k staticKeychain) Resolve(authn.Resource) (authn.Authenticator, error) {
+	return authn.FromConfig(k.auth), nil
+}
+
+// Tunnel is a transport that reaches registry (host or host:port) at endpoint
+// instead, for a registry that only a tunnel reaches (a Dagger service).
+func Tunnel(registry, endpoint string) http.RoundTripper {
+	target := registry
+	if _, _, err := net.SplitHostPort(registry); err != nil {
+		target = net.JoinHostPort(registry, "443")
+	}
+	d := &net.Dialer{}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if addr == target {
+			addr = endpoint
+		}
+		return d.DialContext(ctx, network, addr)
+	}
+	return tr
+}

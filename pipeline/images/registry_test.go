@@ -11,9 +11,10 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 
+	"github.com/hubploy/hubploy/internal/registrytest"
 	"github.com/hubploy/hubploy/internal/sopstest"
 	"github.com/hubploy/hubploy/pipeline/images"
-	"github.com/hubploy/hubploy/internal/registrytest"
+	"github.com/hubploy/hubploy/pipeline/inputerr"
 	"github.com/hubploy/hubploy/pipeline/repo"
 	"github.com/hubploy/hubploy/pipeline/secrets"
 )
@@ -156,6 +157,9 @@ func TestCheckUnreachable(t *testing.T) {
 		want := fmt.Sprintf(`deployments/datahub/hubploy.yaml: key "images.images[%d].name": registry %s is unreachable: dial tcp %s: connect: connection refused (check the network, and the registry host in the image's name)`, i, host, host)
 		if s.Exists || s.Err == nil || s.Err.Error() != want {
 			t.Errorf("got  %v\nwant %s", s.Err, want)
+		}
+		if inputerr.Is(s.Err) {
+			t.Error("an unreachable registry is a failure of the work (exit 1), not bad input (exit 2)")
 		}
 	}
 }
