@@ -62,10 +62,12 @@ type Result struct {
 	SecretPaths []string
 }
 
-// Build layers the values of hub h for env.
+// Build layers the values of hub h for env. Every layer is read even after one fails,
+// so the error joins (errors.Join) each file's and flag's problem.
 func Build(h *repo.Hub, env string, dec *secrets.Decrypter, opts Options) (*Result, error) {
 	res := &Result{Values: map[string]any{}}
 	secretSet, pathSet := map[string]bool{}, map[string]bool{}
+	var errs []error
 	files := []string{
 		h.Path("config", "common.yaml"),
 		h.Path("config", env+".yaml"),
@@ -76,26 +78,19 @@ func Build(h *repo.Hub, env string, dec *secrets.Decrypter, opts Options) (*Resu
 		if _, err := os.Stat(f); errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
-		if err := res.applyFile(f, h.Repo.Rel(f), dec, secretSet, pathSet); err != nil {
-			return nil, err
-		}
+		errs = append(errs, res.applyFile(f, h.Repo.Rel(f), dec, secretSet, pathSet))
 	}
 	for _, f := range opts.ValueFiles {
-		if err := res.applyFile(f, f, dec, secretSet, pathSet); err != nil {
-			return nil, err
-		}
+		errs = append(errs, res.applyFile(f, f, dec, secretSet, pathSet))
 	}
 	for _, s := range opts.Set {
-		if err := strvals.ParseInto(s, res.Values); err != nil {
-			return nil, &inputerr.Error{Key: "--set", Msg: fmt.Sprintf("cannot parse %q: %v", s, err), Hint: "use key.path=value, comma-separated"}
-		}
-		res.Layers = append(res.Layers, Layer{Source: "--set " + s})
+		errs = append(errs, res.applySet("--set", s, strvals.ParseInto))
 	}
 	for _, s := range opts.SetString {
-		if err := strvals.ParseIntoString(s, res.Values); err != nil {
-			return nil, &inputerr.Error{Key: "--set-string", Msg: fmt.Sprintf("cannot parse %q: %v", s, err), Hint: "use key.path=value, comma-separated"}
-		}
-		res.Layers = append(res.Layers, Layer{Source: "--set-string " + s})
+		errs = append(errs, res.applySet("--set-string", s, strvals.ParseIntoString))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	for _, img := range opts.Images {
 		SetPath(res.Values, img.Path+".name", img.Name)
@@ -114,6 +109,14 @@ func Build(h *repo.Hub, env string, dec *secrets.Decrypter, opts Options) (*Resu
 		return len(a) > len(b) || (len(a) == len(b) && a < b)
 	})
 	return res, nil
+}
+
+func (res *Result) applySet(flag, s string, parse func(string, map[string]any) error) error {
+	if err := parse(s, res.Values); err != nil {
+		return &inputerr.Error{Key: flag, Msg: fmt.Sprintf("cannot parse %q: %v", s, err), Hint: "use key.path=value, comma-separated"}
+	}
+	res.Layers = append(res.Layers, Layer{Source: flag + " " + s})
+	return nil
 }
 
 func (res *Result) applyFile(path, display string, dec *secrets.Decrypter, secretSet, pathSet map[string]bool) error {

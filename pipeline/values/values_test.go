@@ -1,6 +1,7 @@
 package values_test
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -158,5 +159,35 @@ func TestBadInput(t *testing.T) {
 	_, err = values.Build(h, "prod", &secrets.Decrypter{}, values.Options{Set: []string{"a.b"}})
 	if err == nil || !strings.HasPrefix(err.Error(), `key "--set": cannot parse "a.b"`) {
 		t.Fatalf("bad --set: got %v", err)
+	}
+}
+
+// Every bad layer is reported, each on its own line naming its file, and callers still
+// find the input errors with errors.As.
+func TestEveryBadLayerIsReported(t *testing.T) {
+	key := sopstest.NewKey(t)
+	other := sopstest.NewKey(t)
+	root := t.TempDir()
+	writeFile(t, filepath.Join(root, "deployments/hub/hubploy.yaml"), "")
+	writeFile(t, filepath.Join(root, "deployments/hub/config/common.yaml"), "a: [\n")
+	writeFile(t, filepath.Join(root, "deployments/hub/config/prod.yaml"), "b: 1\n")
+	writeFile(t, filepath.Join(root, "deployments/hub/secrets/prod.yaml"),
+		string(sopstest.MustEncrypt(t, "prod.yaml", []byte("token: s3cr3t-value\n"), other.Recipient)))
+	r, _ := repo.Open(root)
+	h, _ := r.Hub("hub")
+	_, err := values.Build(h, "prod", &secrets.Decrypter{AgeIdentities: []string{key.Identity}}, values.Options{Set: []string{"c"}})
+	lines := strings.Split(err.Error(), "\n")
+	want := []string{"deployments/hub/config/common.yaml:", "deployments/hub/secrets/prod.yaml: no available key", `key "--set": cannot parse "c"`}
+	if len(lines) != len(want) {
+		t.Fatalf("want %d problems, got:\n%v", len(want), err)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(lines[i], w) {
+			t.Errorf("problem %d: got %q, want it to start with %q", i, lines[i], w)
+		}
+	}
+	var ie *inputerr.Error
+	if !inputerr.Is(err) || !errors.As(err, &ie) || ie.File != "deployments/hub/config/common.yaml" {
+		t.Errorf("errors.As finds %+v", ie)
 	}
 }
