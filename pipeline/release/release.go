@@ -4,7 +4,9 @@
 package release
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"regexp"
@@ -44,53 +46,92 @@ type Release struct {
 	ChartDir  string // absolute
 	Chart     *chart.Chart
 	Images    []values.Image // as the environment deploys them: pinned, or from hubploy.yaml
-	Values    *values.Result
-	Masker    *mask.Masker
+	// Resolved are the same images with where each tag came from and the folder each
+	// is built from.
+	Resolved []images.Image
+	Values   *values.Result
+	Masker   *mask.Masker
+
+	opts Options
 }
 
-// Prepare loads the hub's chart and values for env.
+// Prepare loads the hub's chart and values for env, stopping at the first step that
+// fails: Start, ResolveImages, BuildValues, LoadChart, CheckImagePaths.
 func Prepare(ctx context.Context, h *repo.Hub, env string, opts Options) (*Release, error) {
-	if err := h.CheckEnv(env); err != nil {
-		return nil, err
-	}
-	rel := &Release{Hub: h, Env: env}
-	rel.Name, rel.Namespace = h.Config.ReleaseAndNamespace(h.Name, env)
-	if opts.Namespace != "" {
-		rel.Namespace = opts.Namespace
-	}
-	chartDir := opts.ChartDir
-	if chartDir == "" {
-		chartDir = DefaultChartDir
-	}
-	rel.ChartDir = filepath.Join(h.Repo.Root, chartDir)
-	imgs, err := images.Resolve(h, env)
+	rel, err := Start(h, env, opts)
 	if err != nil {
 		return nil, err
 	}
+	steps := []func() error{rel.ResolveImages, rel.BuildValues, func() error { return rel.LoadChart(ctx) }, rel.CheckImagePaths}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return nil, err
+		}
+	}
+	return rel, nil
+}
+
+// Start checks that hub h has env and names the release; the other steps of Prepare
+// fill it in. Its Masker masks nothing until BuildValues has read the secrets.
+func Start(h *repo.Hub, env string, opts Options) (*Release, error) {
+	if err := h.CheckEnv(env); err != nil {
+		return nil, err
+	}
+	opts.Decrypter = cmp.Or(opts.Decrypter, &secrets.Decrypter{})
+	opts.Charts = cmp.Or(opts.Charts, &charts.Loader{})
+	rel := &Release{Hub: h, Env: env, ChartDir: filepath.Join(h.Repo.Root, cmp.Or(opts.ChartDir, DefaultChartDir)), Masker: mask.New(nil), opts: opts}
+	rel.Name, rel.Namespace = h.Config.ReleaseAndNamespace(h.Name, env)
+	rel.Namespace = cmp.Or(opts.Namespace, rel.Namespace)
+	return rel, nil
+}
+
+// Decrypter is the decrypter the release reads secrets with.
+func (rel *Release) Decrypter() *secrets.Decrypter { return rel.opts.Decrypter }
+
+// ResolveImages sets the images the environment deploys: pinned, or from hubploy.yaml.
+func (rel *Release) ResolveImages() error {
+	imgs, err := images.Resolve(rel.Hub, rel.Env)
+	if err != nil {
+		return err
+	}
+	rel.Resolved = imgs
 	for _, img := range imgs {
 		rel.Images = append(rel.Images, values.Image{Path: img.HelmPath, Name: img.Name, Tag: img.Tag})
 	}
-	vo := opts.Values
+	return nil
+}
+
+// BuildValues layers the values, with the images resolved so far, and sets Masker to
+// hide what came from encrypted files.
+func (rel *Release) BuildValues() error {
+	vo := rel.opts.Values
 	vo.Images = append(append([]values.Image(nil), vo.Images...), rel.Images...)
-	dec := opts.Decrypter
-	if dec == nil {
-		dec = &secrets.Decrypter{}
+	v, err := values.Build(rel.Hub, rel.Env, rel.opts.Decrypter, vo)
+	if err != nil {
+		return err
 	}
-	if rel.Values, err = values.Build(h, env, dec, vo); err != nil {
-		return nil, err
+	rel.Values, rel.Masker = v, mask.New(v.SecretStrings)
+	return nil
+}
+
+// LoadChart loads the umbrella chart with its dependencies.
+func (rel *Release) LoadChart(ctx context.Context) error {
+	ch, err := rel.opts.Charts.Load(ctx, rel.ChartDir, rel.Hub.Repo.Rel(rel.ChartDir))
+	if err != nil {
+		return err
 	}
-	rel.Masker = mask.New(rel.Values.SecretStrings)
-	loader := opts.Charts
-	if loader == nil {
-		loader = &charts.Loader{}
+	rel.Chart = ch
+	return nil
+}
+
+// CheckImagePaths checks, once LoadChart has loaded the chart, that the chart reads
+// each image's helm_substitution_path; the error joins one error per image.
+func (rel *Release) CheckImagePaths() error {
+	var errs []error
+	for _, img := range rel.Resolved {
+		errs = append(errs, images.CheckPaths(rel.Chart, rel.Hub.Repo.Rel(rel.ChartDir), []images.Image{img}))
 	}
-	if rel.Chart, err = loader.Load(ctx, rel.ChartDir, h.Repo.Rel(rel.ChartDir)); err != nil {
-		return nil, err
-	}
-	if err := images.CheckPaths(rel.Chart, h.Repo.Rel(rel.ChartDir), imgs); err != nil {
-		return nil, err
-	}
-	return rel, nil
+	return errors.Join(errs...)
 }
 
 // CheckChartVersion refuses a chart whose version is not want (no check when empty),

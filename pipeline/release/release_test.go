@@ -2,6 +2,7 @@ package release_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/hubploy/hubploy/internal/example"
 	"github.com/hubploy/hubploy/pipeline/charts"
 	"github.com/hubploy/hubploy/pipeline/imagetag"
+	"github.com/hubploy/hubploy/pipeline/inputerr"
 	"github.com/hubploy/hubploy/pipeline/release"
 	"github.com/hubploy/hubploy/pipeline/repo"
 	"github.com/hubploy/hubploy/pipeline/secrets"
@@ -118,6 +120,23 @@ func TestPrepareChecksSubstitutionPath(t *testing.T) {
 	want := `deployments/datahub/hubploy.yaml: key "images.images[0].helm_substitution_path": "jupyterhub.singleuser.imag" is not a mapping in the values of the chart hub or its dependencies (did you mean "jupyterhub.singleuser.image"?)`
 	if err == nil || err.Error() != want {
 		t.Fatalf("got  %v\nwant %s", err, want)
+	}
+}
+
+// Every image's helm_substitution_path is checked, one error line each.
+func TestCheckImagePathsReportsEachImage(t *testing.T) {
+	root := example.Copy(t)
+	os.WriteFile(filepath.Join(root, "deployments/datahub/hubploy.yaml"), []byte("images:\n  images:\n"+
+		"  - {name: reg.example/a:v1, helm_substitution_path: nowhere.a}\n"+
+		"  - {name: reg.example/b:v1}\n"+
+		"  - {name: reg.example/c:v1, helm_substitution_path: nowhere.c}\n"), 0o644)
+	r, _ := repo.Open(root)
+	h, _ := r.Hub("datahub")
+	_, err := release.Prepare(context.Background(), h, "prod", options(t))
+	lines := strings.Split(fmt.Sprint(err), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], `key "images.images[0].helm_substitution_path": "nowhere.a"`) ||
+		!strings.Contains(lines[1], `key "images.images[2].helm_substitution_path": "nowhere.c"`) || !inputerr.Is(err) {
+		t.Fatalf("got %v", err)
 	}
 }
 
