@@ -114,7 +114,7 @@ func readHubKubeconfig(h *repo.Hub, dec *secrets.Decrypter) (data []byte, source
 	if errors.Is(err, fs.ErrNotExist) {
 		// Name the key that points there: the file name may be what is wrong.
 		return nil, "", &inputerr.Error{File: path, Msg: "cannot read: it does not exist",
-			Hint: fmt.Sprintf("key %q of %s names it; add the kubeconfig there (sops-encrypted), fix the name, or pass --kubeconfig", "cluster.kubeconfig.filename", h.Config.File),
+			Hint: fmt.Sprintf("key %q in %s names it; add the kubeconfig there (sops-encrypted), fix the name, or pass --kubeconfig", "cluster.kubeconfig.filename", h.Config.File),
 			Err:  err}
 	}
 	return data, path, err
