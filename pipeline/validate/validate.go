@@ -7,6 +7,10 @@ package validate
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
 	"time"
 
 	"github.com/hubploy/hubploy/pipeline/release"
@@ -15,16 +19,88 @@ import (
 )
 
 // Result is the outcome for one hub, and one environment when it got that far.
+// Its JSON is {"hub", "env" (omitted when empty), "ok", "problems", "warnings",
+// "duration_seconds"}, with problems and warnings always arrays.
 type Result struct {
-	Hub      string        `json:"hub"`
-	Env      string        `json:"env,omitempty"`
-	Problems []string      `json:"problems,omitempty"`
-	Warnings []string      `json:"warnings,omitempty"`
-	Duration time.Duration `json:"duration_ns"`
+	Hub string
+	Env string
+	// Problems would stop a deploy or a build; Warnings would not. One line each,
+	// naming the file and key, secrets masked.
+	Problems []string
+	Warnings []string
+	Duration time.Duration
 }
 
 // OK reports whether the check found no problem.
 func (r Result) OK() bool { return len(r.Problems) == 0 }
+
+func (r Result) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Hub             string   `json:"hub"`
+		Env             string   `json:"env,omitempty"`
+		OK              bool     `json:"ok"`
+		Problems        []string `json:"problems"`
+		Warnings        []string `json:"warnings"`
+		DurationSeconds float64  `json:"duration_seconds"`
+	}{r.Hub, r.Env, r.OK(), nonNil(r.Problems), nonNil(r.Warnings), r.Duration.Seconds()})
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// WriteText writes the result as people read it: a status line, then a line for each
+// problem and each warning.
+func (r Result) WriteText(w io.Writer) error {
+	name, status := r.Hub, "ok  "
+	if r.Env != "" {
+		name += "/" + r.Env
+	}
+	if !r.OK() {
+		status = "FAIL"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s (%.2fs)\n", status, name, r.Duration.Seconds())
+	for _, p := range r.Problems {
+		fmt.Fprintf(&b, "     error: %s\n", p)
+	}
+	for _, p := range r.Warnings {
+		fmt.Fprintf(&b, "     warning: %s\n", p)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// Failed counts the results with problems.
+func Failed(results []Result) int {
+	n := 0
+	for _, r := range results {
+		if !r.OK() {
+			n++
+		}
+	}
+	return n
+}
+
+// Summary is the closing line of a run, without a newline.
+func Summary(results []Result) string {
+	failed := Failed(results)
+	return fmt.Sprintf("validated %d hub environment(s): %d ok, %d failed", len(results), len(results)-failed, failed)
+}
+
+// WriteReport writes every result's text, then the summary line.
+func WriteReport(w io.Writer, results []Result) error {
+	for _, r := range results {
+		if err := r.WriteText(w); err != nil {
+			return err
+		}
+	}
+	_, err := fmt.Fprintln(w, Summary(results))
+	return err
+}
 
 // Validate is one validation run.
 type Validate struct {

@@ -1,11 +1,17 @@
 package validate_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/hubploy/hubploy/internal/example"
 	"github.com/hubploy/hubploy/pipeline/charts"
@@ -79,5 +85,57 @@ func TestImageProblems(t *testing.T) {
 	res = run(t, root, validate.Validate{Hubs: []string{"datahub"}, Env: "staging"})
 	if len(res) != 1 || res[0].OK() || !strings.HasPrefix(res[0].Problems[0], `deployments/datahub/image-pins.yaml:1: key "production": hub "datahub" has no environment "production"`) {
 		t.Fatalf("got %+v", res)
+	}
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+func TestText(t *testing.T) {
+	results := []validate.Result{
+		{Hub: "datahub", Env: "prod", Duration: 1234 * time.Millisecond, Warnings: []string{"lint: w"}},
+		{Hub: "stat20", Env: "prod", Duration: 10 * time.Millisecond, Problems: []string{"a.yaml: bad", "b.yaml: worse"}},
+		{Hub: "broken", Problems: []string{"deployments/broken/hubploy.yaml:1: bad"}},
+	}
+	var b bytes.Buffer
+	if err := validate.WriteReport(&b, results); err != nil {
+		t.Fatal(err)
+	}
+	want := `ok   datahub/prod (1.23s)
+     warning: lint: w
+FAIL stat20/prod (0.01s)
+     error: a.yaml: bad
+     error: b.yaml: worse
+FAIL broken (0.00s)
+     error: deployments/broken/hubploy.yaml:1: bad
+validated 3 hub environment(s): 1 ok, 2 failed
+`
+	if diff := cmp.Diff(want, b.String()); diff != "" {
+		t.Errorf("text (-want +got):\n%s", diff)
+	}
+	if validate.Failed(results) != 2 {
+		t.Error("Failed miscounts")
+	}
+	if err := results[0].WriteText(failingWriter{}); err == nil {
+		t.Error("WriteText hides the write error")
+	}
+	if err := validate.WriteReport(failingWriter{}, nil); err == nil {
+		t.Error("WriteReport hides the write error")
+	}
+}
+
+func TestJSON(t *testing.T) {
+	out, err := json.Marshal([]validate.Result{
+		{Hub: "datahub", Env: "prod", Duration: 1500 * time.Millisecond},
+		{Hub: "broken", Problems: []string{"p"}, Warnings: []string{"w"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `[{"hub":"datahub","env":"prod","ok":true,"problems":[],"warnings":[],"duration_seconds":1.5},` +
+		`{"hub":"broken","ok":false,"problems":["p"],"warnings":["w"],"duration_seconds":0}]`
+	if string(out) != want {
+		t.Errorf("got  %s\nwant %s", out, want)
 	}
 }
