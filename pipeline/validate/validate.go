@@ -1,18 +1,26 @@
 // Package validate checks every hub of a repo in every environment, the way a deploy
-// would use them, without a cluster: hubploy.yaml, the images (their folders, pins, and
-// helm_substitution_paths the chart reads), values layering and decryption, the chart's
-// values schema, helm's linter and a full render. It reports every problem, not just
-// the first.
+// (or a build) would use them, offline: no cluster or registry is contacted. It checks
+// hubploy.yaml, the images (their tags, pins, Dockerfiles, and the
+// helm_substitution_paths the chart reads), values layering and decryption, the
+// cluster access hubploy.yaml describes, the chart's values schema, helm's linter and a
+// full render. Each check runs even when another failed, so every problem is reported,
+// not just the first.
 package validate
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/hubploy/hubploy/pipeline/cluster"
+	"github.com/hubploy/hubploy/pipeline/images"
+	"github.com/hubploy/hubploy/pipeline/inputerr"
+	"github.com/hubploy/hubploy/pipeline/mask"
 	"github.com/hubploy/hubploy/pipeline/release"
 	"github.com/hubploy/hubploy/pipeline/render"
 	"github.com/hubploy/hubploy/pipeline/repo"
@@ -113,13 +121,23 @@ type Validate struct {
 }
 
 // Run checks and returns one result per hub × environment (or per hub that failed to
-// load). It fails only for problems outside the repo's content.
+// load). A named hub that does not exist is bad input: Run returns that
+// *inputerr.Error before checking anything. A hub whose files are broken is a result
+// with problems. Run fails only for that and for problems outside the repo's content.
 func (v *Validate) Run(ctx context.Context) ([]Result, error) {
+	known, err := v.Repo.HubNames()
+	if err != nil {
+		return nil, err
+	}
 	names := v.Hubs
 	if len(names) == 0 {
-		var err error
-		if names, err = v.Repo.HubNames(); err != nil {
-			return nil, err
+		names = known
+	}
+	for _, name := range names {
+		if !slices.Contains(known, name) {
+			if _, err := v.Repo.Hub(name); err != nil { // "not found", with a did-you-mean
+				return nil, err
+			}
 		}
 	}
 	var results []Result
@@ -133,7 +151,7 @@ func (v *Validate) Run(ctx context.Context) ([]Result, error) {
 		start := time.Now()
 		h, err := v.Repo.Hub(name)
 		if err != nil {
-			report(Result{Hub: name, Problems: []string{err.Error()}, Duration: time.Since(start)})
+			report(Result{Hub: name, Problems: lines(mask.New(nil), []error{err}), Duration: time.Since(start)})
 			continue
 		}
 		envs := []string{v.Env}
@@ -153,27 +171,75 @@ func (v *Validate) Run(ctx context.Context) ([]Result, error) {
 	return results, nil
 }
 
-func (v *Validate) check(ctx context.Context, h *repo.Hub, env string) Result {
+// check runs every check of hub h in env that can run: lint and render need the
+// values and the chart, the image paths need the chart; the others need nothing else.
+func (v *Validate) check(ctx context.Context, h *repo.Hub, env string) (res Result) {
 	start := time.Now()
-	res := Result{Hub: h.Name, Env: env}
-	rel, err := release.Prepare(ctx, h, env, v.Release)
+	res = Result{Hub: h.Name, Env: env}
+	defer func() { res.Duration = time.Since(start) }()
+	rel, err := release.Start(h, env, v.Release)
 	if err != nil {
-		res.Problems = append(res.Problems, err.Error())
-		res.Duration = time.Since(start)
+		res.Problems = lines(mask.New(nil), []error{err})
 		return res
 	}
-	for _, m := range render.Lint(rel.ChartDir, rel.Namespace, rel.Values.Values) {
-		text := rel.Masker.String(m.Path + ": " + m.Text)
-		switch m.Severity {
-		case "error":
-			res.Problems = append(res.Problems, "lint: "+text)
-		case "warning":
-			res.Warnings = append(res.Warnings, "lint: "+text)
+	problems := []error{rel.ResolveImages()}
+	for _, img := range rel.Resolved {
+		problems = append(problems, dockerfileProblem(img))
+	}
+	valuesErr := rel.BuildValues()
+	chartErr := rel.LoadChart(ctx)
+	problems = append(problems, valuesErr, chartErr)
+	if chartErr == nil {
+		problems = append(problems, rel.CheckImagePaths())
+	}
+	var warnings []error
+	if _, err := cluster.ForHub(h, rel.Namespace, rel.Decrypter(), cluster.Options{}); err != nil {
+		if h.Config.Cluster == nil { // a deploy can still be given --kubeconfig
+			warnings = append(warnings, err)
+		} else {
+			problems = append(problems, err)
 		}
 	}
-	if _, err := rel.Render(ctx); err != nil {
-		res.Problems = append(res.Problems, err.Error())
+	if valuesErr == nil && chartErr == nil {
+		for _, m := range render.Lint(rel.ChartDir, rel.Namespace, rel.Values.Values) {
+			switch m.Severity {
+			case "error":
+				problems = append(problems, errors.New("lint: "+m.Path+": "+m.Text))
+			case "warning":
+				warnings = append(warnings, errors.New("lint: "+m.Path+": "+m.Text))
+			}
+		}
+		_, err := rel.Render(ctx)
+		problems = append(problems, err)
 	}
-	res.Duration = time.Since(start)
+	res.Problems, res.Warnings = lines(rel.Masker, problems), lines(rel.Masker, warnings)
 	return res
+}
+
+// dockerfileProblem says what to do about an image built from a folder without a
+// Dockerfile: hubploy builds Dockerfiles only, where hubploy 0.3 ran repo2docker.
+func dockerfileProblem(img images.Image) error {
+	err := img.CheckBuild()
+	if err == nil {
+		return nil
+	}
+	return &inputerr.Error{File: img.ConfigFile, Key: img.Config.KeyOf("path"),
+		Msg: fmt.Sprintf("image %s is built from %s, which has no Dockerfile: hubploy builds images from Dockerfiles only", img.Name, img.ContextDisplay),
+		Hint: fmt.Sprintf("write one; `repo2docker --no-build --debug %s` prints the Dockerfile repo2docker would use; "+
+			"or put a prebuilt image's tag in its name", img.ContextDisplay),
+		Err: err}
+}
+
+// lines gives each problem in errs its own line (an errors.Join holds several), masked
+// by m, as any of them may quote a value; nil errors are skipped.
+func lines(m *mask.Masker, errs []error) []string {
+	var out []string
+	for _, err := range errs {
+		if joined, ok := err.(interface{ Unwrap() []error }); ok {
+			out = append(out, lines(m, joined.Unwrap())...)
+		} else if err != nil {
+			out = append(out, m.Error(err).Error())
+		}
+	}
+	return out
 }

@@ -11,50 +11,234 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/hubploy/hubploy/internal/example"
+	"github.com/hubploy/hubploy/internal/sopstest"
 	"github.com/hubploy/hubploy/pipeline/charts"
+	"github.com/hubploy/hubploy/pipeline/inputerr"
 	"github.com/hubploy/hubploy/pipeline/release"
 	"github.com/hubploy/hubploy/pipeline/repo"
 	"github.com/hubploy/hubploy/pipeline/secrets"
 	"github.com/hubploy/hubploy/pipeline/validate"
 )
 
-func run(t *testing.T, root string, v validate.Validate) []validate.Result {
+func exampleKey(t *testing.T) string {
 	t.Helper()
-	key, _ := os.ReadFile(example.AgeKeyFile())
+	key, err := os.ReadFile(example.AgeKeyFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(key)
+}
+
+// exampleRecipient is the public key of the example's age key, which its secrets are
+// encrypted for.
+func exampleRecipient(t *testing.T) string {
+	t.Helper()
+	ids, err := age.ParseIdentities(strings.NewReader(exampleKey(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids[0].(*age.X25519Identity).Recipient().String()
+}
+
+func start(t *testing.T, root string, v validate.Validate) ([]validate.Result, error) {
+	t.Helper()
 	r, err := repo.Open(root)
 	if err != nil {
 		t.Fatal(err)
 	}
 	v.Repo = r
 	v.Release = release.Options{
-		Decrypter: &secrets.Decrypter{AgeIdentities: []string{string(key)}},
+		Decrypter: &secrets.Decrypter{AgeIdentities: []string{exampleKey(t)}},
 		Charts:    &charts.Loader{CacheDir: t.TempDir(), Mirrors: map[string]string{example.Z2JHRepository: example.MirrorFolder()}},
 	}
-	res, err := v.Run(context.Background())
+	return v.Run(context.Background())
+}
+
+func run(t *testing.T, root string, v validate.Validate) []validate.Result {
+	t.Helper()
+	res, err := start(t, root, v)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return res
 }
 
+// kubeconfig reaches a cluster by the contexts given; the first is the current one.
+func kubeconfig(contexts ...string) string {
+	kc := "apiVersion: v1\nkind: Config\ncurrent-context: " + contexts[0] + "\nclusters:\n- name: c\n  cluster: {server: \"https://kube.example.org:6443\"}\n" +
+		"users:\n- name: u\n  user: {token: kube-s3cr3t-token}\ncontexts:\n"
+	for _, c := range contexts {
+		kc += "- name: " + c + "\n  context: {cluster: c, user: u}\n"
+	}
+	return kc
+}
+
+func writeFile(t *testing.T, path string, data []byte) {
+	t.Helper()
+	os.MkdirAll(filepath.Dir(path), 0o755)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func writeEncrypted(t *testing.T, path, plain, recipient string) {
+	t.Helper()
+	writeFile(t, path, sopstest.MustEncrypt(t, path, []byte(plain), recipient))
+}
+
+// exampleWithKubeconfigs is a copy of hubs-example with the sops-encrypted kubeconfigs
+// its hubploy.yaml files name, which the example does not ship: datahub's uses its
+// current context, stat20's has the contexts of its template.
+func exampleWithKubeconfigs(t *testing.T) string {
+	t.Helper()
+	root := example.Copy(t)
+	writeEncrypted(t, filepath.Join(root, "deployments/datahub/secrets/kubeconfig.yaml"), kubeconfig("datahub"), exampleRecipient(t))
+	writeEncrypted(t, filepath.Join(root, "deployments/stat20/secrets/kubeconfig.yaml"),
+		kubeconfig("stat20-stat20-prod", "stat20-stat20-staging"), exampleRecipient(t))
+	return root
+}
+
 func TestExampleIsValid(t *testing.T) {
 	var progress int
-	res := run(t, example.Dir(), validate.Validate{Progress: func(validate.Result) { progress++ }})
+	res := run(t, exampleWithKubeconfigs(t), validate.Validate{Progress: func(validate.Result) { progress++ }})
 	if len(res) != 4 || progress != 4 {
 		t.Fatalf("%d results, %d progress calls", len(res), progress)
 	}
 	for _, r := range res {
-		if !r.OK() {
-			t.Errorf("%s/%s: %v", r.Hub, r.Env, r.Problems)
+		if !r.OK() || len(r.Warnings) > 0 {
+			t.Errorf("%s/%s: problems %q, warnings %q", r.Hub, r.Env, r.Problems, r.Warnings)
 		}
 	}
 }
 
+// Each check of a hub × environment runs and reports, whatever the others found.
+func TestFindings(t *testing.T) {
+	const datahubHubploy = "deployments/datahub/hubploy.yaml"
+	for _, tc := range []struct {
+		name     string
+		change   func(t *testing.T, root string)
+		hub, env string
+		problems []string // each a prefix of one problem, in order
+		warnings []string // the same for warnings
+	}{
+		{
+			name: "every problem of one environment",
+			change: func(t *testing.T, root string) {
+				writeFile(t, filepath.Join(root, "deployments/datahub/config/common.yaml"), []byte("jupyterhub: [\n"))
+				writeEncrypted(t, filepath.Join(root, "deployments/datahub/secrets/prod.yaml"), "a: b\n", sopstest.NewKey(t).Recipient)
+				os.Remove(filepath.Join(root, "deployments/datahub/image/Dockerfile"))
+			},
+			hub: "datahub", env: "prod",
+			problems: []string{
+				datahubHubploy + `: key "images.images[0].path": image registry.example.org/datahub/user-image is built from deployments/datahub/image, which has no Dockerfile`,
+				"deployments/datahub/config/common.yaml:",
+				"deployments/datahub/secrets/prod.yaml: no available key can decrypt it",
+			},
+		},
+		{
+			name: "missing kubeconfig file",
+			change: func(t *testing.T, root string) {
+				os.Remove(filepath.Join(root, "deployments/datahub/secrets/kubeconfig.yaml"))
+			},
+			hub: "datahub", env: "staging",
+			problems: []string{`deployments/datahub/secrets/kubeconfig.yaml: cannot read: it does not exist (key "cluster.kubeconfig.filename" in deployments/datahub/hubploy.yaml names it;`},
+		},
+		{
+			name: "kubeconfig nobody can decrypt",
+			change: func(t *testing.T, root string) {
+				writeEncrypted(t, filepath.Join(root, "deployments/datahub/secrets/kubeconfig.yaml"), kubeconfig("datahub"), sopstest.NewKey(t).Recipient)
+			},
+			hub: "datahub", env: "staging",
+			problems: []string{"deployments/datahub/secrets/kubeconfig.yaml: no available key can decrypt it"},
+		},
+		{
+			name: "kubeconfig without the context of the template",
+			change: func(t *testing.T, root string) {
+				writeEncrypted(t, filepath.Join(root, "deployments/stat20/secrets/kubeconfig.yaml"), kubeconfig("stat20-stat20-staging"), exampleRecipient(t))
+			},
+			hub: "stat20", env: "prod",
+			problems: []string{`deployments/stat20/secrets/kubeconfig.yaml: has no context "stat20-stat20-prod" (it has: stat20-stat20-staging; fix key "cluster.kubeconfig.context" in deployments/stat20/hubploy.yaml, or pass --kube-context)`},
+		},
+		{
+			name: "cloud provider",
+			change: func(t *testing.T, root string) {
+				writeFile(t, filepath.Join(root, "deployments/stat20/hubploy.yaml"), []byte("cluster:\n  provider: gcloud\n  gcloud: {project: p, cluster: c, zone: z}\n"))
+			},
+			hub: "stat20", env: "prod",
+			problems: []string{`deployments/stat20/hubploy.yaml: key "cluster.provider": provider "gcloud" cannot be used to deploy yet`},
+		},
+		{
+			name: "no cluster block",
+			change: func(t *testing.T, root string) {
+				writeFile(t, filepath.Join(root, "deployments/stat20/hubploy.yaml"), []byte("# no cluster: deployed with --kubeconfig\n"))
+			},
+			hub: "stat20", env: "prod",
+			warnings: []string{`deployments/stat20/hubploy.yaml: key "cluster": is missing, so hubploy does not know how to reach the cluster (add a cluster block (provider: kubeconfig) or pass --kubeconfig)`},
+		},
+		{
+			name: "image folder without Dockerfile",
+			change: func(t *testing.T, root string) {
+				os.Remove(filepath.Join(root, "deployments/datahub/image/Dockerfile"))
+			},
+			hub: "datahub", env: "staging",
+			problems: []string{datahubHubploy + `: key "images.images[0].path": image registry.example.org/datahub/user-image is built from deployments/datahub/image, ` +
+				"which has no Dockerfile: hubploy builds images from Dockerfiles only (write one; `repo2docker --no-build --debug deployments/datahub/image` " +
+				"prints the Dockerfile repo2docker would use; or put a prebuilt image's tag in its name)"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := exampleWithKubeconfigs(t)
+			tc.change(t, root)
+			res := run(t, root, validate.Validate{Hubs: []string{tc.hub}, Env: tc.env})
+			if len(res) != 1 {
+				t.Fatalf("got %+v", res)
+			}
+			matchPrefixes(t, "problems", res[0].Problems, tc.problems)
+			matchPrefixes(t, "warnings", res[0].Warnings, tc.warnings)
+			if res[0].OK() != (len(tc.problems) == 0) {
+				t.Errorf("OK() = %v", res[0].OK())
+			}
+			if all := strings.Join(append(res[0].Problems, res[0].Warnings...), "\n"); strings.Contains(all, "kube-s3cr3t") {
+				t.Error("a finding quotes the kubeconfig's token")
+			}
+		})
+	}
+}
+
+func matchPrefixes(t *testing.T, what string, got, want []string) {
+	t.Helper()
+	ok := len(got) == len(want)
+	for i := 0; ok && i < len(want); i++ {
+		ok = strings.HasPrefix(got[i], want[i]) && !strings.Contains(got[i], "\n")
+	}
+	if !ok {
+		t.Errorf("%s:\n got  %q\n want prefixes %q", what, got, want)
+	}
+}
+
+// A secret value quoted in lint and render errors is masked.
+func TestProblemsAreMasked(t *testing.T) {
+	root := exampleWithKubeconfigs(t)
+	path := filepath.Join(root, "deployments/stat20/secrets/prod.yaml")
+	plain, _, err := (&secrets.Decrypter{AgeIdentities: []string{exampleKey(t)}}).ReadFile(path, "prod.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeEncrypted(t, path, string(plain)+"leakme: sup3r-s3cret-value\n", exampleRecipient(t))
+	writeFile(t, filepath.Join(root, "hub/templates/leak.yaml"), []byte("{{ include .Values.leakme . }}\n"))
+	res := run(t, root, validate.Validate{Hubs: []string{"stat20"}, Env: "prod"})
+	all := strings.Join(res[0].Problems, "\n")
+	if len(res[0].Problems) != 2 || strings.Contains(all, "sup3r-s3cret") || strings.Count(all, `no template "<masked>"`) != 2 {
+		t.Errorf("want a masked lint and render problem, got:\n%s", all)
+	}
+}
+
 func TestProblemsAreCollected(t *testing.T) {
-	root := example.Copy(t)
+	root := exampleWithKubeconfigs(t)
 	f, _ := os.OpenFile(filepath.Join(root, "hub/templates/user-etc-jupyter.yaml"), os.O_APPEND|os.O_WRONLY, 0)
 	f.WriteString("  broken: {{ .Values.etcJupyter | nosuchfunc }}\n")
 	f.Close()
@@ -71,7 +255,7 @@ func TestProblemsAreCollected(t *testing.T) {
 // Image problems are found without a registry: a helm_substitution_path the chart does
 // not read, and a pins file that names an environment the hub does not have.
 func TestImageProblems(t *testing.T) {
-	root := example.Copy(t)
+	root := exampleWithKubeconfigs(t)
 	hubploy := filepath.Join(root, "deployments/datahub/hubploy.yaml")
 	data, _ := os.ReadFile(hubploy)
 	os.WriteFile(hubploy, []byte(strings.Replace(string(data), "helm_substitution_path: jupyterhub.singleuser.image", "helm_substitution_path: jupyterhub.singleuser.imag", 1)), 0o644)
@@ -84,6 +268,23 @@ func TestImageProblems(t *testing.T) {
 	os.WriteFile(filepath.Join(root, "deployments/datahub/image-pins.yaml"), []byte("production:\n  registry.example.org/datahub/user-image: abc1234\n"), 0o644)
 	res = run(t, root, validate.Validate{Hubs: []string{"datahub"}, Env: "staging"})
 	if len(res) != 1 || res[0].OK() || !strings.HasPrefix(res[0].Problems[0], `deployments/datahub/image-pins.yaml:1: key "production": hub "datahub" has no environment "production"`) {
+		t.Fatalf("got %+v", res)
+	}
+}
+
+// A name that is no hub is bad input, found before anything is checked; a hub whose
+// hubploy.yaml is broken is a finding.
+func TestHubNames(t *testing.T) {
+	root := exampleWithKubeconfigs(t)
+	progress := 0
+	res, err := start(t, root, validate.Validate{Hubs: []string{"datahub", "stat2O"}, Progress: func(validate.Result) { progress++ }})
+	var ie *inputerr.Error
+	if !errors.As(err, &ie) || res != nil || progress != 0 || !strings.HasPrefix(err.Error(), `hub "stat2O" not found`) || !strings.Contains(err.Error(), `did you mean "stat20"?`) {
+		t.Fatalf("got %v, %d results, %d progress calls", err, len(res), progress)
+	}
+	writeFile(t, filepath.Join(root, "deployments/stat20/hubploy.yaml"), []byte("clustre: {}\n"))
+	res = run(t, root, validate.Validate{Hubs: []string{"stat20"}})
+	if len(res) != 1 || res[0].Env != "" || len(res[0].Problems) != 1 || !strings.HasPrefix(res[0].Problems[0], "deployments/stat20/hubploy.yaml:1: ") {
 		t.Fatalf("got %+v", res)
 	}
 }
