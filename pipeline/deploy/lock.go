@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -18,15 +19,48 @@ import (
 // process killed: after it, --recover may take the release over.
 const LeaseDuration = 30 * time.Second
 
+// leaseState is what a deploy lock's Lease says about its holder.
+type leaseState int
+
+const (
+	leaseFree  leaseState = iota // no lease, or a released one: take it
+	leaseHeld                    // renewed within its duration: someone is deploying
+	leaseStale                   // not renewed in time: its holder is gone, take it over
+)
+
+// stateOf reads lease (nil: there is none) at now.
+func stateOf(lease *coordinationv1.Lease, now time.Time) leaseState {
+	if lease == nil || holderOf(lease) == "" {
+		return leaseFree
+	}
+	spec := lease.Spec
+	if spec.RenewTime == nil || spec.LeaseDurationSeconds == nil {
+		return leaseStale
+	}
+	if now.Before(spec.RenewTime.Add(time.Duration(*spec.LeaseDurationSeconds) * time.Second)) {
+		return leaseHeld
+	}
+	return leaseStale
+}
+
+func holderOf(lease *coordinationv1.Lease) string { return ptr.Deref(lease.Spec.HolderIdentity, "") }
+
 // lock is a Lease that one hubploy process holds while it changes a release, so that a
 // second process fails at once instead of racing helm, and so that a release left
 // pending by a killed process can be told from one that is being deployed right now.
 type lock struct {
 	client   kubernetes.Interface
-	ns, name string
+	ns, name string // the Lease's
+	relName  string // the release it locks
 	holder   string
-	cancel   context.CancelFunc
-	done     chan struct{}
+	progress func(string, ...any)
+	// ctx is the caller's context, also cancelled, with a *lostLockError as its cause,
+	// when the lease is lost: the work done under the lock uses it.
+	ctx     context.Context
+	lose    context.CancelCauseFunc
+	stop    context.CancelFunc // stops the renewal
+	done    chan struct{}      // closed when the renewal has stopped
+	renewed time.Time          // the last successful renewal; only the renewal touches it
 }
 
 func leaseName(release string) string { return "hubploy-" + release }
@@ -34,17 +68,33 @@ func leaseName(release string) string { return "hubploy-" + release }
 // acquireLock takes the release's lease, or says who holds it. With waitStale, a lease
 // that stops being renewed (its holder was killed) is waited out, up to LeaseDuration.
 func acquireLock(ctx context.Context, client kubernetes.Interface, ns, release string, waitStale bool, progress func(string, ...any)) (*lock, error) {
+	leases := client.CoordinationV1().Leases(ns)
+	name := leaseName(release)
 	deadline := time.Now().Add(LeaseDuration + 5*time.Second)
 	for {
-		l, holder, err := tryLock(ctx, client, ns, release)
-		if err != nil || holder == nil || !waitStale || time.Now().After(deadline) {
-			if holder != nil && err == nil {
-				err = fmt.Errorf("release %s is being deployed right now by %s (since %s; lease %s/%s): wait for that deploy to finish; if that process was killed, its lock lapses within %s and --recover takes the release over",
-					release, ptr.Deref(holder.Spec.HolderIdentity, "?"), holder.Spec.AcquireTime.Format(time.RFC3339), ns, holder.Name, LeaseDuration)
-			}
-			return l, err
+		cur, err := leases.Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			cur, err = nil, nil
 		}
-		progress("the deploy lock is held by %s; waiting for it to expire if that run is gone", ptr.Deref(holder.Spec.HolderIdentity, "?"))
+		if err != nil {
+			return nil, fmt.Errorf("reading the deploy lock %s/%s: %w", ns, name, err)
+		}
+		state := stateOf(cur, time.Now())
+		if state == leaseStale {
+			progress("the deploy lock was held by %s, which stopped renewing it: taking it over", holderOf(cur))
+		}
+		if state != leaseHeld {
+			return takeLock(ctx, client, ns, release, cur, progress)
+		}
+		if !waitStale || time.Now().After(deadline) {
+			since := "an unknown time"
+			if cur.Spec.AcquireTime != nil {
+				since = cur.Spec.AcquireTime.Format(time.RFC3339)
+			}
+			return nil, fmt.Errorf("release %s is being deployed right now by %s (since %s; lease %s/%s): wait for that deploy to finish; if that process was killed, its lock lapses within %s and --recover takes the release over",
+				release, holderOf(cur), since, ns, name, LeaseDuration)
+		}
+		progress("the deploy lock is held by %s; waiting for it to expire if that run is gone", holderOf(cur))
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
@@ -53,50 +103,46 @@ func acquireLock(ctx context.Context, client kubernetes.Interface, ns, release s
 	}
 }
 
-// tryLock takes the lease, or returns the lease that someone else holds.
-func tryLock(ctx context.Context, client kubernetes.Interface, ns, release string) (*lock, *coordinationv1.Lease, error) {
-	host, _ := os.Hostname()
-	l := &lock{client: client, ns: ns, name: leaseName(release), holder: host + "/" + strconv.Itoa(os.Getpid()) + "/" + strconv.FormatInt(time.Now().UnixNano(), 36)}
-	leases := client.CoordinationV1().Leases(ns)
-	now := metav1.NewMicroTime(time.Now())
+// takeLock writes the lease as ours (cur is the free or stale lease; nil: none) and
+// starts renewing it. Another process writing it at the same moment makes this fail.
+func takeLock(ctx context.Context, client kubernetes.Interface, ns, release string, cur *coordinationv1.Lease, progress func(string, ...any)) (*lock, error) {
+	// The host only makes the holder readable; pid and time make it unique without it.
+	host, err := os.Hostname()
+	if err != nil {
+		host = "unknown-host"
+	}
+	now := time.Now()
+	l := &lock{client: client, ns: ns, name: leaseName(release), relName: release, progress: progress, renewed: now,
+		holder: host + "/" + strconv.Itoa(os.Getpid()) + "/" + strconv.FormatInt(now.UnixNano(), 36)}
 	spec := coordinationv1.LeaseSpec{
 		HolderIdentity:       ptr.To(l.holder),
 		LeaseDurationSeconds: ptr.To(int32(LeaseDuration.Seconds())),
-		AcquireTime:          &now,
-		RenewTime:            &now,
+		AcquireTime:          ptr.To(metav1.NewMicroTime(now)),
+		RenewTime:            ptr.To(metav1.NewMicroTime(now)),
 	}
-	_, err := leases.Create(ctx, &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: l.name}, Spec: spec}, metav1.CreateOptions{})
-	if apierrors.IsAlreadyExists(err) {
-		cur, getErr := leases.Get(ctx, l.name, metav1.GetOptions{})
-		if getErr != nil {
-			return nil, nil, getErr
-		}
-		if held(cur) {
-			return nil, cur, nil
-		}
+	leases := client.CoordinationV1().Leases(ns)
+	if cur == nil {
+		_, err = leases.Create(ctx, &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: l.name}, Spec: spec}, metav1.CreateOptions{})
+	} else {
+		cur = cur.DeepCopy()
 		cur.Spec = spec
-		_, err = leases.Update(ctx, cur, metav1.UpdateOptions{}) // a conflict means another process won
-		if apierrors.IsConflict(err) {
-			return nil, nil, fmt.Errorf("release %s: another hubploy process took the deploy lock at the same moment: wait for it to finish", release)
-		}
+		_, err = leases.Update(ctx, cur, metav1.UpdateOptions{}) // its resourceVersion makes this fail if another process wrote it since
+	}
+	if apierrors.IsAlreadyExists(err) || apierrors.IsConflict(err) {
+		return nil, fmt.Errorf("release %s: another hubploy process took the deploy lock at the same moment: wait for it to finish", release)
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("taking the deploy lock %s/%s: %w", ns, l.name, err)
+		return nil, fmt.Errorf("taking the deploy lock %s/%s: %w", ns, l.name, err)
 	}
-	renewCtx, cancel := context.WithCancel(context.Background())
-	l.cancel, l.done = cancel, make(chan struct{})
-	go l.renew(renewCtx)
-	return l, nil, nil
+	l.ctx, l.lose = context.WithCancelCause(ctx)
+	renewCtx, stop := context.WithCancel(context.Background())
+	l.stop, l.done = stop, make(chan struct{})
+	go l.keep(renewCtx)
+	return l, nil
 }
 
-func held(l *coordinationv1.Lease) bool {
-	if l.Spec.RenewTime == nil || l.Spec.LeaseDurationSeconds == nil || ptr.Deref(l.Spec.HolderIdentity, "") == "" {
-		return false
-	}
-	return time.Since(l.Spec.RenewTime.Time) < time.Duration(*l.Spec.LeaseDurationSeconds)*time.Second
-}
-
-func (l *lock) renew(ctx context.Context) {
+// keep renews the lease until stopped, and cancels l.ctx when it is lost.
+func (l *lock) keep(ctx context.Context) {
 	defer close(l.done)
 	t := time.NewTicker(LeaseDuration / 3)
 	defer t.Stop()
@@ -105,24 +151,80 @@ func (l *lock) renew(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			cur, err := l.client.CoordinationV1().Leases(l.ns).Get(ctx, l.name, metav1.GetOptions{})
-			if err != nil || ptr.Deref(cur.Spec.HolderIdentity, "") != l.holder {
-				continue
+			if err := l.renew(ctx, time.Now()); err != nil {
+				l.lose(err)
+				return
 			}
-			cur.Spec.RenewTime = ptr.To(metav1.NewMicroTime(time.Now()))
-			l.client.CoordinationV1().Leases(l.ns).Update(ctx, cur, metav1.UpdateOptions{})
 		}
 	}
 }
 
-// release lets the lease go, if it is still ours.
+// lostLockError says why a deploy stopped: another process may now change the release.
+type lostLockError struct {
+	release, why string
+}
+
+func (e *lostLockError) Error() string {
+	return fmt.Sprintf("lost the deploy lock of %s: %s; stopped rather than race another deploy: check who deploys it, then deploy again", e.release, e.why)
+}
+
+// renew extends the lease once. It returns an error only when the lease is lost: held by
+// another process, deleted, or not renewed for LeaseDuration, after which others take it
+// for stale. A failed attempt short of that is reported and retried at the next tick.
+func (l *lock) renew(stopping context.Context, now time.Time) error {
+	ctx, cancel := context.WithTimeout(stopping, LeaseDuration/3)
+	defer cancel()
+	leases := l.client.CoordinationV1().Leases(l.ns)
+	cur, err := leases.Get(ctx, l.name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return &lostLockError{l.relName, fmt.Sprintf("its lease %s/%s was deleted", l.ns, l.name)}
+	case err == nil && holderOf(cur) != l.holder:
+		return &lostLockError{l.relName, fmt.Sprintf("%s holds its lease %s/%s now", holderOf(cur), l.ns, l.name)}
+	case err == nil:
+		cur.Spec.RenewTime = ptr.To(metav1.NewMicroTime(now))
+		_, err = leases.Update(ctx, cur, metav1.UpdateOptions{})
+	}
+	if err == nil {
+		l.renewed = now
+		return nil
+	}
+	if stopping.Err() != nil {
+		return nil // the lock is being released: the attempt was cut short, nothing is lost
+	}
+	if now.Sub(l.renewed) >= LeaseDuration {
+		return &lostLockError{l.relName, fmt.Sprintf("its lease %s/%s could not be renewed for %s (%v)", l.ns, l.name, LeaseDuration, err)}
+	}
+	l.progress("could not renew the deploy lock %s/%s (%v); retrying", l.ns, l.name, err)
+	return nil
+}
+
+// explain returns the reason the lock was lost in place of err, the failure that losing
+// it caused; err otherwise.
+func (l *lock) explain(err error) error {
+	var lost *lostLockError
+	if err != nil && errors.As(context.Cause(l.ctx), &lost) {
+		return lost
+	}
+	return err
+}
+
+// release stops the renewal and lets the lease go, if it is still ours.
 func (l *lock) release() {
-	l.cancel()
+	l.stop()
 	<-l.done
+	l.lose(nil) // the work under the lock is over
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cur, err := l.client.CoordinationV1().Leases(l.ns).Get(ctx, l.name, metav1.GetOptions{})
-	if err == nil && ptr.Deref(cur.Spec.HolderIdentity, "") == l.holder {
-		l.client.CoordinationV1().Leases(l.ns).Delete(ctx, l.name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{ResourceVersion: &cur.ResourceVersion}})
+	leases := l.client.CoordinationV1().Leases(l.ns)
+	cur, err := leases.Get(ctx, l.name, metav1.GetOptions{})
+	if err == nil && holderOf(cur) != l.holder {
+		return // someone else's now, not ours to delete
+	}
+	if err == nil {
+		err = leases.Delete(ctx, l.name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{ResourceVersion: &cur.ResourceVersion}})
+	}
+	if err != nil && !apierrors.IsNotFound(err) {
+		l.progress("could not release the deploy lock %s/%s (%v); it lapses by itself within %s", l.ns, l.name, err, LeaseDuration)
 	}
 }
