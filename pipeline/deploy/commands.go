@@ -12,7 +12,7 @@ import (
 // Commands returns the plain helm and sops commands that deploy rel by hand, so a hub
 // can be deployed without hubploy. Secrets are referenced by file and decrypted by sops
 // into a pipe, never inlined and never written to disk.
-func (d *Deploy) Commands(rel *release.Release, kubeContext string) string {
+func (u *Upgrade) Commands(rel *release.Release, kubeContext string) string {
 	repo := rel.Hub.Repo
 	chart := repo.Rel(rel.ChartDir)
 	var b strings.Builder
@@ -20,14 +20,14 @@ func (d *Deploy) Commands(rel *release.Release, kubeContext string) string {
 	fmt.Fprintf(&b, "helm dependency build %s\n", chart)
 	// One line per option, so the command reads like the layering it spells out.
 	lines := []string{"helm upgrade --install " + rel.Name + " " + chart, "--namespace " + rel.Namespace + " --create-namespace --wait"}
-	lines = append(lines, "--timeout "+waitTimeout(d.Timeout).Round(time.Second).String())
+	lines = append(lines, "--timeout "+waitTimeout(u.Timeout).Round(time.Second).String())
 	if kubeContext != "" {
 		lines = append(lines, "--kube-context "+quote(kubeContext))
 	}
 	for _, flag := range []struct {
 		on   bool
 		name string
-	}{{d.Atomic, "--atomic"}, {d.CleanupOnFail, "--cleanup-on-fail"}, {d.Force, "--force"}, {d.DryRun, "--dry-run"}} {
+	}{{u.Atomic, "--atomic"}, {u.CleanupOnFail, "--cleanup-on-fail"}, {u.Force, "--force"}, {u.DryRun, "--dry-run"}} {
 		if flag.on {
 			lines = append(lines, flag.name)
 		}

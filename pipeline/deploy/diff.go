@@ -40,7 +40,7 @@ type DiffResult struct {
 // data and values from encrypted files are masked on both sides; a changed secret
 // shows as ChangedMarker.
 func (d *Diff) Run(ctx context.Context, rel *release.Release) (*DiffResult, error) {
-	s, err := newSession(ctx, d.Access, rel.Namespace, func(string, ...any) {}, 0)
+	s, err := newSession(ctx, d.Access, rel.Namespace, nil, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +60,7 @@ func (d *Diff) Run(ctx context.Context, rel *release.Release) (*DiffResult, erro
 		next, err = s.dryRunUpgrade(ctx, rel)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %s", rel.Name, rel.Masker.String(err.Error()))
+		return nil, fmt.Errorf("%s: %w", rel.Name, rel.Masker.Error(err))
 	}
 	oldObjs, newObjs := map[string]string{}, splitObjects(manifestWithHooks(next))
 	masker := rel.Masker
@@ -95,11 +95,13 @@ func (d *Diff) Run(ctx context.Context, rel *release.Release) (*DiffResult, erro
 			continue
 		}
 		res.Changed++
-		text, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
+		err := difflib.WriteUnifiedDiff(&b, difflib.UnifiedDiff{
 			A: difflib.SplitLines(oldDoc), B: difflib.SplitLines(newDoc),
 			FromFile: "live/" + k, ToFile: "new/" + k, Context: 3,
 		})
-		b.WriteString(text)
+		if err != nil {
+			return nil, err
+		}
 	}
 	res.Text = b.String()
 	return res, nil

@@ -26,7 +26,7 @@ type Job struct {
 // server; one release's failure does not stop the others.
 type Many struct {
 	// Options is copied for each job; its Access and Progress are set per job.
-	Options    Deploy
+	Options    Upgrade
 	PerCluster int
 	// Progress receives each job's progress lines with the job it belongs to.
 	Progress func(job Job, format string, args ...any)
@@ -55,15 +55,15 @@ func (m *Many) Run(ctx context.Context, jobs []Job) []*Result {
 			case slot <- struct{}{}:
 				defer func() { <-slot }()
 			case <-ctx.Done():
-				results[i] = &Result{Hub: j.Release.Hub.Name, Env: j.Release.Env, Release: j.Release.Name, Namespace: j.Release.Namespace, Outcome: Failed, Error: ctx.Err().Error()}
+				results[i] = FailedResult(j.Release.Hub.Name, j.Release.Env, j.Release.Name, j.Release.Namespace, ctx.Err())
 				return
 			}
-			d := m.Options
-			d.Access = j.Access
+			u := m.Options
+			u.Access = j.Access
 			if m.Progress != nil {
-				d.Progress = func(format string, args ...any) { m.Progress(j, format, args...) }
+				u.Progress = func(format string, args ...any) { m.Progress(j, format, args...) }
 			}
-			results[i], _ = d.Run(ctx, j.Release)
+			results[i], _ = u.Run(ctx, j.Release) // the error is in the result too
 		}()
 	}
 	wg.Wait()
@@ -78,6 +78,8 @@ func PrintProgress(w io.Writer) func(job Job, format string, args ...any) {
 	return func(j Job, format string, args ...any) {
 		mu.Lock()
 		defer mu.Unlock()
+		// Progress is for people watching: a line that cannot be written must not stop
+		// the deploys, and the summary reports what they did.
 		fmt.Fprintf(w, "[%6.1fs] %s/%s: %s\n", time.Since(start).Seconds(), j.Release.Hub.Name, j.Release.Env, fmt.Sprintf(format, args...))
 	}
 }
@@ -85,13 +87,17 @@ func PrintProgress(w io.Writer) func(job Job, format string, args ...any) {
 // WriteSummary writes the results as a table: hub, env, result, revision, duration.
 func WriteSummary(w io.Writer, results []*Result) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "HUB\tENV\tRESULT\tREVISION\tDURATION")
+	if _, err := fmt.Fprintln(tw, "HUB\tENV\tRESULT\tREVISION\tDURATION"); err != nil {
+		return err
+	}
 	for _, r := range results {
 		rev := "-"
 		if r.Revision > 0 {
 			rev = strconv.Itoa(r.Revision)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.1fs\n", r.Hub, r.Env, r.Outcome, rev, r.Duration.Seconds())
+		if _, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.1fs\n", r.Hub, r.Env, r.Outcome, rev, r.Duration.Seconds()); err != nil {
+			return err
+		}
 	}
 	return tw.Flush()
 }

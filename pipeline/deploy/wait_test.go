@@ -1,7 +1,6 @@
 package deploy
 
 import (
-	"strings"
 	"testing"
 	"time"
 
@@ -38,14 +37,5 @@ func TestParseTimeout(t *testing.T) {
 	}
 	if _, err := ParseTimeout("soon"); err == nil || err.Error() != `key "timeout": "soon" is neither a duration (30m, 90s) nor a number of seconds` {
 		t.Errorf("got %v", err)
-	}
-}
-
-func TestWriteSummary(t *testing.T) {
-	var b strings.Builder
-	WriteSummary(&b, []*Result{{Hub: "datahub", Env: "prod", Outcome: Deployed, Revision: 3, Duration: 1500 * time.Millisecond}, {Hub: "stat20", Env: "prod", Outcome: Failed}})
-	want := "HUB      ENV   RESULT    REVISION  DURATION\ndatahub  prod  deployed  3         1.5s\nstat20   prod  failed    -         0.0s\n"
-	if b.String() != want {
-		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
 	}
 }

@@ -1,4 +1,6 @@
-package deploy_test
+// Package integration tests pipeline/deploy against a real control plane (kubeenv),
+// through its exported API only.
+package integration
 
 import (
 	"context"
@@ -10,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"helm.sh/helm/v3/pkg/action"
-	helmrelease "helm.sh/helm/v3/pkg/release"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/hubploy/hubploy/internal/example"
@@ -38,6 +38,7 @@ type fixture struct {
 	repo      *repo.Repo
 	namespace string
 	dec       *secrets.Decrypter
+	recipient string // the example age key's public key, to encrypt with
 	cache     string
 }
 
@@ -51,7 +52,30 @@ func newFixture(t testing.TB) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{t: t, repo: r, namespace: kube.NewNamespace(t), dec: &secrets.Decrypter{AgeIdentities: []string{string(key)}}, cache: t.TempDir()}
+	f := &fixture{t: t, repo: r, namespace: kube.NewNamespace(t), dec: &secrets.Decrypter{AgeIdentities: []string{string(key)}}, cache: t.TempDir()}
+	for _, line := range strings.Split(string(key), "\n") {
+		if pub, ok := strings.CutPrefix(line, "# public key: "); ok {
+			f.recipient = pub
+		}
+	}
+	return f
+}
+
+func (f *fixture) hub(name string) *repo.Hub {
+	f.t.Helper()
+	h, err := f.repo.Hub(name)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return h
+}
+
+// encrypt writes clear to the repository file path, encrypted for the example key.
+func (f *fixture) encrypt(path string, clear []byte) {
+	f.t.Helper()
+	if err := os.WriteFile(path, sopstest.MustEncrypt(f.t, path, clear, f.recipient), 0o600); err != nil {
+		f.t.Fatal(err)
+	}
 }
 
 // prepare loads hub/env with extra --set values, into the test's namespace.
@@ -63,11 +87,7 @@ func (f *fixture) prepare(hub, env string, set ...string) *release.Release {
 // prepareIn is prepare into namespace ns ("": the hub's own).
 func (f *fixture) prepareIn(ns, hub, env string, set ...string) *release.Release {
 	f.t.Helper()
-	h, err := f.repo.Hub(hub)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	rel, err := release.Prepare(context.Background(), h, env, release.Options{
+	rel, err := release.Prepare(context.Background(), f.hub(hub), env, release.Options{
 		Namespace: ns,
 		Decrypter: f.dec,
 		Charts:    &charts.Loader{CacheDir: f.cache, Mirrors: map[string]string{example.Z2JHRepository: example.MirrorFolder()}},
@@ -86,37 +106,32 @@ func (f *fixture) access(hub string) *cluster.Access {
 
 func (f *fixture) accessIn(ns, hub string) *cluster.Access {
 	f.t.Helper()
-	h, _ := f.repo.Hub(hub)
-	a, err := cluster.ForHub(h, ns, f.dec, cluster.Options{Kubeconfig: kube.Kubeconfig()})
+	a, err := cluster.ForHub(f.hub(hub), ns, f.dec, cluster.Options{Kubeconfig: kube.Kubeconfig()})
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	return a
 }
 
-func (f *fixture) deployer(hub string) *deploy.Deploy {
-	return &deploy.Deploy{Access: f.access(hub), Timeout: 90 * time.Second, PollInterval: 500 * time.Millisecond,
+func (f *fixture) deployer(hub string) *deploy.Upgrade {
+	return &deploy.Upgrade{Access: f.access(hub), Timeout: 90 * time.Second, PollInterval: 500 * time.Millisecond,
 		Progress: func(format string, args ...any) { f.t.Logf(format, args...) }}
 }
 
-// history returns the release's revisions, oldest first.
-func (f *fixture) history(name string) []*helmrelease.Release {
+// history returns the release's revisions in the test's namespace, oldest first.
+func (f *fixture) history(name string) []deploy.Revision {
 	f.t.Helper()
-	cfg := new(action.Configuration)
-	if err := cfg.Init(f.access("datahub").Getter, f.namespace, "secret", func(string, ...any) {}); err != nil {
-		f.t.Fatal(err)
-	}
-	h, err := action.NewHistory(cfg).Run(name)
+	h, err := (&deploy.History{Access: f.access("datahub")}).Run(context.Background(), name, f.namespace)
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	return h
 }
 
-func statuses(h []*helmrelease.Release) string {
+func statuses(h []deploy.Revision) string {
 	var s []string
 	for _, r := range h {
-		s = append(s, fmt.Sprintf("%d:%s", r.Version, r.Info.Status))
+		s = append(s, fmt.Sprintf("%d:%s", r.Revision, r.Status))
 	}
 	return strings.Join(s, " ")
 }
@@ -130,7 +145,7 @@ func (f *fixture) configMap(name, key string) string {
 	return cm.Data[key]
 }
 
-func mustRun(t *testing.T, d *deploy.Deploy, rel *release.Release, wantOutcome string, wantRev int) {
+func mustRun(t *testing.T, d *deploy.Upgrade, rel *release.Release, wantOutcome deploy.Outcome, wantRev int) {
 	t.Helper()
 	res, err := d.Run(context.Background(), rel)
 	if err != nil {
@@ -145,19 +160,8 @@ func mustRun(t *testing.T, d *deploy.Deploy, rel *release.Release, wantOutcome s
 // kubeconfig read from the hub's sops-encrypted secrets/kubeconfig.yaml.
 func TestInstallUpgradeNoop(t *testing.T) {
 	f := newFixture(t)
-	key, _ := os.ReadFile(example.AgeKeyFile())
-	recipient := ""
-	for _, line := range strings.Split(string(key), "\n") {
-		if r, ok := strings.CutPrefix(line, "# public key: "); ok {
-			recipient = r
-		}
-	}
-	kc := filepath.Join(f.repo.Root, "deployments/datahub/secrets/kubeconfig.yaml")
-	if err := os.WriteFile(kc, sopstest.MustEncrypt(t, kc, kube.Kubeconfig(), recipient), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	h, _ := f.repo.Hub("datahub")
-	access, err := cluster.ForHub(h, f.namespace, f.dec, cluster.Options{})
+	f.encrypt(filepath.Join(f.repo.Root, "deployments/datahub/secrets/kubeconfig.yaml"), kube.Kubeconfig())
+	access, err := cluster.ForHub(f.hub("datahub"), f.namespace, f.dec, cluster.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +206,7 @@ func TestAtomicRollsBackUnready(t *testing.T) {
 	}
 	hist := f.history("stat20-prod")
 	last := hist[len(hist)-1]
-	if last.Info.Status != helmrelease.StatusDeployed || strings.Contains(f.configMap("hub", "singleuser.yaml"), "9G") {
+	if last.Status != "deployed" || strings.Contains(f.configMap("hub", "singleuser.yaml"), "9G") {
 		t.Fatalf("not rolled back: %s", statuses(hist))
 	}
 }
@@ -254,10 +258,14 @@ func TestTenHubsInParallel(t *testing.T) {
 		}
 		// z2jh's objects have fixed names (hub, proxy): one hub per namespace.
 		ns := f.namespace + "-" + name
-		t.Cleanup(func() { kube.Client().CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
+		t.Cleanup(func() {
+			if err := kube.Client().CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}); err != nil {
+				t.Errorf("deleting namespace %s: %v", ns, err)
+			}
+		})
 		jobs = append(jobs, deploy.Job{Release: f.prepareIn(ns, name, "staging"), Access: f.accessIn(ns, name)})
 	}
-	many := &deploy.Many{Options: deploy.Deploy{Timeout: 2 * time.Minute, PollInterval: time.Second}, PerCluster: 4}
+	many := &deploy.Many{Options: deploy.Upgrade{Timeout: 2 * time.Minute, PollInterval: time.Second}, PerCluster: 4}
 	start := time.Now()
 	results := many.Run(context.Background(), jobs)
 	for _, r := range results {
@@ -288,9 +296,7 @@ func TestDiffMasksSecrets(t *testing.T) {
 		}
 	}
 	changed := strings.Replace(string(clear), oldToken, newToken, 1)
-	key, _ := os.ReadFile(example.AgeKeyFile())
-	recipient := strings.TrimPrefix(strings.Split(string(key), "\n")[4], "# public key: ")
-	os.WriteFile(secretFile, sopstest.MustEncrypt(t, secretFile, []byte(changed), recipient), 0o644)
+	f.encrypt(secretFile, []byte(changed))
 
 	rel := f.prepare("datahub", "staging", "jupyterhub.singleuser.defaultUrl=/tree")
 	res, err := (&deploy.Diff{Access: f.access("datahub")}).Run(context.Background(), rel)
@@ -317,8 +323,11 @@ func TestDiffMasksSecrets(t *testing.T) {
 func TestBadInputLeavesReleaseUntouched(t *testing.T) {
 	f := newFixture(t)
 	mustRun(t, f.deployer("datahub"), f.prepare("datahub", "prod"), deploy.Deployed, 1)
-	h, _ := f.repo.Hub("datahub")
-	unreachable, _ := kube.KubeconfigFor("https://127.0.0.1:1")
+	h := f.hub("datahub")
+	unreachable, err := kube.KubeconfigFor("https://127.0.0.1:1")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		opts cluster.Options
