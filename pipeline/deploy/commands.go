@@ -9,10 +9,22 @@ import (
 	"github.com/hubploy/hubploy/pipeline/release"
 )
 
+// CommandTarget is how the commands of Commands reach the cluster.
+type CommandTarget struct {
+	// Kubeconfig is the kubeconfig file, relative to the repository root or as the user
+	// gave it; empty: helm's own (KUBECONFIG, ~/.kube/config).
+	Kubeconfig string
+	// KubeconfigEncrypted says that Kubeconfig is sops-encrypted: the commands decrypt
+	// it into a pipe.
+	KubeconfigEncrypted bool
+	// KubeContext is the kubeconfig's context to use; empty: its current one.
+	KubeContext string
+}
+
 // Commands returns the plain helm and sops commands that deploy rel by hand, so a hub
 // can be deployed without hubploy. Secrets are referenced by file and decrypted by sops
 // into a pipe, never inlined and never written to disk.
-func (u *Upgrade) Commands(rel *release.Release, kubeContext string) string {
+func (u *Upgrade) Commands(rel *release.Release, target CommandTarget) string {
 	repo := rel.Hub.Repo
 	chart := repo.Rel(rel.ChartDir)
 	var b strings.Builder
@@ -21,8 +33,14 @@ func (u *Upgrade) Commands(rel *release.Release, kubeContext string) string {
 	// One line per option, so the command reads like the layering it spells out.
 	lines := []string{"helm upgrade --install " + rel.Name + " " + chart, "--namespace " + rel.Namespace + " --create-namespace --wait"}
 	lines = append(lines, "--timeout "+waitTimeout(u.Timeout).Round(time.Second).String())
-	if kubeContext != "" {
-		lines = append(lines, "--kube-context "+quote(kubeContext))
+	switch {
+	case target.KubeconfigEncrypted:
+		lines = append(lines, "--kubeconfig <(sops --decrypt "+quote(target.Kubeconfig)+")")
+	case target.Kubeconfig != "":
+		lines = append(lines, "--kubeconfig "+quote(target.Kubeconfig))
+	}
+	if target.KubeContext != "" {
+		lines = append(lines, "--kube-context "+quote(target.KubeContext))
 	}
 	for _, flag := range []struct {
 		on   bool
