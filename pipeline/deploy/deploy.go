@@ -135,7 +135,7 @@ func (s *session) dryRunUpgrade(ctx context.Context, rel *release.Release) (*hel
 type notDeployedError struct{ release, namespace string }
 
 func (e *notDeployedError) Error() string {
-	return fmt.Sprintf("release %s was never deployed in namespace %s: check the hub, the environment and --namespace", e.release, e.namespace)
+	return fmt.Sprintf("release %s was never deployed in namespace %s: check the hub, the environment and the namespace", e.release, e.namespace)
 }
 
 func (e *notDeployedError) Unwrap() error { return driver.ErrReleaseNotFound }
