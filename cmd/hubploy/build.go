@@ -11,52 +11,40 @@ import (
 	"time"
 
 	"dagger.io/dagger"
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/spf13/cobra"
 
+	"github.com/hubploy/hubploy/pipeline/action"
 	"github.com/hubploy/hubploy/pipeline/images"
-	"github.com/hubploy/hubploy/pipeline/repo"
 )
 
 // imageFlags choose a hub's image and how to build it.
 type imageFlags struct {
-	image      string
-	env        string
-	buildArgs  []string
-	dockerfile string
-	target     string
-	secrets    []string
+	build   action.Build
+	secrets []string
 }
 
-func (f *imageFlags) add(c *cobra.Command) {
-	c.Flags().StringVar(&f.image, "image", "", "which image, when the hub has several (its name without tag)")
-	c.Flags().StringArrayVar(&f.buildArgs, "build-arg", nil, "NAME=VALUE build argument (repeatable)")
-	c.Flags().StringVar(&f.env, "env", "", "take the tag the environment deploys (image-pins.yaml); default: the folder's")
-	c.Flags().StringVar(&f.dockerfile, "dockerfile", "Dockerfile", "the Dockerfile's path in the image folder")
-	c.Flags().StringVar(&f.target, "target", "", "the Dockerfile stage to build (default: the last)")
+func (f *imageFlags) add(g *globals, c *cobra.Command) {
+	c.Flags().StringVar(&f.build.Image, "image", "", "which image, when the hub has several (its name without tag)")
+	c.Flags().StringArrayVar(&f.build.Args, "build-arg", nil, "NAME=VALUE build argument (repeatable)")
+	c.Flags().StringVar(&f.build.Env, "env", "", "take the tag the environment deploys (image-pins.yaml); default: the folder's")
+	c.Flags().StringVar(&f.build.Dockerfile, "dockerfile", "Dockerfile", "the Dockerfile's path in the image folder")
+	c.Flags().StringVar(&f.build.Target, "target", "", "the Dockerfile stage to build (default: the last)")
 	c.Flags().StringArrayVar(&f.secrets, "secret", nil, "ID=env:VAR or ID=file:PATH: a build secret, for RUN --mount=type=secret,id=ID (repeatable; read in memory, handed to the engine as a Dagger secret)")
-}
-
-// hubImages loads the hub and the images to build (pipeline/images.ToBuild).
-func hubImages(r *repo.Repo, hub, env, image string) (*repo.Hub, []images.Image, error) {
-	h, err := r.Hub(hub)
-	if err != nil {
-		return nil, nil, err
-	}
-	imgs, err := images.ToBuild(h, env, image)
-	return h, imgs, err
+	c.RegisterFlagCompletionFunc("env", envCompletion(g))
 }
 
 // errNoEngine is wrapped by every failure to reach a Dagger engine.
 var errNoEngine = errors.New("no Dagger engine reachable")
 
-// withDagger connects to a Dagger engine through the dagger CLI and runs f. It never
+// connectDagger connects to a Dagger engine through the dagger CLI. It never
 // downloads anything: without a dagger CLI or an engine it fails with one line.
-func withDagger(ctx context.Context, g *globals, f func(*dagger.Client) error) error {
+func connectDagger(ctx context.Context, g *globals) (*dagger.Client, error) {
 	const hint = "install the dagger CLI (v0.19.10) and start an engine, or point _EXPERIMENTAL_DAGGER_RUNNER_HOST at one (this repository: eval \"$(dagger/engine.sh start)\")"
 	if os.Getenv("DAGGER_SESSION_PORT") == "" && os.Getenv("_EXPERIMENTAL_DAGGER_CLI_BIN") == "" {
 		bin, err := exec.LookPath("dagger")
 		if err != nil {
-			return fmt.Errorf("%w: the dagger CLI is not on PATH (%s)", errNoEngine, hint)
+			return nil, fmt.Errorf("%w: the dagger CLI is not on PATH (%s)", errNoEngine, hint)
 		}
 		// The SDK would otherwise download a CLI of its own.
 		os.Setenv("_EXPERIMENTAL_DAGGER_CLI_BIN", bin)
@@ -64,7 +52,7 @@ func withDagger(ctx context.Context, g *globals, f func(*dagger.Client) error) e
 	if host := os.Getenv("_EXPERIMENTAL_DAGGER_RUNNER_HOST"); strings.HasPrefix(host, "unix://") {
 		c, err := net.DialTimeout("unix", strings.TrimPrefix(host, "unix://"), 5*time.Second)
 		if err != nil {
-			return fmt.Errorf("%w at %s: %v (%s)", errNoEngine, host, err, hint)
+			return nil, fmt.Errorf("%w at %s: %v (%s)", errNoEngine, host, err, hint)
 		}
 		c.Close()
 	}
@@ -73,31 +61,95 @@ func withDagger(ctx context.Context, g *globals, f func(*dagger.Client) error) e
 	client, err := dagger.Connect(connectCtx, dagger.WithLogOutput(g.stderr))
 	if err != nil {
 		first, _, _ := strings.Cut(strings.TrimSpace(err.Error()), "\n")
-		return fmt.Errorf("%w: %s (%s)", errNoEngine, first, hint)
+		return nil, fmt.Errorf("%w: %s (%s)", errNoEngine, first, hint)
 	}
-	defer client.Close()
-	return f(client)
+	return client, nil
 }
 
-// dockerBuild is the image's Dockerfile build on the engine, lazily.
-func dockerBuild(c *dagger.Client, img images.Image, f *imageFlags) (*dagger.Container, error) {
-	opts := dagger.DirectoryDockerBuildOpts{Dockerfile: f.dockerfile, Target: f.target}
-	for _, a := range f.buildArgs {
-		k, v, ok := strings.Cut(a, "=")
-		if !ok || k == "" {
-			return nil, usageError{fmt.Errorf("--build-arg %q is not NAME=VALUE", a)}
-		}
-		opts.BuildArgs = append(opts.BuildArgs, dagger.BuildArg{Name: k, Value: v})
+// engine is action.ImageBuilder on a Dagger engine: Dockerfile builds of the host's
+// image folders, with the build secrets read in memory. It connects at its first build,
+// so that a publish with nothing to build needs no engine.
+type engine struct {
+	g       *globals
+	specs   []string // --secret
+	client  *dagger.Client
+	secrets []*dagger.Secret
+}
+
+func (e *engine) connect(ctx context.Context) error {
+	if e.client != nil {
+		return nil
 	}
-	for _, spec := range f.secrets {
+	client, err := connectDagger(ctx, e.g)
+	if err != nil {
+		return err
+	}
+	e.client = client
+	for _, spec := range e.specs {
 		id, value, err := readBuildSecret(spec)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		// The secret's name is the id the Dockerfile mounts it by.
-		opts.Secrets = append(opts.Secrets, c.SetSecret(id, value))
+		e.secrets = append(e.secrets, client.SetSecret(id, value))
 	}
-	return c.Host().Directory(img.Context).DockerBuild(opts), nil
+	return nil
+}
+
+// close ends the engine session, if one was started.
+func (e *engine) close() error {
+	if e.client == nil {
+		return nil
+	}
+	return e.client.Close()
+}
+
+func (e *engine) container(ctx context.Context, img images.Image, o action.BuildOptions, args []action.BuildArg) (*dagger.Container, error) {
+	if err := e.connect(ctx); err != nil {
+		return nil, err
+	}
+	opts := dagger.DirectoryDockerBuildOpts{Dockerfile: o.Dockerfile, Target: o.Target, Secrets: e.secrets}
+	for _, a := range args {
+		opts.BuildArgs = append(opts.BuildArgs, dagger.BuildArg{Name: a.Name, Value: a.Value})
+	}
+	return e.client.Host().Directory(img.Context).DockerBuild(opts), nil
+}
+
+func (e *engine) Build(ctx context.Context, img images.Image, o action.BuildOptions, args []action.BuildArg) error {
+	ctr, err := e.container(ctx, img, o, args)
+	if err == nil {
+		_, err = ctr.Sync(ctx)
+	}
+	return err
+}
+
+func (e *engine) Publish(ctx context.Context, img images.Image, o action.BuildOptions, args []action.BuildArg, auth *authn.AuthConfig) (string, error) {
+	ctr, err := e.container(ctx, img, o, args)
+	if err != nil {
+		return "", err
+	}
+	if auth.Username != "" || auth.Password != "" {
+		ctr = ctr.WithRegistryAuth(img.Registry(), auth.Username, e.client.SetSecret("hubploy-registry-"+img.Registry(), auth.Password))
+	}
+	return ctr.Publish(ctx, img.Ref())
+}
+
+// runImages runs a build or publish on an engine and prints the references.
+func runImages(ctx context.Context, g *globals, f *imageFlags, job func(action.ImageBuilder) ([]string, error)) error {
+	for _, spec := range f.secrets { // bad flags fail before anything is built
+		if _, _, err := readBuildSecret(spec); err != nil {
+			return err
+		}
+	}
+	e := &engine{g: g, specs: f.secrets}
+	refs, err := job(e)
+	if cerr := e.close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return printRefs(g, refs)
 }
 
 // readBuildSecret reads "ID=env:VAR" or "ID=file:PATH" into memory.
@@ -126,106 +178,57 @@ func newBuildCmd(g *globals) *cobra.Command {
 	var f imageFlags
 	cmd := &cobra.Command{
 		Use:   "build HUB",
-		Short: "Build a hub's user image with a Dagger engine",
-		Long: `Build the hub's user image (each image built from a folder, or --image) from the
-Dockerfile of its folder on a Dagger engine, and print the reference it is deployed as.
-Nothing is pushed: see publish. Needs the dagger CLI and a running engine.`,
+		Short: "Build a hub's user images with a Dagger engine",
+		Long: `Build the hub's user images (each image built from a folder, or --image) from the
+Dockerfile of its folder on a Dagger engine, and print the references they are deployed
+as. Nothing is pushed: see publish. Needs the dagger CLI and a running engine.`,
 		Example:           "  hubploy build datahub\n  hubploy build datahub --build-arg BASE_IMAGE=registry.internal/jupyter/minimal-notebook:2025-10-20",
 		Args:              exactArgs(1),
-		ValidArgsFunction: hubEnvCompletion(g),
+		ValidArgsFunction: hubCompletion(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := g.openRepo()
+			cfg, err := g.config()
 			if err != nil {
 				return err
 			}
-			_, imgs, err := hubImages(r, args[0], f.env, f.image)
-			if err != nil {
-				return err
-			}
-			return withDagger(cmd.Context(), g, func(c *dagger.Client) error {
-				for _, img := range imgs {
-					ctr, err := dockerBuild(c, img, &f)
-					if err != nil {
-						return err
-					}
-					if _, err := ctr.Sync(cmd.Context()); err != nil {
-						return fmt.Errorf("building %s from %s: %w", img.Ref(), img.ContextDisplay, err)
-					}
-					fmt.Fprintf(g.stdout, "built %s\n", img.Ref())
-				}
-				return nil
-			})
+			b := f.build
+			b.Config, b.Hub = cfg, args[0]
+			return runImages(cmd.Context(), g, &f, func(e action.ImageBuilder) ([]string, error) { return b.Run(cmd.Context(), e) })
 		},
 	}
-	f.add(cmd)
-	return cmd
+	f.add(g, cmd)
+	return uses(cmd, repoFlags, secretFlags, outputFlags)
 }
 
 func newPublishCmd(g *globals) *cobra.Command {
 	var f imageFlags
 	cmd := &cobra.Command{
 		Use:   "publish HUB",
-		Short: "Build a hub's user image with a Dagger engine and push it, unless its tag exists",
-		Long: `Push the hub's user image (each image built from a folder, or --image) as name:tag,
+		Short: "Build a hub's user images with a Dagger engine and push them, unless their tags exist",
+		Long: `Push the hub's user images (each image built from a folder, or --image) as name:tag,
 the tag hubploy deploys, unless the registry already has that tag (then nothing is
-built). Prints each reference, with its digest when pushed. Registry credentials are
-those of hubploy.yaml's images.registry block, else the docker configuration.`,
+built, and no engine is needed). Prints each reference, with its digest when pushed.
+Registry credentials are those of hubploy.yaml's images.registry block, else the
+docker configuration.`,
 		Example:           "  hubploy publish datahub",
 		Args:              exactArgs(1),
-		ValidArgsFunction: hubEnvCompletion(g),
+		ValidArgsFunction: hubCompletion(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			r, err := g.openRepo()
+			cfg, err := g.config()
 			if err != nil {
 				return err
 			}
-			h, imgs, err := hubImages(r, args[0], f.env, f.image)
-			if err != nil {
-				return err
-			}
-			kc, err := g.keychain(h)
-			if err != nil {
-				return err
-			}
-			var todo []images.Image
-			for _, st := range images.Check(ctx, imgs, kc) {
-				switch {
-				case st.Err != nil:
-					return st.Err
-				case st.Exists:
-					fmt.Fprintf(g.stderr, "hubploy: %s is already in the registry: not building or pushing it\n", st.Ref())
-					fmt.Fprintln(g.stdout, st.Ref())
-				default:
-					todo = append(todo, st.Image)
+			p := &action.Publish{Build: f.build}
+			p.Config, p.Hub = cfg, args[0]
+			return runImages(cmd.Context(), g, &f, func(e action.ImageBuilder) ([]string, error) {
+				published, err := p.Run(cmd.Context(), e)
+				var refs []string
+				for _, r := range published {
+					refs = append(refs, r.Ref)
 				}
-			}
-			if len(todo) == 0 {
-				return nil
-			}
-			return withDagger(ctx, g, func(c *dagger.Client) error {
-				for _, img := range todo {
-					ctr, err := dockerBuild(c, img, &f)
-					if err != nil {
-						return err
-					}
-					auth, err := images.Auth(ctx, kc, img)
-					if err != nil {
-						return err
-					}
-					if auth.Username != "" || auth.Password != "" {
-						ctr = ctr.WithRegistryAuth(img.Registry(), auth.Username, c.SetSecret("hubploy-registry-"+img.Registry(), auth.Password))
-					}
-					fmt.Fprintf(g.stderr, "hubploy: building and pushing %s\n", img.Ref())
-					pushed, err := ctr.Publish(ctx, img.Ref())
-					if err != nil {
-						return fmt.Errorf("publishing %s: %w", img.Ref(), err)
-					}
-					fmt.Fprintln(g.stdout, pushed)
-				}
-				return nil
+				return refs, err
 			})
 		},
 	}
-	f.add(cmd)
-	return cmd
+	f.add(g, cmd)
+	return uses(cmd, repoFlags, secretFlags, outputFlags)
 }

@@ -62,18 +62,24 @@ func TestImagesList(t *testing.T) {
 	writeFile(t, repo, "deployments/datahub/image-pins.yaml", "prod:\n  "+reg.Host+"/datahub/user-image: "+tag+"\n")
 	appendFile(t, repo, "deployments/datahub/image/Dockerfile", "RUN true\n")
 	code, out, _ = c.run("images", "list", "datahub", "--env", "staging", "-o", "json")
-	var rows []map[string]any
-	if err := json.Unmarshal([]byte(out), &rows); err != nil || code != 0 || len(rows) != 2 {
+	var list struct {
+		OK     bool             `json:"ok"`
+		Images []map[string]any `json:"images"`
+	}
+	if err := json.Unmarshal([]byte(out), &list); err != nil || code != 0 || !list.OK || len(list.Images) != 2 {
 		t.Fatalf("exit %d, %v:\n%s", code, err, out)
 	}
+	rows := list.Images
 	if r := rows[0]; r["env"] != "staging" || r["tag"] == tag || r["exists"] != false || r["source"] != "content" ||
 		r["context"] != "deployments/datahub/image" || r["dockerfile"] != "deployments/datahub/image/Dockerfile" || r["helm_substitution_path"] != "jupyterhub.singleuser.image" {
 		t.Errorf("staging's changed image: %v", r)
 	}
 	_, out, _ = c.run("images", "list", "datahub", "--env", "prod", "-o", "json")
-	rows = nil
-	json.Unmarshal([]byte(out), &rows)
-	if r := rows[0]; r["tag"] != tag || r["source"] != "pin" || r["exists"] != true || r["context"] != nil {
+	list.Images = nil
+	if err := json.Unmarshal([]byte(out), &list); err != nil || len(list.Images) == 0 {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if r := list.Images[0]; r["tag"] != tag || r["source"] != "pin" || r["exists"] != true || r["context"] != nil {
 		t.Errorf("prod's pinned image: %v", r)
 	}
 }
@@ -86,13 +92,14 @@ func TestImagesListUnreachable(t *testing.T) {
 	reg.Push(t, reg.Host+"/datahub/user-image:"+tag)
 	down := registrytest.Unreachable(t)
 	appendFile(t, repo, "deployments/stat20/hubploy.yaml", "images:\n  images:\n    - name: "+down+"/stat20/user-image:v1\n")
-	code, out, _ := newCLI(t, repo).run("images", "list")
+	code, out, errOut := newCLI(t, repo).run("images", "list")
 	if code != exitFailure {
 		t.Errorf("exit %d", code)
 	}
-	want := fmt.Sprintf(`error: stat20 %s/stat20/user-image:v1: deployments/stat20/hubploy.yaml: key "images.images[0].name": registry %s is unreachable: dial tcp %s: connect: connection refused (check the network, and the registry host in the image's name)`, down, down, down)
-	if !strings.Contains(out, "user-image  "+tag+"  content  present\n") || !strings.Contains(out, "unknown (error below)") || !strings.Contains(out, want+"\n") {
-		t.Errorf("output:\n%s\nwant the line %s", out, want)
+	// The table on stdout, the problem on stderr.
+	want := fmt.Sprintf(`hubploy: error: stat20 %s/stat20/user-image:v1: deployments/stat20/hubploy.yaml: key "images.images[0].name": registry %s is unreachable: dial tcp %s: connect: connection refused (check the network, and the registry host in the image's name)`, down, down, down)
+	if !strings.Contains(out, "user-image  "+tag+"  content  present\n") || !strings.Contains(out, "unknown (see the error)") || errOut != want+"\n" {
+		t.Errorf("stdout:\n%s\nstderr:\n%s\nwant the line %s", out, errOut, want)
 	}
 }
 
@@ -112,7 +119,7 @@ func TestImagesPromote(t *testing.T) {
 	reg.Push(t, reg.Host+"/datahub/prebuilt:v9")
 	code, out, errOut = c.run("images", "promote", "datahub", "--from", "staging", "--to", "prod")
 	if code != 0 || !strings.Contains(out, "prod: pinned "+reg.Host+"/datahub/user-image:"+tag+" (was "+tag+")\n") ||
-		!strings.HasSuffix(out, "wrote deployments/datahub/image-pins.yaml: review and commit it\n") {
+		errOut != "hubploy: wrote deployments/datahub/image-pins.yaml: review and commit it\n" {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
 	// The image folder moves on: staging renders the new tag, prod the pinned one.
@@ -145,8 +152,8 @@ func TestImagesBadInput(t *testing.T) {
 		code, out, errOut := newCLI(t, repo).run(tc.args...)
 		if tc.args[1] == "list" && strings.Contains(tc.want, "no environment") {
 			// A hub without the environment is a finding of the listing, as in validate.
-			if code != exitFailure || !strings.Contains(out, tc.want) {
-				t.Errorf("%v: exit %d\n%s", tc.args, code, out)
+			if code != exitFailure || !strings.Contains(errOut, tc.want) || strings.Contains(out, "error") {
+				t.Errorf("%v: exit %d\nstdout: %s\nstderr: %s", tc.args, code, out, errOut)
 			}
 			continue
 		}

@@ -13,11 +13,11 @@ import (
 	"github.com/hubploy/hubploy/pipeline/inputerr"
 )
 
-// Exit codes.
+// Exit codes, as the README's table of commands gives them.
 const (
 	exitOK      = 0
 	exitFailure = 1 // the work failed, or a check found problems
-	exitInput   = 2 // bad usage or bad input
+	exitInput   = 2 // bad usage or bad input; for `diff --exit-code`: changes found
 )
 
 func main() {
@@ -32,19 +32,38 @@ type usageError struct{ error }
 
 func (u usageError) Unwrap() error { return u.error }
 
-// checkFailed is returned by commands that ran fine but found problems they already
-// reported (validate); it exits 1 without printing more.
-var checkFailed = errors.New("check failed")
+// exitError ends hubploy with code, after printing err unless it is nil (the command
+// already reported what it found).
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e exitError) Unwrap() error { return e.err }
+
+// checkFailed is returned by commands that ran but found problems they reported.
+var checkFailed = exitError{code: exitFailure}
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := newRootCmd(stdout, stderr)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
-	switch {
-	case err == nil:
+	if err == nil {
 		return exitOK
-	case errors.Is(err, checkFailed):
-		return exitFailure
+	}
+	var exit exitError
+	if errors.As(err, &exit) {
+		if exit.err != nil {
+			fmt.Fprintln(stderr, "hubploy: error:", exit.err)
+		}
+		return exit.code
 	}
 	fmt.Fprintln(stderr, "hubploy: error:", err)
 	var u usageError

@@ -12,6 +12,7 @@ import (
 	"github.com/hubploy/hubploy/internal/chartrepo"
 	"github.com/hubploy/hubploy/internal/example"
 	"github.com/hubploy/hubploy/internal/sopstest"
+	"github.com/hubploy/hubploy/pipeline/charts"
 )
 
 // cli runs hubploy in process against a repo, with the stand-in z2jh chart served by a
@@ -33,11 +34,25 @@ func newCLI(t *testing.T, repo string) *cli {
 	return &cli{t: t, repo: repo, mirror: example.Z2JHRepository + "=" + srv.URL, cache: t.TempDir(), key: example.AgeKeyFile()}
 }
 
+// run runs hubploy with the test's key, mirror and chart cache given as CI gives them,
+// in the environment, and --repo where the command reads a repository.
 func (c *cli) run(args ...string) (code int, stdout, stderr string) {
 	c.t.Helper()
+	c.t.Setenv("SOPS_AGE_KEY_FILE", c.key)
+	c.t.Setenv(charts.MirrorsEnv, c.mirror)
+	c.t.Setenv("XDG_CACHE_HOME", c.cache)
+	full := args
+	if len(args) > 0 && args[0] != "decrypt" && args[0] != "version" {
+		full = append([]string{"--repo", c.repo}, args...)
+	}
+	return c.runExactly(full...)
+}
+
+// runExactly runs hubploy with these arguments and nothing more.
+func (c *cli) runExactly(args ...string) (code int, stdout, stderr string) {
+	c.t.Helper()
 	var out, errb bytes.Buffer
-	full := append([]string{"--repo", c.repo, "--chart-mirror", c.mirror, "--chart-cache", c.cache, "--age-key-file", c.key}, args...)
-	code = run(context.Background(), full, &out, &errb)
+	code = run(context.Background(), args, &out, &errb)
 	return code, out.String(), errb.String()
 }
 
@@ -77,9 +92,21 @@ func TestValidateExample(t *testing.T) {
 		}
 	}
 	code, out, _ = c.run("validate", "datahub", "--env", "prod", "--output", "json")
-	var results []map[string]any
-	if err := json.Unmarshal([]byte(out), &results); err != nil || code != 0 || len(results) != 1 || results[0]["hub"] != "datahub" || results[0]["env"] != "prod" {
+	var rep struct {
+		OK      bool             `json:"ok"`
+		Results []map[string]any `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 0 || !rep.OK || len(rep.Results) != 1 || rep.Results[0]["hub"] != "datahub" || rep.Results[0]["env"] != "prod" || rep.Results[0]["ok"] != true {
 		t.Fatalf("json: code %d, %v, %s", code, err, out)
+	}
+	// The shared flags, before the command or after it, instead of the environment.
+	t.Setenv("SOPS_AGE_KEY_FILE", "")
+	t.Setenv(charts.MirrorsEnv, "")
+	flags := []string{"--repo", c.repo, "--chart-mirror", c.mirror, "--chart-cache", t.TempDir(), "--age-key-file", c.key}
+	for _, args := range [][]string{append(append([]string{}, flags...), "validate"), append([]string{"validate"}, flags...)} {
+		if code, out, errOut := c.runExactly(args...); code != 0 || !strings.Contains(out, "4 ok, 0 failed") {
+			t.Errorf("%v: exit %d\n%s%s", args, code, out, errOut)
+		}
 	}
 }
 

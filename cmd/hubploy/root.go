@@ -5,22 +5,34 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
+	"slices"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
+	"github.com/hubploy/hubploy/pipeline/action"
 	"github.com/hubploy/hubploy/pipeline/charts"
-	"github.com/hubploy/hubploy/pipeline/images"
 	"github.com/hubploy/hubploy/pipeline/inputerr"
 	"github.com/hubploy/hubploy/pipeline/release"
-	"github.com/hubploy/hubploy/pipeline/repo"
-	"github.com/hubploy/hubploy/pipeline/secrets"
-	"github.com/hubploy/hubploy/pipeline/values"
 )
 
-// globals are the flags every command shares.
+// Flag groups. The shared flags are the root's, so that they can come before the
+// command as well as after it (`hubploy --repo r validate`), but each command says
+// which groups mean something to it: the others are refused and left out of its help.
+const (
+	groupAnnotation = "hubploy-flag-groups"
+	repoFlags       = "repo"    // --repo
+	secretFlags     = "secrets" // --age-key-file, --allow-unencrypted-secrets
+	chartFlags      = "chart"   // --chart, --chart-mirror, --chart-cache
+	valueFlags      = "values"  // --values, --set, --set-string
+	outputFlags     = "output"  // --output
+)
+
+// renderFlags are the groups of the commands that render a hub.
+var renderFlags = []string{repoFlags, secretFlags, chartFlags, valueFlags, outputFlags}
+
+// globals are the shared flags' values, and where hubploy writes.
 type globals struct {
 	repoDir          string
 	chartDir         string
@@ -47,16 +59,31 @@ secrets/<env>.yaml for each hub, and an umbrella chart (hub/) that depends on th
 Zero to JupyterHub chart.
 
 Exit codes: 0 success, 1 failure (or problems found), 2 bad usage or bad input.`,
+		Version:       action.Version().Hubploy,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Runnable, so that an unknown command is a usage error rather than help.
+		Args: cobra.ArbitraryArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return c.Help()
+			}
+			return usageError{fmt.Errorf("unknown command %q (see `hubploy --help`)%s", args[0], suggest(c, args[0]))}
+		},
 	}
-	root.PersistentPreRunE = func(*cobra.Command, []string) error { return g.checkOutput() }
+	root.SetVersionTemplate(versionText())
+	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error { return g.checkFlags(c) }
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w (see `%s --help`)", err, c.CommandPath())}
 	})
 	f := root.PersistentFlags()
+	group := func(name string, flags ...string) {
+		for _, fl := range flags {
+			f.SetAnnotation(fl, groupAnnotation, []string{name})
+		}
+	}
 	f.StringVar(&g.repoDir, "repo", ".", "the deployment repository's root folder")
 	f.StringVar(&g.chartDir, "chart", release.DefaultChartDir, "the umbrella chart's folder, relative to the repository root")
 	f.StringArrayVar(&g.chartMirrors, "chart-mirror", nil, "REPOSITORY_URL=MIRROR: fetch that chart repository's charts from MIRROR, a URL or a local folder (repeatable; also "+charts.MirrorsEnv+")")
@@ -67,10 +94,66 @@ Exit codes: 0 success, 1 failure (or problems found), 2 bad usage or bad input.`
 	f.StringArrayVarP(&g.valueFiles, "values", "f", nil, "extra values file, applied after the repo's files (repeatable; may be sops-encrypted)")
 	f.StringArrayVar(&g.set, "set", nil, "set values on the command line (key.path=value, repeatable)")
 	f.StringArrayVar(&g.setString, "set-string", nil, "set STRING values on the command line (key.path=value, repeatable)")
-	root.AddCommand(newRenderCmd(g), newValidateCmd(g), newDecryptCmd(g), newDeployCmd(g), newDiffCmd(g), newStatusCmd(g), newRollbackCmd(g))
-	root.AddCommand(newBuildCmd(g), newPublishCmd(g))
-	root.AddCommand(newImagesCmd(g))
+	group(repoFlags, "repo")
+	group(chartFlags, "chart", "chart-mirror", "chart-cache")
+	group(secretFlags, "age-key-file", "allow-unencrypted-secrets")
+	group(outputFlags, "output")
+	group(valueFlags, "values", "set", "set-string")
+	root.AddCommand(newValidateCmd(g), newRenderCmd(g), newDecryptCmd(g),
+		newDeployCmd(g), newDiffCmd(g), newStatusCmd(g), newHistoryCmd(g), newRollbackCmd(g),
+		newImagesCmd(g), newBuildCmd(g), newPublishCmd(g), newVersionCmd(g))
+	cobra.AddTemplateFunc("applicableGlobalFlags", applicableGlobalFlags)
+	root.SetUsageTemplate(strings.ReplaceAll(root.UsageTemplate(), ".InheritedFlags.FlagUsages", "applicableGlobalFlags ."))
 	return root
+}
+
+// uses marks the flag groups that mean something to c.
+func uses(c *cobra.Command, groups ...string) *cobra.Command {
+	if c.Annotations == nil {
+		c.Annotations = map[string]string{}
+	}
+	c.Annotations[groupAnnotation] = strings.Join(groups, ",")
+	return c
+}
+
+func applies(c *cobra.Command, f *pflag.Flag) bool {
+	groups, ok := f.Annotations[groupAnnotation]
+	if !ok {
+		return true // help, and flags of parent commands
+	}
+	return slices.Contains(strings.Split(c.Annotations[groupAnnotation], ","), groups[0])
+}
+
+// applicableGlobalFlags is the help text of the shared flags c accepts.
+func applicableGlobalFlags(c *cobra.Command) string {
+	fs := pflag.NewFlagSet(c.Name(), pflag.ContinueOnError)
+	c.InheritedFlags().VisitAll(func(f *pflag.Flag) {
+		if applies(c, f) {
+			fs.AddFlag(f)
+		}
+	})
+	return fs.FlagUsages()
+}
+
+// checkFlags refuses shared flags that c does not use, and a bad --output.
+func (g *globals) checkFlags(c *cobra.Command) error {
+	var err error
+	c.Flags().Visit(func(f *pflag.Flag) {
+		if err == nil && !applies(c, f) {
+			err = usageError{fmt.Errorf("--%s does not apply to `%s` (see `%s --help`)", f.Name, c.CommandPath(), c.CommandPath())}
+		}
+	})
+	if err == nil && g.output != "text" && g.output != "json" {
+		err = usageError{fmt.Errorf("--output must be text or json, not %q", g.output)}
+	}
+	return err
+}
+
+func suggest(c *cobra.Command, name string) string {
+	if s := c.SuggestionsFor(name); len(s) > 0 {
+		return "; did you mean " + strings.Join(s, " or ") + "?"
+	}
+	return ""
 }
 
 // exactArgs is cobra.ExactArgs, as a usage error.
@@ -83,12 +166,7 @@ func exactArgs(n int) cobra.PositionalArgs {
 	}
 }
 
-func (g *globals) checkOutput() error {
-	if g.output != "text" && g.output != "json" {
-		return usageError{fmt.Errorf("--output must be text or json, not %q", g.output)}
-	}
-	return nil
-}
+func (g *globals) json() bool { return g.output == "json" }
 
 // printJSON writes v to stdout as indented JSON, for --output json.
 func (g *globals) printJSON(v any) error {
@@ -97,55 +175,73 @@ func (g *globals) printJSON(v any) error {
 	return enc.Encode(v)
 }
 
-func (g *globals) openRepo() (*repo.Repo, error) {
-	return repo.Open(g.repoDir)
+// logf writes a diagnostic line to stderr.
+func (g *globals) logf(format string, args ...any) {
+	fmt.Fprintf(g.stderr, "hubploy: "+format+"\n", args...)
 }
 
-func (g *globals) decrypter() (*secrets.Decrypter, error) {
-	d := &secrets.Decrypter{AllowUnencrypted: g.allowUnencrypted}
+// config turns the shared flags into the application layer's configuration.
+func (g *globals) config() (*action.Config, error) {
+	s := action.Settings{
+		RepoDir: g.repoDir, ChartDir: g.chartDir, ChartCache: g.chartCache,
+		ChartMirrors:            append([]string{os.Getenv(charts.MirrorsEnv)}, g.chartMirrors...),
+		AllowUnencryptedSecrets: g.allowUnencrypted,
+		ValueFiles:              g.valueFiles, Set: g.set, SetString: g.setString,
+		Log: g.logf,
+	}
 	if g.ageKeyFile != "" {
 		data, err := os.ReadFile(g.ageKeyFile)
 		if err != nil {
 			return nil, &inputerr.Error{File: g.ageKeyFile, Msg: "cannot read the age key file", Hint: "check --age-key-file", Err: err}
 		}
-		d.AgeIdentities = []string{string(data)}
+		s.AgeKeys = []string{string(data)}
 	}
-	return d, nil
+	return action.New(s)
 }
 
-// keychain is the registry credentials of hub h, its secrets decrypted in memory.
-func (g *globals) keychain(h *repo.Hub) (authn.Keychain, error) {
-	dec, err := g.decrypter()
-	if err != nil {
-		return nil, err
+// hubCompletion completes hub names.
+func hubCompletion(g *globals) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return g.hubNames(), cobra.ShellCompDirectiveNoFileComp
 	}
-	return images.Keychain(h, dec)
 }
 
-func (g *globals) releaseOptions() (release.Options, error) {
-	dec, err := g.decrypter()
-	if err != nil {
-		return release.Options{}, err
-	}
-	specs := append([]string{os.Getenv(charts.MirrorsEnv)}, g.chartMirrors...)
-	mirrors, err := charts.ParseMirrors(specs)
-	if err != nil {
-		return release.Options{}, err
-	}
-	for from, to := range mirrors {
-		// A relative mirror folder is relative to where hubploy runs, as any path flag.
-		if !strings.Contains(to, "://") {
-			if abs, err := filepath.Abs(to); err == nil {
-				mirrors[from] = abs
-			}
+// hubEnvCompletion completes a hub name, then one of its environments.
+func hubEnvCompletion(g *globals) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+		switch len(args) {
+		case 0:
+			return g.hubNames(), cobra.ShellCompDirectiveNoFileComp
+		case 1:
+			return g.envNames(args[:1]), cobra.ShellCompDirectiveNoFileComp
 		}
+		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	return release.Options{
-		ChartDir:  g.chartDir,
-		Decrypter: dec,
-		Charts: &charts.Loader{CacheDir: g.chartCache, Mirrors: mirrors, Progress: func(format string, args ...any) {
-			fmt.Fprintf(g.stderr, "hubploy: "+format+"\n", args...)
-		}},
-		Values: values.Options{ValueFiles: g.valueFiles, Set: g.set, SetString: g.setString},
-	}, nil
+}
+
+// envCompletion completes --env with the environments of the hubs named (every hub's
+// when none is).
+func envCompletion(g *globals) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+		return g.envNames(args), cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// hubNames and envNames complete: a repository that cannot be read completes nothing.
+func (g *globals) hubNames() []string {
+	c, err := g.config()
+	if err != nil {
+		return nil
+	}
+	names, _ := c.HubNames(nil)
+	return names
+}
+
+func (g *globals) envNames(hubs []string) []string {
+	c, err := g.config()
+	if err != nil {
+		return nil
+	}
+	envs, _ := c.EnvNames(hubs)
+	return envs
 }
