@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"strings"
 
@@ -13,27 +11,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/hubploy/hubploy/pipeline/action"
 	"github.com/hubploy/hubploy/pipeline/images"
-	"github.com/hubploy/hubploy/pipeline/inputerr"
-	"github.com/hubploy/hubploy/pipeline/repo"
 )
-
-// hubImages loads the hub and the images to build (pipeline/images.ToBuild).
-func (ws *workspace) hubImages(hub, env, image string) (*repo.Hub, []images.Image, error) {
-	h, err := ws.repo.Hub(hub)
-	if err != nil {
-		return nil, nil, err
-	}
-	imgs, err := images.ToBuild(h, env, image)
-	return h, imgs, err
-}
-
-// buildOptions are Build's and Publish's Dockerfile options.
-type buildOptions struct {
-	args       []string
-	dockerfile string
-	target     string
-}
 
 // WithBuildSecret adds a secret that image builds (Build, Publish) can mount with
 // RUN --mount=type=secret,id=ID.
@@ -48,32 +28,52 @@ func (m *Hubploy) WithBuildSecret(
 	return m
 }
 
-// build is the image's Dockerfile build, lazily, from the repository's Directory.
-func (m *Hubploy) build(ctx context.Context, img images.Image, o buildOptions) (*dagger.Container, error) {
-	opts := dagger.DirectoryDockerBuildOpts{Dockerfile: o.dockerfile, Target: o.target}
-	for i, id := range m.BuildSecretIDs {
+// engine is action.ImageBuilder on this module's engine: Dockerfile builds of the
+// repository's image folders.
+type engine struct{ m *Hubploy }
+
+// container is the image's Dockerfile build, lazily.
+func (e engine) container(ctx context.Context, img images.Image, o action.BuildOptions, args []action.BuildArg) (*dagger.Container, error) {
+	opts := dagger.DirectoryDockerBuildOpts{Dockerfile: o.Dockerfile, Target: o.Target}
+	for i, id := range e.m.BuildSecretIDs {
 		// DockerBuild mounts a secret by its name, and a secret given on the dagger
 		// command line has none: name it by its id, in memory.
-		plain, err := m.BuildSecretValues[i].Plaintext(ctx)
+		plain, err := e.m.BuildSecretValues[i].Plaintext(ctx)
 		if err != nil {
 			return nil, err
 		}
 		opts.Secrets = append(opts.Secrets, dag.SetSecret(id, plain))
 	}
-	for _, a := range o.args {
-		k, v, ok := strings.Cut(a, "=")
-		if !ok || k == "" {
-			return nil, &inputerr.Error{Msg: fmt.Sprintf("build argument %q is not NAME=VALUE", a)}
-		}
-		opts.BuildArgs = append(opts.BuildArgs, dagger.BuildArg{Name: k, Value: v})
+	for _, a := range args {
+		opts.BuildArgs = append(opts.BuildArgs, dagger.BuildArg{Name: a.Name, Value: a.Value})
 	}
-	return m.Repo.Directory(img.ContextDisplay).DockerBuild(opts), nil
+	return e.m.Repo.Directory(img.ContextDisplay).DockerBuild(opts), nil
+}
+
+func (e engine) Build(ctx context.Context, img images.Image, o action.BuildOptions, args []action.BuildArg) error {
+	ctr, err := e.container(ctx, img, o, args)
+	if err == nil {
+		_, err = ctr.Sync(ctx)
+	}
+	return err
+}
+
+func (e engine) Publish(ctx context.Context, img images.Image, o action.BuildOptions, args []action.BuildArg, auth *authn.AuthConfig) (string, error) {
+	ctr, err := e.container(ctx, img, o, args)
+	if err != nil {
+		return "", err
+	}
+	if auth.Username != "" || auth.Password != "" {
+		ctr = ctr.WithRegistryAuth(img.Registry(), auth.Username, dag.SetSecret("hubploy-registry-"+img.Registry(), auth.Password))
+	}
+	return ctr.Publish(ctx, img.Ref())
 }
 
 // Build a hub's user image from the Dockerfile of its image folder, as a Container.
 //
-// The folder is the image's path in hubploy.yaml's images. Publish the Container, or
-// use it in further steps.
+// The folder is the image's path in hubploy.yaml's images; a hub with several images
+// built from folders needs image to name one. Publish the Container, or use it in
+// further steps.
 func (m *Hubploy) Build(
 	ctx context.Context,
 	// The hub.
@@ -91,29 +91,27 @@ func (m *Hubploy) Build(
 	// +optional
 	target string,
 ) (*dagger.Container, error) {
-	ws, err := m.open(ctx)
+	cfg, err := m.config(ctx)
 	if err != nil {
 		return nil, err
 	}
-	_, imgs, err := ws.hubImages(hub, "", image)
+	b := &action.Build{Config: cfg, Hub: hub, Image: image, BuildOptions: action.BuildOptions{Args: buildArg, Dockerfile: dockerfile, Target: target}}
+	img, err := b.One()
 	if err != nil {
 		return nil, err
 	}
-	if len(imgs) > 1 {
-		var names []string
-		for _, img := range imgs {
-			names = append(names, img.Name)
-		}
-		return nil, &inputerr.Error{Msg: fmt.Sprintf("hub %q builds %d images", hub, len(imgs)), Hint: "name one with image: " + strings.Join(names, ", ")}
+	args, err := b.ParseArgs()
+	if err != nil {
+		return nil, err
 	}
-	return m.build(ctx, imgs[0], buildOptions{buildArg, dockerfile, target})
+	return engine{m}.container(ctx, img, b.BuildOptions, args)
 }
 
-// Build a hub's user image and push it, unless the registry has its tag already.
+// Build a hub's user images and push them, each unless the registry has its tag.
 //
-// The image is pushed as name:tag, the tag hubploy deploys. Registry credentials are
+// Each image is pushed as name:tag, the tag hubploy deploys. Registry credentials are
 // hubploy.yaml's images.registry block (decrypted in memory), or the ones given here.
-// Returns the reference, with its digest when pushed.
+// Returns the references, one a line, with their digests when pushed.
 //
 // It changes or reads live state, so Dagger never caches its result.
 //
@@ -150,89 +148,47 @@ func (m *Hubploy) Publish(
 	// +optional
 	registry *dagger.Service,
 ) (string, error) {
-	ws, err := m.open(ctx)
+	cfg, err := m.config(ctx)
 	if err != nil {
 		return "", err
 	}
-	h, imgs, err := ws.hubImages(hub, env, image)
-	if err != nil {
-		return "", err
-	}
-	kc, err := images.Keychain(h, ws.dec)
-	if err != nil {
-		return "", err
-	}
-	password := ""
+	p := &action.Publish{Build: action.Build{Config: cfg, Hub: hub, Env: env, Image: image,
+		BuildOptions: action.BuildOptions{Args: buildArg, Dockerfile: dockerfile, Target: target}}}
 	if registryPassword != nil {
-		if password, err = registryPassword.Plaintext(ctx); err != nil {
+		password, err := registryPassword.Plaintext(ctx)
+		if err != nil {
 			return "", err
 		}
-		kc = staticKeychain{username: registryUsername, password: password}
+		p.Registry.Keychain = images.StaticKeychain(registryUsername, password)
 	}
-	var opts []remote.Option
 	if registry != nil {
+		imgs, err := p.Images()
+		if err != nil {
+			return "", err
+		}
 		svc, err := registry.Start(ctx)
 		if err != nil {
 			return "", fmt.Errorf("starting the tunnel to the registry: %w", err)
 		}
-		defer svc.Stop(context.WithoutCancel(ctx))
+		defer func() {
+			if _, err := svc.Stop(context.WithoutCancel(ctx)); err != nil {
+				// The engine ends the tunnel with the call anyway.
+				fmt.Fprintf(os.Stderr, "hubploy: stopping the tunnel to the registry: %v\n", err)
+			}
+		}()
 		endpoint, err := svc.Endpoint(ctx)
 		if err != nil {
 			return "", err
 		}
-		opts = append(opts, remote.WithTransport(tunnel(imgs[0].Registry(), endpoint)))
+		p.Registry.Options = append(p.Registry.Options, remote.WithTransport(images.Tunnel(imgs[0].Registry(), endpoint)))
 	}
-	var out []string
-	for _, st := range images.Check(ctx, imgs, kc, opts...) {
-		if st.Err != nil {
-			return "", st.Err
-		}
-		if st.Exists {
-			fmt.Fprintf(os.Stderr, "hubploy: %s is already in the registry: not building or pushing it\n", st.Ref())
-			out = append(out, st.Ref())
-			continue
-		}
-		ctr, err := m.build(ctx, st.Image, buildOptions{buildArg, dockerfile, target})
-		if err != nil {
-			return "", err
-		}
-		auth, err := images.Auth(ctx, kc, st.Image)
-		if err != nil {
-			return "", err
-		}
-		if auth.Username != "" || auth.Password != "" {
-			ctr = ctr.WithRegistryAuth(st.Registry(), auth.Username, dag.SetSecret("hubploy-registry-"+st.Registry(), auth.Password))
-		}
-		fmt.Fprintf(os.Stderr, "hubploy: building and pushing %s\n", st.Ref())
-		pushed, err := ctr.Publish(ctx, st.Ref())
-		if err != nil {
-			return "", fmt.Errorf("publishing %s: %w", st.Ref(), err)
-		}
-		out = append(out, pushed)
+	published, err := p.Run(ctx, engine{m})
+	if err != nil {
+		return "", err
 	}
-	return strings.Join(out, "\n"), nil
-}
-
-// tunnel is a transport that reaches registry (host:port) at endpoint instead.
-func tunnel(registry, endpoint string) http.RoundTripper {
-	target := registry
-	if _, _, err := net.SplitHostPort(registry); err != nil {
-		target = net.JoinHostPort(registry, "443")
+	var refs []string
+	for _, r := range published {
+		refs = append(refs, r.Ref)
 	}
-	d := &net.Dialer{}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		if addr == target {
-			addr = endpoint
-		}
-		return d.DialContext(ctx, network, addr)
-	}
-	return tr
-}
-
-// staticKeychain gives the same credentials for every registry.
-type staticKeychain struct{ username, password string }
-
-func (k staticKeychain) Resolve(authn.Resource) (authn.Authenticator, error) {
-	return authn.FromConfig(authn.AuthConfig{Username: k.username, Password: k.password}), nil
+	return strings.Join(refs, "\n"), nil
 }

@@ -2,8 +2,9 @@
 //
 // The same jobs as the hubploy CLI, on a deployment repository handed over as a
 // Directory and credentials handed over as Secrets: validate, render, decrypt,
-// deploy, diff, and build and publish a hub's user image. The work is done by
-// hubploy's Go packages (pipeline/); this module only converts Dagger's types.
+// deploy, diff, status, history, rollback, and build and publish a hub's user
+// images. The work is done by hubploy's application layer (pipeline/action), the
+// same the CLI calls; this module only converts Dagger's types.
 package main
 
 import (
@@ -12,7 +13,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
-	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -20,15 +20,10 @@ import (
 
 	"dagger/hubploy/internal/dagger"
 
-	"github.com/hubploy/hubploy/pipeline/charts"
-	"github.com/hubploy/hubploy/pipeline/cluster"
+	"github.com/hubploy/hubploy/pipeline/action"
 	"github.com/hubploy/hubploy/pipeline/deploy"
 	"github.com/hubploy/hubploy/pipeline/inputerr"
-	"github.com/hubploy/hubploy/pipeline/release"
-	"github.com/hubploy/hubploy/pipeline/repo"
-	"github.com/hubploy/hubploy/pipeline/secrets"
 	"github.com/hubploy/hubploy/pipeline/validate"
-	"github.com/hubploy/hubploy/pipeline/values"
 )
 
 // Hubploy renders, checks and deploys the JupyterHubs of one deployment repository.
@@ -53,6 +48,16 @@ type Hubploy struct {
 	BuildSecretIDs []string
 	// +private
 	BuildSecretValues []*dagger.Secret
+	// +private
+	Kubeconfig *dagger.Secret
+	// +private
+	KubeContext string
+	// +private
+	Namespace string
+	// +private
+	APIServer *dagger.Service
+	// +private
+	APIServerName string
 }
 
 func New(
@@ -94,60 +99,34 @@ func New(
 	}
 }
 
-// workspace is the repository exported into this module's container, with what
-// the pipeline needs to read it.
-type workspace struct {
-	repo *repo.Repo
-	dec  *secrets.Decrypter
-	opts release.Options
-}
-
 var (
 	exportMu sync.Mutex
 	exported = map[string]string{} // directory ID digest → folder
 )
 
-// open exports the repository (once per call of the module) and builds the options
-// every job shares.
-func (m *Hubploy) open(ctx context.Context) (*workspace, error) {
+// config exports the repository into this module's container (once per content) and
+// makes the application layer's configuration from the constructor's arguments.
+func (m *Hubploy) config(ctx context.Context) (*action.Config, error) {
 	dir, err := exportDir(ctx, m.Repo, "repo")
 	if err != nil {
 		return nil, err
 	}
-	r, err := repo.Open(dir)
-	if err != nil {
-		return nil, err
+	s := action.Settings{
+		RepoDir: dir, ChartDir: m.ChartDir, ChartMirrors: m.ChartMirrors,
+		AllowUnencryptedSecrets: m.AllowUnencryptedSecrets,
+		ValueFiles:              m.ValueFiles, Set: m.Set, SetString: m.SetString,
+		// Paths are the repository's: the module sees nothing else.
+		PathBase: dir, ConfineToRepo: true,
+		Log: func(format string, args ...any) { fmt.Fprintf(os.Stderr, "hubploy: "+format+"\n", args...) },
 	}
-	dec := &secrets.Decrypter{AllowUnencrypted: m.AllowUnencryptedSecrets}
 	if m.AgeKey != nil {
 		key, err := m.AgeKey.Plaintext(ctx)
 		if err != nil {
 			return nil, err
 		}
-		dec.AgeIdentities = []string{key}
+		s.AgeKeys = []string{key}
 	}
-	mirrors, err := charts.ParseMirrors(m.ChartMirrors)
-	if err != nil {
-		return nil, err
-	}
-	for from, to := range mirrors {
-		// A folder mirror is a folder of the repository: the module sees nothing else.
-		if !strings.Contains(to, "://") && !filepath.IsAbs(to) {
-			mirrors[from] = filepath.Join(dir, to)
-		}
-	}
-	var valueFiles []string
-	for _, f := range m.ValueFiles {
-		valueFiles = append(valueFiles, filepath.Join(dir, f))
-	}
-	return &workspace{repo: r, dec: dec, opts: release.Options{
-		ChartDir:  m.ChartDir,
-		Decrypter: dec,
-		Charts: &charts.Loader{Mirrors: mirrors, Progress: func(format string, args ...any) {
-			fmt.Fprintf(os.Stderr, "hubploy: "+format+"\n", args...)
-		}},
-		Values: values.Options{ValueFiles: valueFiles, Set: m.Set, SetString: m.SetString},
-	}}, nil
+	return action.New(s)
 }
 
 // exportDir writes a Directory into this container, once per content.
@@ -174,8 +153,9 @@ func exportDir(ctx context.Context, d *dagger.Directory, prefix string) (string,
 // Check every hub in every environment, as the CLI's validate: returns the report.
 //
 // For every hub (or the ones named) and environment (or the one given): hubploy.yaml,
-// values layering and decryption, the chart's values schema, helm's linter and a full
-// render. Fails, with the report, if any problem was found.
+// values layering and decryption, the cluster access and image folders a deploy and a
+// build would use, the chart's values schema, helm's linter and a full render. Fails,
+// with the report, if any problem was found.
 func (m *Hubploy) Validate(
 	ctx context.Context,
 	// Hubs to check (default: every hub).
@@ -185,46 +165,23 @@ func (m *Hubploy) Validate(
 	// +optional
 	env string,
 ) (string, error) {
-	ws, err := m.open(ctx)
+	cfg, err := m.config(ctx)
 	if err != nil {
 		return "", err
 	}
-	known, err := ws.repo.HubNames()
-	if err != nil {
-		return "", err
-	}
-	for _, name := range hub {
-		if !contains(known, name) {
-			_, err := ws.repo.Hub(name)
-			return "", err
-		}
-	}
-	results, err := (&validate.Validate{Repo: ws.repo, Hubs: hub, Env: env, Release: ws.opts}).Run(ctx)
+	rep, err := (&action.Validate{Config: cfg, Hubs: hub, Env: env}).Run(ctx)
 	if err != nil {
 		return "", err
 	}
 	var b strings.Builder
-	failed := 0
-	for _, res := range results {
-		name, status := res.Hub, "ok  "
-		if res.Env != "" {
-			name += "/" + res.Env
-		}
-		if !res.OK() {
-			status = "FAIL"
-			failed++
-		}
-		fmt.Fprintf(&b, "%s %s (%.2fs)\n", status, name, res.Duration.Seconds())
-		for _, p := range res.Problems {
-			fmt.Fprintf(&b, "     error: %s\n", p)
-		}
-		for _, w := range res.Warnings {
-			fmt.Fprintf(&b, "     warning: %s\n", w)
+	for _, res := range rep.Results {
+		if err := res.WriteText(&b); err != nil {
+			return "", err
 		}
 	}
-	fmt.Fprintf(&b, "validated %d hub environment(s): %d ok, %d failed\n", len(results), len(results)-failed, failed)
-	if failed > 0 {
-		return "", fmt.Errorf("%d hub environment(s) failed validation:\n%s", failed, b.String())
+	b.WriteString(validate.Summary(rep.Results) + "\n")
+	if !rep.OK {
+		return "", fmt.Errorf("%d hub environment(s) failed validation:\n%s", rep.Failed, b.String())
 	}
 	return b.String(), nil
 }
@@ -240,57 +197,19 @@ func (m *Hubploy) Render(
 	// The environment: one of the hub's config/<env>.yaml.
 	env string,
 ) (*dagger.Directory, error) {
-	ws, err := m.open(ctx)
+	cfg, err := m.config(ctx)
 	if err != nil {
 		return nil, err
 	}
-	rel, err := ws.prepare(ctx, hub, env, "")
-	if err != nil {
-		return nil, err
-	}
-	manifest, err := rel.Render(ctx)
+	res, err := (&action.Render{Config: cfg, Hub: hub, Env: env}).Run(ctx)
 	if err != nil {
 		return nil, err
 	}
 	out := dag.Directory()
-	for name, content := range splitBySource(rel.Masker.Manifest(manifest)) {
+	for name, content := range res.Files() {
 		out = out.WithNewFile(name, content)
 	}
 	return out, nil
-}
-
-// splitBySource files the documents of a rendered manifest under the template each
-// came from ("# Source: chart/templates/x.yaml").
-func splitBySource(manifest string) map[string]string {
-	files := map[string]string{}
-	for _, doc := range strings.Split(manifest, "\n---") {
-		doc = strings.TrimPrefix(strings.TrimLeft(doc, "\n"), "---\n")
-		if strings.TrimSpace(doc) == "" {
-			continue
-		}
-		name := "manifest.yaml"
-		for _, line := range strings.SplitN(doc, "\n", 3) {
-			if s, ok := strings.CutPrefix(line, "# Source: "); ok {
-				name = path.Clean(strings.TrimSpace(s))
-				break
-			}
-		}
-		if strings.HasPrefix(name, "../") || strings.HasPrefix(name, "/") {
-			name = "manifest.yaml"
-		}
-		files[name] += "---\n" + strings.TrimRight(doc, "\n") + "\n"
-	}
-	return files
-}
-
-func (ws *workspace) prepare(ctx context.Context, hub, env, namespace string) (*release.Release, error) {
-	h, err := ws.repo.Hub(hub)
-	if err != nil {
-		return nil, err
-	}
-	opts := ws.opts
-	opts.Namespace = namespace
-	return release.Prepare(ctx, h, env, opts)
 }
 
 // Decrypt a sops-encrypted file of the repository, in memory, into a Secret.
@@ -303,15 +222,11 @@ func (m *Hubploy) Decrypt(
 	// deployments/datahub/secrets/prod.yaml).
 	file string,
 ) (*dagger.Secret, error) {
-	ws, err := m.open(ctx)
+	cfg, err := m.config(ctx)
 	if err != nil {
 		return nil, err
 	}
-	p := filepath.Join(ws.repo.Root, filepath.FromSlash(file))
-	if rel, err := filepath.Rel(ws.repo.Root, p); err != nil || strings.HasPrefix(rel, "..") {
-		return nil, &inputerr.Error{File: file, Msg: "is outside the repository", Hint: "name a file of the repository, relative to its root"}
-	}
-	data, _, err := ws.dec.ReadFile(p, file)
+	data, err := (&action.Decrypt{Config: cfg, File: file}).Run()
 	if err != nil {
 		return nil, err
 	}
@@ -320,60 +235,100 @@ func (m *Hubploy) Decrypt(
 	return dag.SetSecret("hubploy-decrypt-"+hex.EncodeToString(sum[:8]), string(data)), nil
 }
 
-// clusterArgs are how deploy and diff reach the cluster.
+// clusterArgs are how the functions on live releases reach the cluster.
 type clusterArgs struct {
 	kubeconfig    *dagger.Secret
 	kubeContext   string
+	namespace     string
 	apiServer     *dagger.Service
 	apiServerName string
 }
 
-// access builds a hub's cluster access, starting the API server tunnel if one is
-// given; stop ends the tunnel.
-func (ca clusterArgs) access(ctx context.Context, ws *workspace, h *repo.Hub, namespace string) (*cluster.Access, func(), error) {
-	opts := cluster.Options{Context: ca.kubeContext}
+// WithCluster sets how the functions on live releases (deploy, diff, status, history,
+// rollback) reach the cluster, instead of what hubploy.yaml says.
+func (m *Hubploy) WithCluster(
+	// A kubeconfig (may be sops-encrypted) to use instead of the one hubploy.yaml
+	// names; hubploy.yaml's context template still applies.
+	// +optional
+	kubeconfig *dagger.Secret,
+	// The kubeconfig context to use (overrides cluster.kubeconfig.context).
+	// +optional
+	kubeContext string,
+	// The release's namespace (one hub only; default: hubploy.yaml's, or <hub>-<env>).
+	// +optional
+	namespace string,
+	// The cluster's API server as a service, for a cluster that only the host reaches
+	// (e.g. tcp://localhost:6443): reached as https://<apiServerName>:<port>.
+	// +optional
+	apiServer *dagger.Service,
+	// The host name under which apiServer is reached; the API server's certificate
+	// must carry it.
+	// +default="kube-apiserver"
+	apiServerName string,
+) *Hubploy {
+	m.Kubeconfig, m.KubeContext, m.Namespace, m.APIServer, m.APIServerName = kubeconfig, kubeContext, namespace, apiServer, apiServerName
+	return m
+}
+
+// cluster is WithCluster's settings, each replaced by the function's own argument
+// where one is given.
+func (m *Hubploy) cluster(own clusterArgs) clusterArgs {
+	ca := clusterArgs{m.Kubeconfig, m.KubeContext, m.Namespace, m.APIServer, m.APIServerName}
+	if own.kubeconfig != nil {
+		ca.kubeconfig = own.kubeconfig
+	}
+	if own.kubeContext != "" {
+		ca.kubeContext = own.kubeContext
+	}
+	if own.namespace != "" {
+		ca.namespace = own.namespace
+	}
+	if own.apiServer != nil {
+		ca.apiServer, ca.apiServerName = own.apiServer, own.apiServerName
+	}
+	if ca.apiServerName == "" {
+		ca.apiServerName = "kube-apiserver"
+	}
+	return ca
+}
+
+// options turns the arguments into the application layer's, starting the tunnel to
+// the API server if one is given; stop ends it.
+func (ca clusterArgs) options(ctx context.Context) (opts action.ClusterOptions, stop func(), err error) {
+	opts = action.ClusterOptions{Context: ca.kubeContext, Namespace: ca.namespace}
+	stop = func() {}
 	if ca.kubeconfig != nil {
 		data, err := ca.kubeconfig.Plaintext(ctx)
 		if err != nil {
-			return nil, nil, err
+			return opts, stop, err
 		}
 		opts.Kubeconfig = []byte(data)
-		if secrets.IsEncrypted(opts.Kubeconfig) {
-			if opts.Kubeconfig, err = ws.dec.Decrypt("the kubeconfig secret", opts.Kubeconfig); err != nil {
-				return nil, nil, err
-			}
-		}
 	}
-	stop := func() {}
-	if ca.apiServer != nil {
-		name := ca.apiServerName
-		if name == "" {
-			name = "kube-apiserver"
-		}
-		ports, err := ca.apiServer.Ports(ctx)
-		if err != nil {
-			return nil, nil, err
-		}
-		if len(ports) == 0 {
-			return nil, nil, &inputerr.Error{Msg: "the API server service exposes no port", Hint: "pass it as tcp://HOST:PORT"}
-		}
-		port, err := ports[0].Port(ctx)
-		if err != nil {
-			return nil, nil, err
-		}
-		svc, err := ca.apiServer.WithHostname(name).Start(ctx)
-		if err != nil {
-			return nil, nil, fmt.Errorf("starting the tunnel to the API server: %w", err)
-		}
-		stop = func() { svc.Stop(context.WithoutCancel(ctx)) }
-		opts.Server = "https://" + name + ":" + strconv.Itoa(port)
+	if ca.apiServer == nil {
+		return opts, stop, nil
 	}
-	a, err := cluster.ForHub(h, namespace, ws.dec, opts)
+	ports, err := ca.apiServer.Ports(ctx)
 	if err != nil {
-		stop()
-		return nil, nil, err
+		return opts, stop, err
 	}
-	return a, stop, nil
+	if len(ports) == 0 {
+		return opts, stop, &inputerr.Error{Key: "apiServer", Msg: "the API server service exposes no port", Hint: "pass it as tcp://HOST:PORT"}
+	}
+	port, err := ports[0].Port(ctx)
+	if err != nil {
+		return opts, stop, err
+	}
+	svc, err := ca.apiServer.WithHostname(ca.apiServerName).Start(ctx)
+	if err != nil {
+		return opts, stop, fmt.Errorf("starting the tunnel to the API server: %w", err)
+	}
+	opts.Server = "https://" + ca.apiServerName + ":" + strconv.Itoa(port)
+	return opts, func() {
+		if _, err := svc.Stop(context.WithoutCancel(ctx)); err != nil {
+			// The engine ends the tunnel with the call anyway; say so, and go on.
+			fmt.Fprintf(os.Stderr, "hubploy: stopping the tunnel to the API server: %v\n", err)
+		}
+	}, nil
 }
 
 // Deploy one hub or many to an environment, as the CLI's deploy: returns the summary.
@@ -381,7 +336,8 @@ func (ca clusterArgs) access(ctx context.Context, ws *workspace, h *repo.Hub, na
 // helm upgrade --install of each hub's release <hub>-<env> with the layered values
 // (secrets decrypted in memory), then a wait until every resource is ready. Unchanged
 // releases are left alone. Many hubs deploy in parallel, at most concurrency per
-// cluster. Fails if any hub failed.
+// cluster; a hub that fails (to prepare or to deploy) does not stop the others. Fails,
+// with the summary, if any hub failed.
 //
 // It changes or reads live state, so Dagger never caches its result.
 //
@@ -396,7 +352,8 @@ func (m *Hubploy) Deploy(
 	// Deploy every hub that has the environment.
 	// +optional
 	all bool,
-	// A kubeconfig (may be sops-encrypted) to use instead of the one hubploy.yaml names.
+	// A kubeconfig (may be sops-encrypted) to use instead of the one hubploy.yaml names;
+	// hubploy.yaml's context template still applies.
 	// +optional
 	kubeconfig *dagger.Secret,
 	// The kubeconfig context to use (overrides cluster.kubeconfig.context).
@@ -438,61 +395,28 @@ func (m *Hubploy) Deploy(
 	// +optional
 	chartVersion string,
 ) (string, error) {
-	d := deploy.Deploy{Force: force, Atomic: atomic, CleanupOnFail: cleanupOnFail, DryRun: dryRun, Recover: recover}
+	d := &action.Deploy{
+		Targets:      action.Targets{Env: env, Hubs: hub, All: all},
+		Upgrade:      deploy.Upgrade{Force: force, Atomic: atomic, CleanupOnFail: cleanupOnFail, DryRun: dryRun, Recover: recover},
+		ChartVersion: chartVersion, PerCluster: concurrency, Progress: deploy.PrintProgress(os.Stderr),
+	}
 	var err error
-	if d.Timeout, err = deploy.ParseTimeout(timeout); err != nil {
+	if d.Upgrade.Timeout, err = deploy.ParseTimeout(timeout); err != nil {
 		return "", err
 	}
-	ws, err := m.open(ctx)
+	rep, err := withCluster(ctx, m, &d.Config, clusterArgs{kubeconfig, kubeContext, namespace, apiServer, apiServerName}, &d.Cluster, d.Run)
 	if err != nil {
 		return "", err
 	}
-	if all == (len(hub) > 0) {
-		return "", &inputerr.Error{Msg: "name the hubs to deploy, or pass all (not both)"}
-	}
-	hubs := hub
-	if all {
-		if hubs, err = ws.repo.HubsWithEnv(env); err != nil {
-			return "", err
-		}
-	}
-	if namespace != "" && len(hubs) > 1 {
-		return "", &inputerr.Error{Msg: "namespace applies to one hub only"}
-	}
-	ca := clusterArgs{kubeconfig, kubeContext, apiServer, apiServerName}
-	var jobs []deploy.Job
-	for _, name := range hubs {
-		rel, err := ws.prepare(ctx, name, env, namespace)
-		if err != nil {
-			return "", err
-		}
-		if err := rel.CheckChartVersion(chartVersion); err != nil {
-			return "", err
-		}
-		access, stop, err := ca.access(ctx, ws, rel.Hub, rel.Namespace)
-		if err != nil {
-			return "", err
-		}
-		defer stop()
-		jobs = append(jobs, deploy.Job{Release: rel, Access: access})
-	}
-	many := &deploy.Many{Options: d, PerCluster: concurrency, Progress: deploy.PrintProgress(os.Stderr)}
-	results := many.Run(ctx, jobs)
 	var b strings.Builder
-	for _, res := range results {
+	for _, res := range rep.Results {
 		b.WriteString(res.Manifest)
 	}
-	if err := deploy.WriteSummary(&b, results); err != nil {
+	if err := deploy.WriteSummary(&b, rep.Results); err != nil {
 		return "", err
 	}
-	var failures []string
-	for _, r := range results {
-		if r.Error != "" {
-			failures = append(failures, r.Error)
-		}
-	}
-	if len(failures) > 0 {
-		return "", fmt.Errorf("%d of %d deploy(s) failed: %s\n%s", len(failures), len(results), strings.Join(failures, "; "), b.String())
+	if err := rep.Err(); err != nil {
+		return "", fmt.Errorf("%w\n%s", err, b.String())
 	}
 	return b.String(), nil
 }
@@ -526,31 +450,105 @@ func (m *Hubploy) Diff(
 	// +default="kube-apiserver"
 	apiServerName string,
 ) (string, error) {
-	ws, err := m.open(ctx)
-	if err != nil {
-		return "", err
-	}
-	rel, err := ws.prepare(ctx, hub, env, namespace)
-	if err != nil {
-		return "", err
-	}
-	access, stop, err := clusterArgs{kubeconfig, kubeContext, apiServer, apiServerName}.access(ctx, ws, rel.Hub, rel.Namespace)
-	if err != nil {
-		return "", err
-	}
-	defer stop()
-	res, err := (&deploy.Diff{Access: access}).Run(ctx, rel)
+	d := &action.Diff{Hub: hub, Env: env}
+	res, err := withCluster(ctx, m, &d.Config, clusterArgs{kubeconfig, kubeContext, namespace, apiServer, apiServerName}, &d.Cluster, d.Run)
 	if err != nil {
 		return "", err
 	}
 	return fmt.Sprintf("%s%s: %d object(s) would change (live revision %d)\n", res.Text, res.Release, res.Changed, res.Live), nil
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
+// withCluster sets a job's configuration and cluster options, runs it, and ends the
+// tunnel to the API server, if one was started.
+func withCluster[T any](ctx context.Context, m *Hubploy, cfg **action.Config, own clusterArgs, opts *action.ClusterOptions, run func(context.Context) (T, error)) (T, error) {
+	var zero T
+	var err error
+	if *cfg, err = m.config(ctx); err != nil {
+		return zero, err
 	}
-	return false
+	var stop func()
+	if *opts, stop, err = m.cluster(own).options(ctx); err != nil {
+		return zero, err
+	}
+	defer stop()
+	return run(ctx)
+}
+
+// Show a hub's live release and the readiness of each of its resources.
+//
+// The cluster is hubploy.yaml's, or the one WithCluster sets.
+//
+// +cache="never"
+func (m *Hubploy) Status(
+	ctx context.Context,
+	// The hub.
+	hub string,
+	// The environment.
+	env string,
+) (string, error) {
+	s := &action.Status{Hub: hub, Env: env}
+	st, err := withCluster(ctx, m, &s.Config, clusterArgs{}, &s.Cluster, s.Run)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	err = action.WriteStatus(&b, st)
+	return b.String(), err
+}
+
+// List the revisions of a hub's release, oldest first: status, chart, when.
+//
+// The cluster is hubploy.yaml's, or the one WithCluster sets.
+//
+// +cache="never"
+func (m *Hubploy) History(
+	ctx context.Context,
+	// The hub.
+	hub string,
+	// The environment.
+	env string,
+) (string, error) {
+	h := &action.History{Hub: hub, Env: env}
+	revs, err := withCluster(ctx, m, &h.Config, clusterArgs{}, &h.Cluster, h.Run)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	err = action.WriteHistory(&b, revs)
+	return b.String(), err
+}
+
+// Roll a hub's release back to a revision (default: the previous one) and wait until
+// it is ready. Returns the revision it is now at. The cluster is hubploy.yaml's, or
+// the one WithCluster sets.
+//
+// +cache="never"
+func (m *Hubploy) Rollback(
+	ctx context.Context,
+	// The hub.
+	hub string,
+	// The environment.
+	env string,
+	// The revision to roll back to (default: the one before the current).
+	// +optional
+	revision int,
+	// How long to wait for the resources to be ready (30m, 90s, or seconds).
+	// +default="10m"
+	timeout string,
+) (string, error) {
+	if revision < 0 {
+		return "", &inputerr.Error{Key: "revision", Msg: fmt.Sprintf("must be a positive number, not %d", revision)}
+	}
+	rb := &action.Rollback{Hub: hub, Env: env, Revision: revision, Progress: func(format string, args ...any) {
+		fmt.Fprintf(os.Stderr, "hubploy: %s/%s: "+format+"\n", append([]any{hub, env}, args...)...)
+	}}
+	var err error
+	if rb.Timeout, err = deploy.ParseTimeout(timeout); err != nil {
+		return "", err
+	}
+	res, err := withCluster(ctx, m, &rb.Config, clusterArgs{}, &rb.Cluster, rb.Run)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("rolled back %s: now at revision %d\n", res.Release, res.Revision), nil
 }
