@@ -71,6 +71,7 @@ Exit codes: 0 success, 1 failure (or problems found), 2 bad usage or bad input.`
 			return usageError{fmt.Errorf("unknown command %q (see `hubploy --help`)%s", args[0], suggest(c, args[0]))}
 		},
 	}
+	root.SuggestionsMinimumDistance = 2 // cobra's own default, which SuggestionsFor does not apply
 	root.SetVersionTemplate(versionText())
 	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error { return g.checkFlags(c) }
 	root.SetOut(stdout)
@@ -137,6 +138,9 @@ func applicableGlobalFlags(c *cobra.Command) string {
 
 // checkFlags refuses shared flags that c does not use, and a bad --output.
 func (g *globals) checkFlags(c *cobra.Command) error {
+	if !c.HasParent() {
+		return nil // hubploy alone: help, or an unknown command, which says so
+	}
 	var err error
 	c.Flags().Visit(func(f *pflag.Flag) {
 		if err == nil && !applies(c, f) {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/hubploy/hubploy/internal/example"
 	"github.com/hubploy/hubploy/internal/testenv/kubeenv"
+	"github.com/hubploy/hubploy/pipeline/charts"
 	"github.com/hubploy/hubploy/pipeline/deploy"
 )
 
@@ -71,13 +73,18 @@ func (e *env) namespace(name string) string {
 	return ns
 }
 
+// cmd is hubploy with the example's key, chart mirror and a chart cache given as CI
+// gives them, in the environment, and --repo for the commands that read a repository.
 func (e *env) cmd(args ...string) *exec.Cmd {
-	full := append([]string{"--repo", e.repo,
-		"--chart-mirror", example.Z2JHRepository + "=" + example.MirrorFolder(),
-		"--chart-cache", filepath.Join(e.repo, ".cache"),
-		"--age-key-file", example.AgeKeyFile()}, args...)
+	full := args
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") && !slices.Contains([]string{"version", "__complete", "decrypt"}, args[0]) {
+		full = append([]string{"--repo", e.repo}, args...)
+	}
 	c := exec.Command(hubploy, full...)
-	c.Env = append(os.Environ(), "CI=")
+	c.Env = append(os.Environ(), "CI=",
+		"SOPS_AGE_KEY_FILE="+example.AgeKeyFile(),
+		charts.MirrorsEnv+"="+example.Z2JHRepository+"="+example.MirrorFolder(),
+		"XDG_CACHE_HOME="+filepath.Join(e.repo, ".cache"))
 	return c
 }
 
@@ -195,7 +202,8 @@ func TestDeployStatusDiffRollback(t *testing.T) {
 func TestKilledDeployIsRecovered(t *testing.T) {
 	e := newEnv(t)
 	ns := e.namespace("st")
-	base := []string{"--kubeconfig", e.kubeconfig, "--namespace", ns}
+	// stat20's context template names contexts the test cluster's kubeconfig lacks.
+	base := []string{"--kubeconfig", e.kubeconfig, "--kube-context", "kubeenv", "--namespace", ns}
 	e.mustRun(append([]string{"deploy", "stat20", "prod"}, base...)...)
 
 	c, _ := e.startUntilWaiting(append([]string{"deploy", "stat20", "prod", "--set", "jupyterhub.hub.nodeSelector.nowhere=x", "--timeout", "5m"}, base...)...)
@@ -260,13 +268,19 @@ func TestManyHubsSummary(t *testing.T) {
 		os.WriteFile(filepath.Join(e.repo, "deployments", hub, "hubploy.yaml"),
 			[]byte(fmt.Sprintf("deploy:\n  namespace: %s-{env}\n", e.namespace(hub))), 0o644)
 	}
-	code, out, errOut := e.run("deploy", "--env", "staging", "--all", "--kubeconfig", e.kubeconfig, "--output", "json")
-	var results []struct{ Hub, Result, Error string }
-	if err := json.Unmarshal([]byte(out), &results); err != nil || code != 0 || len(results) != 2 {
+	code, out, errOut := e.run("deploy", "--env", "staging", "--all", "--kubeconfig", e.kubeconfig, "--kube-context", "kubeenv", "--output", "json")
+	var rep struct {
+		OK      bool
+		Results []struct {
+			Hub, Outcome, Error string
+			OK                  bool
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 0 || !rep.OK || len(rep.Results) != 2 {
 		t.Fatalf("exit %d, %v:\n%s%s", code, err, out, errOut)
 	}
-	for _, r := range results {
-		if r.Result != "deployed" {
+	for _, r := range rep.Results {
+		if r.Outcome != "deployed" || !r.OK {
 			t.Errorf("%+v", r)
 		}
 	}
@@ -274,7 +288,7 @@ func TestManyHubsSummary(t *testing.T) {
 	f, _ := os.OpenFile(filepath.Join(e.repo, "deployments/stat20/config/prod.yaml"), os.O_APPEND|os.O_WRONLY, 0)
 	f.WriteString("nfsPVC:\n  enabled: true\n")
 	f.Close()
-	code, out, errOut = e.run("deploy", "--env", "prod", "datahub", "stat20", "--kubeconfig", e.kubeconfig)
+	code, out, errOut = e.run("deploy", "--env", "prod", "datahub", "stat20", "--kubeconfig", e.kubeconfig, "--kube-context", "kubeenv")
 	if code != 1 || !strings.Contains(out, "datahub  prod  deployed") || !strings.Contains(out, "stat20   prod  failed") || !strings.Contains(errOut, "nfsPVC.nfs.serverIP is required") {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
@@ -306,6 +320,9 @@ func TestPrintCommands(t *testing.T) {
 
 func TestDeployBadInput(t *testing.T) {
 	e := newEnv(t)
+	if err := os.Remove(filepath.Join(e.repo, "deployments/datahub/secrets/kubeconfig.yaml")); err != nil {
+		t.Fatal(err)
+	}
 	unreachable, _ := kube.KubeconfigFor("https://127.0.0.1:1")
 	bad := filepath.Join(t.TempDir(), "kc")
 	os.WriteFile(bad, unreachable, 0o600)
@@ -315,11 +332,11 @@ func TestDeployBadInput(t *testing.T) {
 		code int
 		want string
 	}{
-		{"no cluster block", []string{"deploy", "datahub", "prod"}, 2, "deployments/datahub/secrets/kubeconfig.yaml: cannot read"},
+		{"kubeconfig file missing", []string{"deploy", "datahub", "prod"}, 2, "deployments/datahub/secrets/kubeconfig.yaml: cannot read"},
 		{"unreachable", []string{"deploy", "datahub", "prod", "--kubeconfig", bad}, 1, "cannot reach the cluster at https://127.0.0.1:1"},
 		{"wrong context", []string{"deploy", "datahub", "prod", "--kubeconfig", e.kubeconfig, "--kube-context", "nope"}, 2, `has no context "nope"`},
 		{"usage", []string{"deploy", "datahub"}, 2, "usage: hubploy deploy HUB ENV"},
-		{"namespace with many", []string{"deploy", "--env", "prod", "--all", "--namespace", "x"}, 2, "--namespace applies to one hub only"},
+		{"namespace with many", []string{"deploy", "--env", "prod", "--all", "--namespace", "x"}, 2, `key "namespace": applies to one hub only`},
 		{"bad timeout", []string{"deploy", "datahub", "prod", "--timeout", "soon"}, 2, `"soon" is neither a duration`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
