@@ -282,10 +282,58 @@ func TestComposedExample(t *testing.T) {
 	// ship chains dag.Hubploy(…).Deploy(…), through the same tunnel.
 	ns := kube.NewNamespace(t)
 	args := append([]string{"ship", "--repo=" + fixture, "--age-key=file:" + example.AgeKeyFile(),
-		"--chart-mirror=" + example.Z2JHRepository + "=offline-charts", "--env=prod", "--hub=stat20", "--namespace=" + ns},
+		"--chart-mirror=" + example.Z2JHRepository + "=offline-charts", "--env=prod", "--hub=stat20", "--namespace=" + ns,
+		"--kube-context=kubeenv"}, // stat20's context template names contexts the test kubeconfig lacks
 		tunnelKubeconfig(t)...)
 	shipped := callModule(t, "dagger/examples/deployer", args...)
 	if shipped.err != nil || !regexp.MustCompile(`stat20\s+prod\s+deployed\s+1\s`).MatchString(shipped.stdout) {
 		t.Fatalf("the example's ship: %v\n%s\n%s", shipped.err, shipped.stdout, tail(shipped.stderr, 40))
 	}
+}
+
+// with-cluster sets the cluster once for the functions on live releases: status,
+// history and rollback through the same application layer as the CLI's.
+func TestLiveReleaseFunctions(t *testing.T) {
+	setup(t)
+	ns := kube.NewNamespace(t)
+	access := tunnelKubeconfig(t)
+	withCluster := append([]string{"with-cluster", "--namespace=" + ns}, access...)
+	mustCall(t, append(append([]string{}, withCluster...), "deploy", "--env=staging", "--hub=datahub", "--timeout=120s")...)
+	changed := append(append(repoArgs(), "--set=jupyterhub.cull.timeout=7200"), withCluster...)
+	if r := callModule(t, ".", append(changed, "deploy", "--env=staging", "--hub=datahub", "--timeout=120s")...); r.err != nil {
+		t.Fatalf("second deploy: %v\n%s", r.err, tail(r.stderr, 30))
+	}
+	rb := mustCall(t, append(append([]string{}, withCluster...), "rollback", "--hub=datahub", "--env=staging", "--revision=1")...)
+	if !strings.Contains(rb.stdout, "rolled back datahub-staging: now at revision 3") {
+		t.Fatalf("rollback:\n%s", rb.stdout)
+	}
+	hist := mustCall(t, append(append([]string{}, withCluster...), "history", "--hub=datahub", "--env=staging")...)
+	for _, want := range []string{`(?m)^1\s+\S+\s+superseded`, `(?m)^2\s+\S+\s+superseded`, `(?m)^3\s+\S+\s+deployed.*Rollback to 1`} {
+		if !regexp.MustCompile(want).MatchString(hist.stdout) {
+			t.Errorf("history lacks %s:\n%s", want, hist.stdout)
+		}
+	}
+	st := mustCall(t, append(append([]string{}, withCluster...), "status", "--hub=datahub", "--env=staging")...)
+	if !strings.Contains(st.stdout, "release datahub-staging in "+ns+": deployed, revision 3") || !strings.Contains(st.stdout, "Deployment/hub") {
+		t.Errorf("status:\n%s", st.stdout)
+	}
+}
+
+// deploy --all through the module: a hub that cannot be prepared (here: its context
+// template names a context the kubeconfig lacks) fails alone; every hub has its row.
+func TestDeployAllKeepsGoing(t *testing.T) {
+	setup(t)
+	for _, ns := range []string{"datahub-staging", "stat20-staging"} {
+		t.Cleanup(func() { kube.Client().CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
+	}
+	r := call(t, append([]string{"deploy", "--env=staging", "--all", "--timeout=120s"}, tunnelKubeconfig(t)...)...)
+	if r.err == nil {
+		t.Fatalf("deploy --all succeeded with a hub that cannot reach its context:\n%s", r.stdout)
+	}
+	for _, want := range []string{`datahub\s+staging\s+deployed\s+1\s`, `stat20\s+staging\s+failed\s+-\s`, `1 of 2 deploy\(s\) failed: .*has no context "stat20-stat20-staging"`} {
+		if !regexp.MustCompile(want).MatchString(r.output()) {
+			t.Errorf("output lacks %s:\n%s", want, tail(r.output(), 30))
+		}
+	}
+	assertNoStackTrace(t, r)
 }

@@ -60,6 +60,10 @@ func (m *Deployer) Ship(
 	// The kubeconfig to deploy with (default: each hub's, from hubploy.yaml).
 	// +optional
 	kubeconfig *dagger.Secret,
+	// The kubeconfig context (default: hubploy.yaml's context template, or the
+	// kubeconfig's current context).
+	// +optional
+	kubeContext string,
 	// The cluster's API server as a service, for a cluster only the host reaches.
 	// +optional
 	apiServer *dagger.Service,
@@ -74,7 +78,7 @@ func (m *Deployer) Ship(
 	if _, err := hubploy.Validate(ctx, dagger.HubployValidateOpts{Hub: hub, Env: env}); err != nil {
 		return "", err
 	}
-	return hubploy.Deploy(ctx, env, dagger.HubployDeployOpts{
-		Hub: hub, Kubeconfig: kubeconfig, APIServer: apiServer, Namespace: namespace, Timeout: "120s",
-	})
+	return hubploy.
+		WithCluster(dagger.HubployWithClusterOpts{Kubeconfig: kubeconfig, KubeContext: kubeContext, APIServer: apiServer, Namespace: namespace}).
+		Deploy(ctx, env, dagger.HubployDeployOpts{Hub: hub, Timeout: "120s"})
 }
