@@ -31,7 +31,7 @@ func (f *imageFlags) add(g *globals, c *cobra.Command) {
 	c.Flags().StringVar(&f.build.Dockerfile, "dockerfile", "Dockerfile", "the Dockerfile's path in the image folder")
 	c.Flags().StringVar(&f.build.Target, "target", "", "the Dockerfile stage to build (default: the last)")
 	c.Flags().StringArrayVar(&f.secrets, "secret", nil, "ID=env:VAR or ID=file:PATH: a build secret, for RUN --mount=type=secret,id=ID (repeatable; read in memory, handed to the engine as a Dagger secret)")
-	c.RegisterFlagCompletionFunc("env", envCompletion(g))
+	completeFlag(c, "env", envCompletion(g))
 }
 
 // errNoEngine is wrapped by every failure to reach a Dagger engine.
@@ -47,14 +47,16 @@ func connectDagger(ctx context.Context, g *globals) (*dagger.Client, error) {
 			return nil, fmt.Errorf("%w: the dagger CLI is not on PATH (%s)", errNoEngine, hint)
 		}
 		// The SDK would otherwise download a CLI of its own.
-		os.Setenv("_EXPERIMENTAL_DAGGER_CLI_BIN", bin)
+		if err := os.Setenv("_EXPERIMENTAL_DAGGER_CLI_BIN", bin); err != nil {
+			return nil, err
+		}
 	}
 	if host := os.Getenv("_EXPERIMENTAL_DAGGER_RUNNER_HOST"); strings.HasPrefix(host, "unix://") {
 		c, err := net.DialTimeout("unix", strings.TrimPrefix(host, "unix://"), 5*time.Second)
 		if err != nil {
 			return nil, fmt.Errorf("%w at %s: %v (%s)", errNoEngine, host, err, hint)
 		}
-		c.Close()
+		c.Close() // a probe that sent nothing: closing it loses nothing
 	}
 	connectCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()

@@ -127,7 +127,7 @@ The 0.3 form "hubploy deploy HUB CHART ENV" is accepted too.`,
 	f.BoolVar(&d.Upgrade.Recover, "recover", false, "roll back a release left pending by a killed run, then deploy")
 	f.IntVar(&d.PerCluster, "concurrency", deploy.DefaultPerCluster, "hubs deployed at once on one cluster")
 	f.BoolVar(&printCmds, "print-commands", false, "print the helm and sops commands that do this deploy by hand, and deploy nothing")
-	cmd.RegisterFlagCompletionFunc("env", envCompletion(g))
+	completeFlag(cmd, "env", envCompletion(g))
 	return uses(cmd, renderFlags...)
 }
 
@@ -281,6 +281,7 @@ func newRollbackCmd(g *globals) *cobra.Command {
 			}
 			start := time.Now()
 			rb.Config, rb.Progress = cfg, func(format string, a ...any) {
+				// Progress on stderr: see logf on why a failed write is let go.
 				fmt.Fprintf(g.stderr, "[%6.1fs] %s/%s: %s\n", time.Since(start).Seconds(), rb.Hub, rb.Env, fmt.Sprintf(format, a...))
 			}
 			res, err := rb.Run(cmd.Context())

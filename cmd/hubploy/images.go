@@ -69,12 +69,13 @@ images only, on stderr; the exit code is then 1.`,
 		},
 	}
 	cmd.Flags().StringVar(&l.Env, "env", "", "show the tags this environment deploys, its pins applied (default: the tags the folders give)")
-	cmd.RegisterFlagCompletionFunc("env", envCompletion(g))
+	completeFlag(cmd, "env", envCompletion(g))
 	return uses(cmd, repoFlags, secretFlags, outputFlags)
 }
 
 // printImageRows writes the table to stdout and each problem to stderr.
 func printImageRows(g *globals, rows []action.ImageRow) error {
+	// The tabwriter keeps the first write error and Flush returns it.
 	w := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "HUB\tIMAGE\tTAG\tSOURCE\tREGISTRY")
 	for _, row := range rows {
@@ -132,8 +133,8 @@ have the images first (unless --no-registry-check).`,
 	cmd.Flags().StringVar(&p.From, "from", "", "the environment whose tags to take, e.g. staging")
 	cmd.Flags().StringVar(&p.To, "to", "", "the environment to pin, e.g. prod")
 	cmd.Flags().BoolVar(&p.NoRegistryCheck, "no-registry-check", false, "pin without asking the registry whether it has the images")
-	cmd.RegisterFlagCompletionFunc("from", envCompletion(g))
-	cmd.RegisterFlagCompletionFunc("to", envCompletion(g))
+	completeFlag(cmd, "from", envCompletion(g))
+	completeFlag(cmd, "to", envCompletion(g))
 	return uses(cmd, repoFlags, secretFlags, outputFlags)
 }
 

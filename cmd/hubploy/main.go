@@ -58,6 +58,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
+	// Errors go to stderr; if that write fails there is nowhere left to say so, and the
+	// exit code still tells.
 	var exit exitError
 	if errors.As(err, &exit) {
 		if exit.err != nil {

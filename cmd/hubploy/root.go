@@ -82,7 +82,9 @@ Exit codes: 0 success, 1 failure (or problems found), 2 bad usage or bad input.`
 	f := root.PersistentFlags()
 	group := func(name string, flags ...string) {
 		for _, fl := range flags {
-			f.SetAnnotation(fl, groupAnnotation, []string{name})
+			if err := f.SetAnnotation(fl, groupAnnotation, []string{name}); err != nil {
+				panic(err) // a flag name misspelled here: every test that makes the root finds it
+			}
 		}
 	}
 	f.StringVar(&g.repoDir, "repo", ".", "the deployment repository's root folder")
@@ -179,7 +181,8 @@ func (g *globals) printJSON(v any) error {
 	return enc.Encode(v)
 }
 
-// logf writes a diagnostic line to stderr.
+// logf writes a diagnostic line to stderr. A failed write there has nowhere to be
+// reported, and the command's result does not depend on it.
 func (g *globals) logf(format string, args ...any) {
 	fmt.Fprintf(g.stderr, "hubploy: "+format+"\n", args...)
 }
@@ -201,6 +204,14 @@ func (g *globals) config() (*action.Config, error) {
 		s.AgeKeys = []string{string(data)}
 	}
 	return action.New(s)
+}
+
+// completeFlag registers a flag's completion; it fails only for a flag that does not
+// exist, which every test that makes the root would find.
+func completeFlag(c *cobra.Command, flag string, f func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective)) {
+	if err := c.RegisterFlagCompletionFunc(flag, f); err != nil {
+		panic(err)
+	}
 }
 
 // hubCompletion completes hub names.

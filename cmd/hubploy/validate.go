@@ -56,6 +56,6 @@ problem is reported, not just the first; the exit code is 1 if there was any.`,
 		},
 	}
 	cmd.Flags().StringVar(&env, "env", "", "check only this environment (default: every environment of each hub)")
-	cmd.RegisterFlagCompletionFunc("env", envCompletion(g))
+	completeFlag(cmd, "env", envCompletion(g))
 	return uses(cmd, renderFlags...)
 }

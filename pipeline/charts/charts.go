@@ -237,7 +237,7 @@ func (l *Loader) get(ctx context.Context, u string) ([]byte, error) {
 		}
 		return nil, fmt.Errorf("not reachable: GET %s: %v (check the network, or map the repository to a mirror with --chart-mirror URL=MIRROR or %s)", u, err, MirrorsEnv)
 	}
-	defer resp.Body.Close()
+	defer resp.Body.Close() // read to the end or abandoned: a close error loses nothing
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("GET %s: %s", u, resp.Status)
 	}
@@ -265,7 +265,7 @@ func loadFromFolder(dir string, dep *chart.Dependency) (*chart.Chart, error) {
 		if !e.IsDir() {
 			continue
 		}
-		c, err := loader.LoadDir(filepath.Join(dir, e.Name()))
+		c, err := loader.LoadDir(filepath.Join(dir, e.Name())) // a folder that is no chart is not the one sought
 		if err == nil && c.Name() == dep.Name && c.Metadata.Version == dep.Version {
 			return c, nil
 		}
@@ -281,9 +281,11 @@ func writeAtomic(path string, data []byte) error {
 	if err != nil {
 		return err
 	}
+	// After the rename there is nothing left to remove; before it, a leftover
+	// ".download-*" file is harmless and the next download makes its own.
 	defer os.Remove(tmp.Name())
 	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
+		tmp.Close() // the write error is the one to report
 		return err
 	}
 	if err := tmp.Close(); err != nil {

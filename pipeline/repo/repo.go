@@ -66,7 +66,7 @@ func (r *Repo) Hub(name string) (*Hub, error) {
 	dir := filepath.Join(r.Root, DeploymentsDir, name)
 	cfgPath := filepath.Join(dir, "hubploy.yaml")
 	if name == "" || strings.ContainsAny(name, `/\`) || !exists(cfgPath) {
-		names, _ := r.HubNames()
+		names, _ := r.HubNames() // only for the "did you mean": the error stands without it
 		return nil, &inputerr.Error{Msg: fmt.Sprintf("hub %q not found: there is no %s/%s/hubploy.yaml", name, DeploymentsDir, name),
 			Hint: strictyaml.SuggestHint(name, names, "available")}
 	}

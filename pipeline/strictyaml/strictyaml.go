@@ -46,7 +46,7 @@ func Error(file string, err error, hint string) error {
 	}
 	line := 0
 	if m := lineRe.FindStringSubmatch(msg); m != nil {
-		line, _ = strconv.Atoi(m[1])
+		line, _ = strconv.Atoi(m[1]) // digits, by the regexp
 		msg = strings.Replace(msg, m[0], "", 1)
 	}
 	return &inputerr.Error{File: file, Line: line, Msg: msg, Hint: hint, Err: err}
