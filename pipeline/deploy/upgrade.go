@@ -55,8 +55,10 @@ func (u *Upgrade) Run(ctx context.Context, rel *release.Release) (res *Result, e
 		if err := ensureNamespace(ctx, s.client, rel.Namespace); err != nil {
 			return res, err
 		}
-		lk, err := s.lock(ctx, rel.Namespace, rel.Name, u.Recover, progress)
-		if err != nil {
+		var lk *lock
+		// Not :=, which would declare an err of this block that the deferred explain
+		// below would see in place of Run's own.
+		if lk, err = s.lock(ctx, rel.Namespace, rel.Name, u.Recover, progress); err != nil {
 			return res, err
 		}
 		defer lk.release()
