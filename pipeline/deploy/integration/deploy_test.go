@@ -13,6 +13,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/hubploy/hubploy/internal/example"
 	"github.com/hubploy/hubploy/internal/sopstest"
@@ -104,9 +105,13 @@ func (f *fixture) access(hub string) *cluster.Access {
 	return f.accessIn(f.namespace, hub)
 }
 
+// kubeContext is the context of the test cluster's kubeconfig. It is given with the
+// kubeconfig, since hubs with a context template (stat20) name clusters it lacks.
+const kubeContext = "kubeenv"
+
 func (f *fixture) accessIn(ns, hub string) *cluster.Access {
 	f.t.Helper()
-	a, err := cluster.ForHub(f.hub(hub), ns, f.dec, cluster.Options{Kubeconfig: kube.Kubeconfig()})
+	a, err := cluster.ForHub(f.hub(hub), ns, f.dec, cluster.Options{Kubeconfig: kube.Kubeconfig(), Context: kubeContext})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -374,5 +379,84 @@ func TestBadInputLeavesReleaseUntouched(t *testing.T) {
 	hist := f.history("datahub-prod")
 	if got := statuses(hist); !strings.HasPrefix(got, "1:superseded 2:failed 3:deployed") {
 		t.Fatalf("history: %s", got)
+	}
+}
+
+// History lists revisions oldest first; Rollback makes a new one from an old one; both,
+// and Status, say plainly when a release was never deployed.
+func TestHistoryRollbackStatus(t *testing.T) {
+	f := newFixture(t)
+	d := f.deployer("datahub")
+	mustRun(t, d, f.prepare("datahub", "staging"), deploy.Deployed, 1)
+	mustRun(t, d, f.prepare("datahub", "staging", "jupyterhub.singleuser.memory.guarantee=768M"), deploy.Deployed, 2)
+	rb := &deploy.Rollback{Access: f.access("datahub"), Timeout: 90 * time.Second, Progress: t.Logf}
+	rev, err := rb.Run(context.Background(), "datahub-staging", f.namespace, 0)
+	if err != nil || rev != 3 {
+		t.Fatalf("rollback: revision %d, %v", rev, err)
+	}
+	if got := f.configMap("hub", "singleuser.yaml"); !strings.Contains(got, "guarantee: 512M") {
+		t.Fatalf("the rollback did not reach the cluster: %s", got)
+	}
+	hist := f.history("datahub-staging")
+	if got := statuses(hist); got != "1:superseded 2:superseded 3:deployed" {
+		t.Fatalf("history: %s", got)
+	}
+	last := hist[2]
+	if last.Chart != "hub-0.1.0" || last.Description != "Rollback to 1" || last.Updated.Before(hist[1].Updated) {
+		t.Errorf("revision 3: %+v", last)
+	}
+	st, err := (&deploy.Status{Access: f.access("datahub")}).Run(context.Background(), "datahub-staging", f.namespace)
+	if err != nil || st.Revision != 3 || st.Status != "deployed" || st.Chart != "hub-0.1.0" || len(st.Resources) == 0 {
+		t.Fatalf("status: %+v, %v", st, err)
+	}
+
+	never := "release datahub-prod was never deployed in namespace " + f.namespace + ": "
+	if _, err := (&deploy.History{Access: f.access("datahub")}).Run(context.Background(), "datahub-prod", f.namespace); err == nil || !strings.HasPrefix(err.Error(), never) {
+		t.Errorf("history: %v", err)
+	}
+	if _, err := (&deploy.Status{Access: f.access("datahub")}).Run(context.Background(), "datahub-prod", f.namespace); err == nil || !strings.HasPrefix(err.Error(), never) {
+		t.Errorf("status: %v", err)
+	}
+	if _, err := rb.Run(context.Background(), "datahub-prod", f.namespace, 0); err == nil || !strings.HasPrefix(err.Error(), never) {
+		t.Errorf("rollback: %v", err)
+	}
+}
+
+// A deploy whose lease another process takes over stops, says so, and leaves that
+// process's lease alone.
+func TestLostLockStopsDeploy(t *testing.T) {
+	f := newFixture(t)
+	mustRun(t, f.deployer("stat20"), f.prepare("stat20", "prod"), deploy.Deployed, 1)
+	leases := kube.Client().CoordinationV1().Leases(f.namespace)
+	const intruder = "intruder/1/x"
+	go func() {
+		// Once the deploy holds its lease, take it as a process that ignored it would.
+		ctx := t.Context()
+		for ctx.Err() == nil {
+			l, err := leases.Get(ctx, "hubploy-stat20-prod", metav1.GetOptions{})
+			if err == nil {
+				now := metav1.NewMicroTime(time.Now())
+				l.Spec.HolderIdentity, l.Spec.RenewTime, l.Spec.LeaseDurationSeconds = ptr.To(intruder), &now, ptr.To(int32(3600))
+				if _, err := leases.Update(ctx, l, metav1.UpdateOptions{}); err == nil {
+					return
+				}
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+	d := f.deployer("stat20")
+	d.Timeout = 2 * time.Minute
+	start := time.Now()
+	_, err := d.Run(context.Background(), f.prepare("stat20", "prod", "jupyterhub.hub.nodeSelector.hubploy-test=nowhere"))
+	want := "stat20-prod: lost the deploy lock of stat20-prod: " + intruder + " holds its lease " + f.namespace + "/hubploy-stat20-prod now; stopped rather than race another deploy"
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("got %v, want %q", err, want)
+	}
+	if waited := time.Since(start); waited > deploy.LeaseDuration {
+		t.Errorf("stopped after %s", waited)
+	}
+	l, err := leases.Get(context.Background(), "hubploy-stat20-prod", metav1.GetOptions{})
+	if err != nil || *l.Spec.HolderIdentity != intruder {
+		t.Errorf("the intruder's lease: %v, %v", l, err)
 	}
 }
