@@ -113,6 +113,7 @@ func waitingForLoadBalancer(u *unstructured.Unstructured) bool {
 	if u.GetKind() != "Service" {
 		return false
 	}
+	// A field of another type than the API's is treated as absent, as kstatus does.
 	typ, _, _ := unstructured.NestedString(u.Object, "spec", "type")
 	if typ != "LoadBalancer" {
 		return false
