@@ -264,13 +264,19 @@ func (b *Build) One() (images.Image, error) {
 	return imgs[0], nil
 }
 
-// Run builds every image on builder and returns their references.
-func (b *Build) Run(ctx context.Context, builder ImageBuilder) ([]string, error) {
+// plan is the images to build and the parsed build arguments.
+func (b *Build) plan() ([]images.Image, []BuildArg, error) {
 	imgs, err := b.Images()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	args, err := b.ParseArgs()
+	return imgs, args, err
+}
+
+// Run builds every image on builder and returns their references.
+func (b *Build) Run(ctx context.Context, builder ImageBuilder) ([]string, error) {
+	imgs, args, err := b.plan()
 	if err != nil {
 		return nil, err
 	}
@@ -299,11 +305,7 @@ type Published struct {
 
 // Run publishes, the registry checked first so that an unchanged image is never built.
 func (p *Publish) Run(ctx context.Context, builder ImageBuilder) ([]Published, error) {
-	imgs, err := p.Images()
-	if err != nil {
-		return nil, err
-	}
-	args, err := p.ParseArgs()
+	imgs, args, err := p.plan()
 	if err != nil {
 		return nil, err
 	}

@@ -35,7 +35,7 @@ func (v *Validate) Run(ctx context.Context) (*ValidateReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	results, err := (&validate.Validate{Repo: r, Hubs: v.Hubs, Env: v.Env, Release: v.Release, Progress: v.Progress}).Run(ctx)
+	results, err := (&validate.Check{Repo: r, Hubs: v.Hubs, Env: v.Env, Release: v.Release, Progress: v.Progress}).Run(ctx)
 	if err != nil {
 		return nil, err
 	}

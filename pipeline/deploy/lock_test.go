@@ -156,23 +156,30 @@ func TestLockLost(t *testing.T) {
 	}
 }
 
+// lockWhoseReadsFail takes a lock, after which every read of its lease fails with err.
+func lockWhoseReadsFail(t *testing.T, err error) (*lock, *lines) {
+	t.Helper()
+	client := fake.NewClientset()
+	progress := &lines{}
+	lk, lerr := acquireLock(context.Background(), client, "ns", "datahub-prod", false, progress.add)
+	if lerr != nil {
+		t.Fatal(lerr)
+	}
+	t.Cleanup(lk.release)
+	client.PrependReactor("get", "leases", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, err
+	})
+	return lk, progress
+}
+
 // A renewal that fails is retried until the lease would lapse; then the lock is lost.
 func TestLockRenewalFails(t *testing.T) {
-	client := fake.NewClientset()
-	var progress lines
-	lk, err := acquireLock(context.Background(), client, "ns", "datahub-prod", false, progress.add)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lk.release()
-	client.PrependReactor("get", "leases", func(k8stesting.Action) (bool, runtime.Object, error) {
-		return true, nil, errors.New("connection refused")
-	})
+	lk, progress := lockWhoseReadsFail(t, errors.New("connection refused"))
 	if err := lk.renew(context.Background(), lk.renewed.Add(LeaseDuration/3)); err != nil {
 		t.Fatalf("one failed renewal lost the lock: %v", err)
 	}
-	if strings.Join(progress, "\n") != "could not renew the deploy lock ns/hubploy-datahub-prod (connection refused); retrying" {
-		t.Errorf("progress: %q", progress)
+	if strings.Join(*progress, "\n") != "could not renew the deploy lock ns/hubploy-datahub-prod (connection refused); retrying" {
+		t.Errorf("progress: %q", *progress)
 	}
 	lost := lk.renew(context.Background(), lk.renewed.Add(LeaseDuration))
 	want := "lost the deploy lock of datahub-prod: its lease ns/hubploy-datahub-prod could not be renewed for 30s (connection refused);"
@@ -183,19 +190,10 @@ func TestLockRenewalFails(t *testing.T) {
 
 // A renewal cut short by the lock's release is not a failure.
 func TestLockRenewalStopping(t *testing.T) {
-	client := fake.NewClientset()
-	var progress lines
-	lk, err := acquireLock(context.Background(), client, "ns", "datahub-prod", false, progress.add)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lk.release()
+	lk, progress := lockWhoseReadsFail(t, context.Canceled)
 	stopped, stop := context.WithCancel(context.Background())
 	stop()
-	client.PrependReactor("get", "leases", func(k8stesting.Action) (bool, runtime.Object, error) {
-		return true, nil, context.Canceled
-	})
-	if err := lk.renew(stopped, lk.renewed.Add(LeaseDuration)); err != nil || len(progress) != 0 {
-		t.Errorf("got %v, progress %q", err, progress)
+	if err := lk.renew(stopped, lk.renewed.Add(LeaseDuration)); err != nil || len(*progress) != 0 {
+		t.Errorf("got %v, progress %q", err, *progress)
 	}
 }

@@ -148,7 +148,7 @@ func (rel *Release) CheckChartVersion(want string) error {
 // Render renders the release's manifests. The result holds secrets: show it to people
 // only through Masker.Manifest.
 func (rel *Release) Render(ctx context.Context) (string, error) {
-	r := &render.Render{ReleaseName: rel.Name, Namespace: rel.Namespace}
+	r := &render.Template{ReleaseName: rel.Name, Namespace: rel.Namespace}
 	out, err := r.Run(ctx, rel.Chart, rel.Values.Values)
 	if err != nil {
 		// Helm's message can quote values: mask it. It spans lines: make it one.

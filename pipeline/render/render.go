@@ -15,8 +15,8 @@ import (
 	"helm.sh/helm/v3/pkg/lint/support"
 )
 
-// Render is one rendering of a release, offline.
-type Render struct {
+// Template renders a release offline, as `helm template` does.
+type Template struct {
 	ReleaseName string
 	Namespace   string
 	// KubeVersion is the Kubernetes version templates see; nil is helm's default.
@@ -24,7 +24,7 @@ type Render struct {
 }
 
 // Run renders ch with vals and returns the manifests, hooks last, as one YAML stream.
-func (r *Render) Run(ctx context.Context, ch *chart.Chart, vals map[string]any) (string, error) {
+func (r *Template) Run(ctx context.Context, ch *chart.Chart, vals map[string]any) (string, error) {
 	install := action.NewInstall(&action.Configuration{})
 	install.DryRun = true
 	install.ClientOnly = true

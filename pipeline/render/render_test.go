@@ -23,7 +23,7 @@ func testChart() *chart.Chart {
 }
 
 func TestRun(t *testing.T) {
-	r := &Render{ReleaseName: "hub-prod", Namespace: "ns"}
+	r := &Template{ReleaseName: "hub-prod", Namespace: "ns"}
 	out, err := r.Run(context.Background(), testChart(), map[string]any{"greeting": "hi"})
 	if err != nil {
 		t.Fatal(err)
@@ -39,7 +39,7 @@ func TestRun(t *testing.T) {
 }
 
 func TestRunEnforcesSchema(t *testing.T) {
-	_, err := (&Render{ReleaseName: "x", Namespace: "x"}).Run(context.Background(), testChart(), map[string]any{"greeting": 3})
+	_, err := (&Template{ReleaseName: "x", Namespace: "x"}).Run(context.Background(), testChart(), map[string]any{"greeting": 3})
 	if err == nil || !strings.Contains(err.Error(), "greeting") {
 		t.Fatalf("got %v", err)
 	}

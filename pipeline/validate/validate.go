@@ -110,8 +110,8 @@ func WriteReport(w io.Writer, results []Result) error {
 	return err
 }
 
-// Validate is one validation run.
-type Validate struct {
+// Check is one validation run.
+type Check struct {
 	Repo    *repo.Repo
 	Hubs    []string // empty: every hub
 	Env     string   // empty: every environment of each hub
@@ -124,7 +124,7 @@ type Validate struct {
 // load). A named hub that does not exist is bad input: Run returns that
 // *inputerr.Error before checking anything. A hub whose files are broken is a result
 // with problems. Run fails only for that and for problems outside the repo's content.
-func (v *Validate) Run(ctx context.Context) ([]Result, error) {
+func (v *Check) Run(ctx context.Context) ([]Result, error) {
 	known, err := v.Repo.HubNames()
 	if err != nil {
 		return nil, err
@@ -173,7 +173,7 @@ func (v *Validate) Run(ctx context.Context) ([]Result, error) {
 
 // check runs every check of hub h in env that can run: lint and render need the
 // values and the chart, the image paths need the chart; the others need nothing else.
-func (v *Validate) check(ctx context.Context, h *repo.Hub, env string) (res Result) {
+func (v *Check) check(ctx context.Context, h *repo.Hub, env string) (res Result) {
 	start := time.Now()
 	res = Result{Hub: h.Name, Env: env}
 	defer func() { res.Duration = time.Since(start) }()

@@ -44,7 +44,7 @@ func exampleRecipient(t *testing.T) string {
 	return ids[0].(*age.X25519Identity).Recipient().String()
 }
 
-func start(t *testing.T, root string, v validate.Validate) ([]validate.Result, error) {
+func start(t *testing.T, root string, v validate.Check) ([]validate.Result, error) {
 	t.Helper()
 	r, err := repo.Open(root)
 	if err != nil {
@@ -58,7 +58,7 @@ func start(t *testing.T, root string, v validate.Validate) ([]validate.Result, e
 	return v.Run(context.Background())
 }
 
-func run(t *testing.T, root string, v validate.Validate) []validate.Result {
+func run(t *testing.T, root string, v validate.Check) []validate.Result {
 	t.Helper()
 	res, err := start(t, root, v)
 	if err != nil {
@@ -104,7 +104,7 @@ func exampleWithKubeconfigs(t *testing.T) string {
 
 func TestExampleIsValid(t *testing.T) {
 	var progress int
-	res := run(t, exampleWithKubeconfigs(t), validate.Validate{Progress: func(validate.Result) { progress++ }})
+	res := run(t, exampleWithKubeconfigs(t), validate.Check{Progress: func(validate.Result) { progress++ }})
 	if len(res) != 4 || progress != 4 {
 		t.Fatalf("%d results, %d progress calls", len(res), progress)
 	}
@@ -193,7 +193,7 @@ func TestFindings(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			root := exampleWithKubeconfigs(t)
 			tc.change(t, root)
-			res := run(t, root, validate.Validate{Hubs: []string{tc.hub}, Env: tc.env})
+			res := run(t, root, validate.Check{Hubs: []string{tc.hub}, Env: tc.env})
 			if len(res) != 1 {
 				t.Fatalf("got %+v", res)
 			}
@@ -230,7 +230,7 @@ func TestProblemsAreMasked(t *testing.T) {
 	}
 	writeEncrypted(t, path, string(plain)+"leakme: sup3r-s3cret-value\n", exampleRecipient(t))
 	writeFile(t, filepath.Join(root, "hub/templates/leak.yaml"), []byte("{{ include .Values.leakme . }}\n"))
-	res := run(t, root, validate.Validate{Hubs: []string{"stat20"}, Env: "prod"})
+	res := run(t, root, validate.Check{Hubs: []string{"stat20"}, Env: "prod"})
 	all := strings.Join(res[0].Problems, "\n")
 	if len(res[0].Problems) != 2 || strings.Contains(all, "sup3r-s3cret") || strings.Count(all, `no template "<masked>"`) != 2 {
 		t.Errorf("want a masked lint and render problem, got:\n%s", all)
@@ -242,7 +242,7 @@ func TestProblemsAreCollected(t *testing.T) {
 	f, _ := os.OpenFile(filepath.Join(root, "hub/templates/user-etc-jupyter.yaml"), os.O_APPEND|os.O_WRONLY, 0)
 	f.WriteString("  broken: {{ .Values.etcJupyter | nosuchfunc }}\n")
 	f.Close()
-	res := run(t, root, validate.Validate{Hubs: []string{"stat20"}, Env: "prod"})
+	res := run(t, root, validate.Check{Hubs: []string{"stat20"}, Env: "prod"})
 	if len(res) != 1 || res[0].OK() {
 		t.Fatalf("got %+v", res)
 	}
@@ -259,14 +259,14 @@ func TestImageProblems(t *testing.T) {
 	hubploy := filepath.Join(root, "deployments/datahub/hubploy.yaml")
 	data, _ := os.ReadFile(hubploy)
 	os.WriteFile(hubploy, []byte(strings.Replace(string(data), "helm_substitution_path: jupyterhub.singleuser.image", "helm_substitution_path: jupyterhub.singleuser.imag", 1)), 0o644)
-	res := run(t, root, validate.Validate{Hubs: []string{"datahub"}})
+	res := run(t, root, validate.Check{Hubs: []string{"datahub"}})
 	want := `deployments/datahub/hubploy.yaml: key "images.images[0].helm_substitution_path": "jupyterhub.singleuser.imag" is not a mapping in the values of the chart hub or its dependencies (did you mean "jupyterhub.singleuser.image"?)`
 	if len(res) != 2 || res[0].OK() || res[0].Problems[0] != want || res[1].OK() {
 		t.Fatalf("got %+v", res)
 	}
 	os.WriteFile(hubploy, data, 0o644)
 	os.WriteFile(filepath.Join(root, "deployments/datahub/image-pins.yaml"), []byte("production:\n  registry.example.org/datahub/user-image: abc1234\n"), 0o644)
-	res = run(t, root, validate.Validate{Hubs: []string{"datahub"}, Env: "staging"})
+	res = run(t, root, validate.Check{Hubs: []string{"datahub"}, Env: "staging"})
 	if len(res) != 1 || res[0].OK() || !strings.HasPrefix(res[0].Problems[0], `deployments/datahub/image-pins.yaml:1: key "production": hub "datahub" has no environment "production"`) {
 		t.Fatalf("got %+v", res)
 	}
@@ -277,13 +277,13 @@ func TestImageProblems(t *testing.T) {
 func TestHubNames(t *testing.T) {
 	root := exampleWithKubeconfigs(t)
 	progress := 0
-	res, err := start(t, root, validate.Validate{Hubs: []string{"datahub", "stat2O"}, Progress: func(validate.Result) { progress++ }})
+	res, err := start(t, root, validate.Check{Hubs: []string{"datahub", "stat2O"}, Progress: func(validate.Result) { progress++ }})
 	var ie *inputerr.Error
 	if !errors.As(err, &ie) || res != nil || progress != 0 || !strings.HasPrefix(err.Error(), `hub "stat2O" not found`) || !strings.Contains(err.Error(), `did you mean "stat20"?`) {
 		t.Fatalf("got %v, %d results, %d progress calls", err, len(res), progress)
 	}
 	writeFile(t, filepath.Join(root, "deployments/stat20/hubploy.yaml"), []byte("clustre: {}\n"))
-	res = run(t, root, validate.Validate{Hubs: []string{"stat20"}})
+	res = run(t, root, validate.Check{Hubs: []string{"stat20"}})
 	if len(res) != 1 || res[0].Env != "" || len(res[0].Problems) != 1 || !strings.HasPrefix(res[0].Problems[0], "deployments/stat20/hubploy.yaml:1: ") {
 		t.Fatalf("got %+v", res)
 	}
