@@ -38,34 +38,40 @@ func (f *imageFlags) add(g *globals, c *cobra.Command) {
 var errNoEngine = errors.New("no Dagger engine reachable")
 
 // connectDagger connects to a Dagger engine through the dagger CLI. It never
-// downloads anything: without a dagger CLI or an engine it fails with one line.
-func connectDagger(ctx context.Context, g *globals) (*dagger.Client, error) {
+// downloads anything: without a dagger CLI or an engine it fails with one line. The
+// session (a dagger CLI process) lasts until end is called.
+func connectDagger(ctx context.Context, g *globals) (client *dagger.Client, end context.CancelFunc, err error) {
 	const hint = "install the dagger CLI (v0.19.10) and start an engine, or point _EXPERIMENTAL_DAGGER_RUNNER_HOST at one (this repository: eval \"$(dagger/engine.sh start)\")"
 	if os.Getenv("DAGGER_SESSION_PORT") == "" && os.Getenv("_EXPERIMENTAL_DAGGER_CLI_BIN") == "" {
 		bin, err := exec.LookPath("dagger")
 		if err != nil {
-			return nil, fmt.Errorf("%w: the dagger CLI is not on PATH (%s)", errNoEngine, hint)
+			return nil, nil, fmt.Errorf("%w: the dagger CLI is not on PATH (%s)", errNoEngine, hint)
 		}
 		// The SDK would otherwise download a CLI of its own.
 		if err := os.Setenv("_EXPERIMENTAL_DAGGER_CLI_BIN", bin); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if host := os.Getenv("_EXPERIMENTAL_DAGGER_RUNNER_HOST"); strings.HasPrefix(host, "unix://") {
 		c, err := net.DialTimeout("unix", strings.TrimPrefix(host, "unix://"), 5*time.Second)
 		if err != nil {
-			return nil, fmt.Errorf("%w at %s: %v (%s)", errNoEngine, host, err, hint)
+			return nil, nil, fmt.Errorf("%w at %s: %v (%s)", errNoEngine, host, err, hint)
 		}
 		c.Close() // a probe that sent nothing: closing it loses nothing
 	}
-	connectCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	defer cancel()
-	client, err := dagger.Connect(connectCtx, dagger.WithLogOutput(g.stderr))
-	if err != nil {
-		first, _, _ := strings.Cut(strings.TrimSpace(err.Error()), "\n")
-		return nil, fmt.Errorf("%w: %s (%s)", errNoEngine, first, hint)
+	// The session lives as long as this context: bound only the connecting with a timer.
+	session, end := context.WithCancel(ctx)
+	timer := time.AfterFunc(5*time.Minute, end)
+	client, err = dagger.Connect(session, dagger.WithLogOutput(g.stderr))
+	if !timer.Stop() && err == nil {
+		err = errors.New("connecting took over 5 minutes")
 	}
-	return client, nil
+	if err != nil {
+		end()
+		first, _, _ := strings.Cut(strings.TrimSpace(err.Error()), "\n")
+		return nil, nil, fmt.Errorf("%w: %s (%s)", errNoEngine, first, hint)
+	}
+	return client, end, nil
 }
 
 // engine is action.ImageBuilder on a Dagger engine: Dockerfile builds of the host's
@@ -75,6 +81,7 @@ type engine struct {
 	g       *globals
 	specs   []string // --secret
 	client  *dagger.Client
+	end     context.CancelFunc // ends the session
 	secrets []*dagger.Secret
 }
 
@@ -82,11 +89,11 @@ func (e *engine) connect(ctx context.Context) error {
 	if e.client != nil {
 		return nil
 	}
-	client, err := connectDagger(ctx, e.g)
+	client, end, err := connectDagger(ctx, e.g)
 	if err != nil {
 		return err
 	}
-	e.client = client
+	e.client, e.end = client, end
 	for _, spec := range e.specs {
 		id, value, err := readBuildSecret(spec)
 		if err != nil {
@@ -103,6 +110,7 @@ func (e *engine) close() error {
 	if e.client == nil {
 		return nil
 	}
+	defer e.end()
 	return e.client.Close()
 }
 

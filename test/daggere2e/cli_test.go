@@ -50,7 +50,8 @@ func TestCLIBuildAndPublish(t *testing.T) {
 	}
 
 	built := run(nil, "--repo", repoDir, "build", "datahub")
-	if built.err != nil || !strings.HasPrefix(built.stdout, "built "+registryImage+":") {
+	// stdout is the data: the reference built, one a line.
+	if built.err != nil || !regexp.MustCompile(`^`+regexp.QuoteMeta(registryImage)+`:[0-9a-z]+\n$`).MatchString(built.stdout) {
 		t.Fatalf("hubploy build: %v\n%s\n%s", built.err, built.stdout, tail(built.stderr, 30))
 	}
 	// --target picks a stage; --secret hands a build secret over, read in memory.
@@ -80,8 +81,10 @@ func TestCLIBuildAndPublish(t *testing.T) {
 	}
 
 	noEngine := run([]string{"_EXPERIMENTAL_DAGGER_RUNNER_HOST=unix:///nonexistent/engine.sock"}, "--repo", repoDir, "build", "datahub")
+	// Progress lines may come first; the error is one line, the last.
 	lines := strings.Split(strings.TrimSpace(noEngine.stderr), "\n")
-	if noEngine.err == nil || len(lines) != 1 || !strings.Contains(lines[0], "no Dagger engine reachable at unix:///nonexistent/engine.sock") {
+	last := lines[len(lines)-1]
+	if noEngine.err == nil || strings.Count(noEngine.stderr, "error:") != 1 || !strings.Contains(last, "no Dagger engine reachable at unix:///nonexistent/engine.sock") {
 		t.Fatalf("without an engine: %v\n%s", noEngine.err, noEngine.stderr)
 	}
 }
