@@ -29,23 +29,10 @@ func CommitTag(dir, display string) (string, error) {
 		return "", &inputerr.Error{File: display, Msg: msg, Hint: hint, Err: err}
 	}
 	const useContent = "or use tag_strategy: content"
-	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true, EnableDotGitCommonDir: true})
-	if err != nil {
-		return fail("is not in a git repository, which tag_strategy git-commit needs", "work in a git clone, "+useContent, err)
-	}
-	wt, err := repo.Worktree()
-	if err != nil {
-		return fail("is in a bare git repository", "work in a git clone, "+useContent, err)
-	}
-	root, err := filepath.EvalSymlinks(wt.Filesystem.Root())
+	repo, rel, err := openRepo(dir, display, "tag_strategy git-commit", "work in a git clone, "+useContent)
 	if err != nil {
 		return "", err
 	}
-	rel, err := filepath.Rel(root, dir)
-	if err != nil {
-		return "", err
-	}
-	rel = filepath.ToSlash(rel)
 	head, err := repo.Head()
 	if err != nil {
 		return fail("the git repository has no commit", "commit the image folder, "+useContent, err)
@@ -96,6 +83,25 @@ func CommitTag(dir, display string) (string, error) {
 		}
 		commit = same
 	}
+}
+
+// openRepo opens the git repository that holds dir, and dir's path in it with
+// slashes; feature and hint say what needs git and what to do without it.
+func openRepo(dir, display, feature, hint string) (*git.Repository, string, error) {
+	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true, EnableDotGitCommonDir: true})
+	if err != nil {
+		return nil, "", &inputerr.Error{File: display, Msg: "is not in a git repository, which " + feature + " needs", Hint: hint, Err: err}
+	}
+	wt, err := repo.Worktree()
+	if err != nil {
+		return nil, "", &inputerr.Error{File: display, Msg: "is in a bare git repository", Hint: hint, Err: err}
+	}
+	root, err := filepath.EvalSymlinks(wt.Filesystem.Root())
+	if err != nil {
+		return nil, "", err
+	}
+	rel, err := filepath.Rel(root, dir)
+	return repo, filepath.ToSlash(rel), err
 }
 
 // pathHash is the object id of rel in commit's tree, or the zero hash if it is absent.
