@@ -3,8 +3,10 @@
 package strictyaml
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -18,14 +20,15 @@ import (
 // Decode parses data (read from file) into out, a pointer to a struct. Unknown keys at
 // any depth, malformed YAML and type mismatches are *inputerr.Error naming file and line.
 func Decode(file string, data []byte, out any) error {
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return Error(file, err, "fix the YAML syntax")
+	root, err := Parse(file, data)
+	if err != nil {
+		return err
 	}
 	if root.Kind == 0 { // empty document
 		return nil
 	}
-	if err := checkKeys(file, &root, reflect.TypeOf(out), ""); err != nil {
+	k := &keyChecker{file: file, done: map[checked]bool{}}
+	if err := k.check(root, reflect.TypeOf(out), ""); err != nil {
 		return err
 	}
 	if err := root.Decode(out); err != nil {
@@ -34,11 +37,81 @@ func Decode(file string, data []byte, out any) error {
 	return nil
 }
 
+// Parse reads the one document of data (read from file) and refuses a key set twice in
+// a mapping, in time linear in its size. yaml.Unmarshal would silently drop a second
+// document, and the keys in it with it: a second document is refused, unless it is
+// empty (a trailing "---").
+func Parse(file string, data []byte) (*yaml.Node, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var root yaml.Node
+	if err := dec.Decode(&root); err != nil && !errors.Is(err, io.EOF) {
+		return nil, Error(file, err, "fix the YAML syntax")
+	}
+	for {
+		var next yaml.Node
+		err := dec.Decode(&next)
+		switch {
+		case errors.Is(err, io.EOF):
+			return &root, checkDuplicates(file, &root, "")
+		case err != nil:
+			return nil, Error(file, err, "fix the YAML syntax")
+		case len(next.Content) != 1 || next.Content[0].ShortTag() != "!!null" || next.Content[0].Value != "":
+			return nil, &inputerr.Error{File: file, Line: next.Line, Msg: "starts a second YAML document, which hubploy would ignore",
+				Hint: "keep one document: remove the \"---\" line and merge the keys into the first"}
+		}
+	}
+}
+
+// checkDuplicates refuses a key set twice in one mapping, which yaml.v3 finds by
+// comparing every key with every other: minutes for a mapping of 400,000 keys. Aliases
+// are not followed: what they name is checked where it is written.
+func checkDuplicates(file string, n *yaml.Node, path string) error {
+	if n.Kind != yaml.MappingNode {
+		for i, c := range n.Content {
+			p := path
+			if n.Kind == yaml.SequenceNode {
+				p = fmt.Sprintf("%s[%d]", path, i)
+			}
+			if err := checkDuplicates(file, c, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	first := make(map[string]int, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := resolve(n.Content[i])
+		if k.Kind == yaml.ScalarNode {
+			if line, dup := first[k.Value]; dup {
+				return &inputerr.Error{File: file, Line: n.Content[i].Line, Key: join(path, k.Value),
+					Msg: fmt.Sprintf("is set twice, first at line %d", line), Hint: "keep one of the two"}
+			}
+			first[k.Value] = n.Content[i].Line
+		}
+		if err := checkDuplicates(file, n.Content[i+1], join(path, k.Value)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// resolve follows an alias to the node it names.
+func resolve(n *yaml.Node) *yaml.Node {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n
+}
+
 var lineRe = regexp.MustCompile(`line (\d+): `)
 
 // Error turns a yaml.v3 error ("yaml: line 3: ...", or a list of unmarshal errors) into
 // an input error naming file and line.
 func Error(file string, err error, hint string) error {
+	return yamlError(file, err, hint)
+}
+
+func yamlError(file string, err error, hint string) *inputerr.Error {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	var typeErr *yaml.TypeError
 	if errors.As(err, &typeErr) && len(typeErr.Errors) > 0 {
@@ -52,27 +125,43 @@ func Error(file string, err error, hint string) error {
 	return &inputerr.Error{File: file, Line: line, Msg: msg, Hint: hint, Err: err}
 }
 
-// checkKeys walks the node tree beside the Go type and reports the first key that the
+// keyChecker walks the node tree beside the Go type and reports the first key that the
 // type has no field for.
-func checkKeys(file string, n *yaml.Node, t reflect.Type, path string) error {
+type keyChecker struct {
+	file string
+	// done holds the anchored nodes checked against a type, so that each is checked
+	// once however often aliases name it (nested aliases would take exponential time).
+	done map[checked]bool
+}
+
+type checked struct {
+	n *yaml.Node
+	t reflect.Type
+}
+
+func (k *keyChecker) check(n *yaml.Node, t reflect.Type, path string) error {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	switch n.Kind {
 	case yaml.DocumentNode:
 		for _, c := range n.Content {
-			if err := checkKeys(file, c, t, path); err != nil {
+			if err := k.check(c, t, path); err != nil {
 				return err
 			}
 		}
 	case yaml.AliasNode:
-		return checkKeys(file, n.Alias, t, path)
+		if k.done[checked{n.Alias, t}] {
+			return nil
+		}
+		k.done[checked{n.Alias, t}] = true
+		return k.check(n.Alias, t, path)
 	case yaml.SequenceNode:
 		if t.Kind() != reflect.Slice && t.Kind() != reflect.Array {
 			return nil // the type mismatch is reported by Decode with its line
 		}
 		for i, c := range n.Content {
-			if err := checkKeys(file, c, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+			if err := k.check(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
 				return err
 			}
 		}
@@ -80,27 +169,27 @@ func checkKeys(file string, n *yaml.Node, t reflect.Type, path string) error {
 		switch t.Kind() {
 		case reflect.Map:
 			for i := 0; i+1 < len(n.Content); i += 2 {
-				if err := checkKeys(file, n.Content[i+1], t.Elem(), join(path, n.Content[i].Value)); err != nil {
+				if err := k.check(n.Content[i+1], t.Elem(), join(path, n.Content[i].Value)); err != nil {
 					return err
 				}
 			}
 		case reflect.Struct:
 			fields := structFields(t)
 			for i := 0; i+1 < len(n.Content); i += 2 {
-				k := n.Content[i]
-				ft, ok := fields[k.Value]
+				key := n.Content[i]
+				ft, ok := fields[key.Value]
 				if !ok {
 					known := make([]string, 0, len(fields))
 					for name := range fields {
 						known = append(known, name)
 					}
 					hint := "remove it or check the spelling"
-					if s := Nearest(k.Value, known); s != "" {
+					if s := Nearest(key.Value, known); s != "" {
 						hint = fmt.Sprintf("did you mean %q?", s)
 					}
-					return &inputerr.Error{File: file, Line: k.Line, Key: join(path, k.Value), Msg: "unknown key", Hint: hint}
+					return &inputerr.Error{File: k.file, Line: key.Line, Key: join(path, key.Value), Msg: "unknown key", Hint: hint}
 				}
-				if err := checkKeys(file, n.Content[i+1], ft, join(path, k.Value)); err != nil {
+				if err := k.check(n.Content[i+1], ft, join(path, key.Value)); err != nil {
 					return err
 				}
 			}

@@ -20,7 +20,6 @@ import (
 	"sort"
 	"strings"
 
-	"gopkg.in/yaml.v3"
 	"helm.sh/helm/v3/pkg/strvals"
 
 	"github.com/hubploy/hubploy/pipeline/inputerr"
@@ -124,13 +123,13 @@ func (res *Result) applyFile(path, display string, dec *secrets.Decrypter, secre
 	if err != nil {
 		return err
 	}
-	layer := map[string]any{}
-	if err := yaml.Unmarshal(data, &layer); err != nil {
+	layer, err := strictyaml.Values(display, data)
+	if err != nil {
 		if encrypted {
 			// A YAML error about decrypted text may quote it.
 			return &inputerr.Error{File: display, Msg: "the decrypted content is not a YAML mapping", Hint: "check it with `hubploy decrypt " + display + "`"}
 		}
-		return strictyaml.Error(display, err, "fix the YAML; a values file is a mapping of keys")
+		return err
 	}
 	if encrypted {
 		collectScalars(layer, "", secretSet, pathSet)
