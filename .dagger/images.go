@@ -95,7 +95,7 @@ func (m *Hubploy) Build(
 	if err != nil {
 		return nil, err
 	}
-	b := &action.Build{Config: cfg, Hub: hub, Image: image, BuildOptions: action.BuildOptions{Args: buildArg, Dockerfile: dockerfile, Target: target}}
+	b := &action.Build{Config: cfg, Hub: hub, Images: nonEmpty(image), BuildOptions: action.BuildOptions{Args: buildArg, Dockerfile: dockerfile, Target: target}}
 	img, err := b.One()
 	if err != nil {
 		return nil, err
@@ -152,8 +152,8 @@ func (m *Hubploy) Publish(
 	if err != nil {
 		return "", err
 	}
-	p := &action.Publish{Build: action.Build{Config: cfg, Hub: hub, Env: env, Image: image,
-		BuildOptions: action.BuildOptions{Args: buildArg, Dockerfile: dockerfile, Target: target}}}
+	p := &action.Build{Config: cfg, Hub: hub, Env: env, Images: nonEmpty(image), Push: true,
+		BuildOptions: action.BuildOptions{Args: buildArg, Dockerfile: dockerfile, Target: target}}
 	if registryPassword != nil {
 		password, err := registryPassword.Plaintext(ctx)
 		if err != nil {
@@ -162,7 +162,7 @@ func (m *Hubploy) Publish(
 		p.Registry.Keychain = images.StaticKeychain(registryUsername, password)
 	}
 	if registry != nil {
-		imgs, err := p.Images()
+		imgs, err := p.Selected()
 		if err != nil {
 			return "", err
 		}
@@ -191,4 +191,12 @@ func (m *Hubploy) Publish(
 		refs = append(refs, r.Ref)
 	}
 	return strings.Join(refs, "\n"), nil
+}
+
+// nonEmpty is the one name given, or none.
+func nonEmpty(name string) []string {
+	if name == "" {
+		return nil
+	}
+	return []string{name}
 }

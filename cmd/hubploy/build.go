@@ -18,19 +18,24 @@ import (
 	"github.com/hubploy/hubploy/pipeline/images"
 )
 
-// imageFlags choose a hub's image and how to build it.
+// imageFlags choose a hub's images and how to build them.
 type imageFlags struct {
 	build   action.Build
 	secrets []string
+	noCache bool
 }
 
 func (f *imageFlags) add(g *globals, c *cobra.Command) {
-	c.Flags().StringVar(&f.build.Image, "image", "", "which image, when the hub has several (its name without tag)")
+	c.Flags().StringArrayVar(&f.build.Images, "image", nil, "build only this image, when the hub has several (its name without tag; repeatable)")
 	c.Flags().StringArrayVar(&f.build.Args, "build-arg", nil, "NAME=VALUE build argument (repeatable)")
 	c.Flags().StringVar(&f.build.Env, "env", "", "take the tag the environment deploys (image-pins.yaml); default: the folder's")
 	c.Flags().StringVar(&f.build.Dockerfile, "dockerfile", "Dockerfile", "the Dockerfile's path in the image folder")
 	c.Flags().StringVar(&f.build.Target, "target", "", "the Dockerfile stage to build (default: the last)")
 	c.Flags().StringArrayVar(&f.secrets, "secret", nil, "ID=env:VAR or ID=file:PATH: a build secret, for RUN --mount=type=secret,id=ID (repeatable; read in memory, handed to the engine as a Dagger secret)")
+	c.Flags().StringVar(&f.build.CommitRange, "commit-range", "", "build only the images whose folder changed in this git range (A..B or A...B), as hubploy 0.3")
+	// hubploy 0.3's --no-cache kept docker from pulling the previous image to reuse
+	// its layers; hubploy never pulls one, so the flag is accepted and changes nothing.
+	c.Flags().BoolVar(&f.noCache, "no-cache", false, "hubploy 0.3's: do not reuse layers of a previously pushed image (hubploy never does)")
 	completeFlag(c, "env", envCompletion(g))
 }
 
@@ -144,22 +149,34 @@ func (e *engine) Publish(ctx context.Context, img images.Image, o action.BuildOp
 	return ctr.Publish(ctx, img.Ref())
 }
 
-// runImages runs a build or publish on an engine and prints the references.
-func runImages(ctx context.Context, g *globals, f *imageFlags, job func(action.ImageBuilder) ([]string, error)) error {
+// runImages runs a build on an engine that connects at its first image, and prints
+// each image's reference (with its digest when pushed).
+func runImages(ctx context.Context, g *globals, f *imageFlags, b *action.Build) error {
 	for _, spec := range f.secrets { // bad flags fail before anything is built
 		if _, _, err := readBuildSecret(spec); err != nil {
 			return err
 		}
 	}
 	e := &engine{g: g, specs: f.secrets}
-	refs, err := job(e)
+	built, err := b.Run(ctx, e)
 	if cerr := e.close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return err
 	}
-	return printRefs(g, refs)
+	if g.json() {
+		if built == nil {
+			built = []action.Built{}
+		}
+		return g.printJSON(built)
+	}
+	for _, r := range built {
+		if _, err := fmt.Fprintln(g.stdout, r.Ref); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // readBuildSecret reads "ID=env:VAR" or "ID=file:PATH" into memory.
@@ -188,11 +205,18 @@ func newBuildCmd(g *globals) *cobra.Command {
 	var f imageFlags
 	cmd := &cobra.Command{
 		Use:   "build HUB",
-		Short: "Build a hub's user images with a Dagger engine",
+		Short: "Build a hub's user images with a Dagger engine (and push them with --push)",
 		Long: `Build the hub's user images (each image built from a folder, or --image) from the
 Dockerfile of its folder on a Dagger engine, and print the references they are deployed
-as. Nothing is pushed: see publish. Needs the dagger CLI and a running engine.`,
-		Example:           "  hubploy build datahub\n  hubploy build datahub --build-arg BASE_IMAGE=registry.internal/jupyter/minimal-notebook:2025-10-20",
+as. Needs the dagger CLI and a running engine once something is to be built.
+
+hubploy 0.3's command lines work: --commit-range builds only the images whose folder
+changed in the range, --check-registry only those whose tag the registry lacks, and
+--push pushes what is built (as publish does, skipping tags the registry has).`,
+		Example: `  hubploy build datahub
+  hubploy build datahub --commit-range origin/staging...HEAD
+  hubploy build datahub --check-registry --push
+  hubploy build datahub --build-arg BASE_IMAGE=registry.internal/jupyter/minimal-notebook:2025-10-20`,
 		Args:              exactArgs(1),
 		ValidArgsFunction: hubCompletion(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -202,10 +226,12 @@ as. Nothing is pushed: see publish. Needs the dagger CLI and a running engine.`,
 			}
 			b := f.build
 			b.Config, b.Hub = cfg, args[0]
-			return runImages(cmd.Context(), g, &f, func(e action.ImageBuilder) ([]string, error) { return b.Run(cmd.Context(), e) })
+			return runImages(cmd.Context(), g, &f, &b)
 		},
 	}
 	f.add(g, cmd)
+	cmd.Flags().BoolVar(&f.build.SkipPresent, "check-registry", false, "build only the images whose tag the registry lacks")
+	cmd.Flags().BoolVar(&f.build.Push, "push", false, "push the images built, as publish does")
 	return uses(cmd, repoFlags, secretFlags, outputFlags)
 }
 
@@ -218,7 +244,7 @@ func newPublishCmd(g *globals) *cobra.Command {
 the tag hubploy deploys, unless the registry already has that tag (then nothing is
 built, and no engine is needed). Prints each reference, with its digest when pushed.
 Registry credentials are those of hubploy.yaml's images.registry block, else the
-docker configuration.`,
+docker configuration. The same as build --push.`,
 		Example:           "  hubploy publish datahub",
 		Args:              exactArgs(1),
 		ValidArgsFunction: hubCompletion(g),
@@ -227,16 +253,9 @@ docker configuration.`,
 			if err != nil {
 				return err
 			}
-			p := &action.Publish{Build: f.build}
-			p.Config, p.Hub = cfg, args[0]
-			return runImages(cmd.Context(), g, &f, func(e action.ImageBuilder) ([]string, error) {
-				published, err := p.Run(cmd.Context(), e)
-				var refs []string
-				for _, r := range published {
-					refs = append(refs, r.Ref)
-				}
-				return refs, err
-			})
+			b := f.build
+			b.Config, b.Hub, b.Push = cfg, args[0], true
+			return runImages(cmd.Context(), g, &f, &b)
 		},
 	}
 	f.add(g, cmd)

@@ -153,19 +153,3 @@ func printPromoted(g *globals, env string, res *action.PromoteResult) error {
 	}
 	return nil
 }
-
-// printRefs prints image references, one a line (or as JSON).
-func printRefs(g *globals, refs []string) error {
-	if g.json() {
-		if refs == nil {
-			refs = []string{}
-		}
-		return g.printJSON(refs)
-	}
-	for _, r := range refs {
-		if _, err := fmt.Fprintln(g.stdout, r); err != nil {
-			return err
-		}
-	}
-	return nil
-}

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/hubploy/hubploy/pipeline/images"
+	"github.com/hubploy/hubploy/pipeline/imagetag"
 	"github.com/hubploy/hubploy/pipeline/inputerr"
 	"github.com/hubploy/hubploy/pipeline/repo"
 )
@@ -220,22 +221,52 @@ type ImageBuilder interface {
 	Publish(ctx context.Context, img images.Image, opts BuildOptions, args []BuildArg, auth *authn.AuthConfig) (string, error)
 }
 
-// Build builds a hub's images (each one built from a folder, or the one named).
+// Build builds a hub's images (each one built from a folder, or the ones named) and,
+// with Push, pushes them: hubploy's build and publish, and hubploy 0.3's
+// `build [--commit-range R] [--check-registry] [--push]`.
 type Build struct {
 	*Config
-	Hub   string
-	Env   string // take the tag this environment deploys (its pins); empty: the folder's
-	Image string // the image's name without tag; empty: every image built from a folder
+	Hub    string
+	Env    string   // take the tags this environment deploys (its pins); empty: the folders'
+	Images []string // names without tag; empty: every image built from a folder
+	// CommitRange, if set, builds only the images whose folder changed in it (A..B,
+	// A...B), as hubploy 0.3's --commit-range.
+	CommitRange string
+	// SkipPresent builds only the images whose tag the registry lacks (0.3's
+	// --check-registry); Push implies it: a tag is one content, never pushed twice.
+	SkipPresent bool
+	Push        bool
+	Registry    Registry
 	BuildOptions
 }
 
-// Images are the images the build makes, with the tags they are deployed as.
-func (b *Build) Images() ([]images.Image, error) {
+// Built is one image of a build.
+type Built struct {
+	Ref    string `json:"ref"` // with its digest when pushed
+	Built  bool   `json:"built"`
+	Pushed bool   `json:"pushed"`
+	// Skipped says why it was not built: "present" in the registry, or "unchanged" in
+	// the commit range.
+	Skipped string `json:"skipped,omitempty"`
+}
+
+// Selected are the images the build is about, with the tags they are deployed as.
+func (b *Build) Selected() ([]images.Image, error) {
 	h, err := b.hub(b.Hub)
 	if err != nil {
 		return nil, err
 	}
-	imgs, err := images.ToBuild(h, b.Env, b.Image)
+	var imgs []images.Image
+	if len(b.Images) == 0 {
+		imgs, err = images.ToBuild(h, b.Env, "")
+	}
+	for _, name := range b.Images {
+		var one []images.Image
+		if one, err = images.ToBuild(h, b.Env, name); err != nil {
+			break
+		}
+		imgs = append(imgs, one...)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -248,9 +279,9 @@ func (b *Build) Images() ([]images.Image, error) {
 }
 
 // One is the single image of the build, for a caller that returns one image: with
-// several, Image must name one.
+// several, Images must name one.
 func (b *Build) One() (images.Image, error) {
-	imgs, err := b.Images()
+	imgs, err := b.Selected()
 	if err != nil {
 		return images.Image{}, err
 	}
@@ -264,79 +295,81 @@ func (b *Build) One() (images.Image, error) {
 	return imgs[0], nil
 }
 
-// plan is the images to build and the parsed build arguments.
-func (b *Build) plan() ([]images.Image, []BuildArg, error) {
-	imgs, err := b.Images()
+// Run builds (and pushes) on builder, image by image, each step logged.
+func (b *Build) Run(ctx context.Context, builder ImageBuilder) ([]Built, error) {
+	imgs, err := b.Selected()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	args, err := b.ParseArgs()
-	return imgs, args, err
-}
-
-// Run builds every image on builder and returns their references.
-func (b *Build) Run(ctx context.Context, builder ImageBuilder) ([]string, error) {
-	imgs, args, err := b.plan()
 	if err != nil {
 		return nil, err
 	}
-	var refs []string
+	var out []Built
+	var todo []images.Image
 	for _, img := range imgs {
-		b.log("building %s from %s", img.Ref(), img.ContextDisplay)
-		if err := builder.Build(ctx, img, b.BuildOptions, args); err != nil {
-			return refs, fmt.Errorf("building %s from %s: %w", img.Ref(), img.ContextDisplay, err)
+		if b.CommitRange != "" {
+			changed, err := imagetag.ChangedIn(img.Context, img.ContextDisplay, b.CommitRange)
+			if err != nil {
+				return nil, err
+			}
+			if !changed {
+				b.log("%s did not change in %s: not building %s", img.ContextDisplay, b.CommitRange, img.Ref())
+				out = append(out, Built{Ref: img.Ref(), Skipped: "unchanged"})
+				continue
+			}
 		}
-		refs = append(refs, img.Ref())
+		todo = append(todo, img)
 	}
-	return refs, nil
-}
-
-// Publish builds a hub's images and pushes them, each unless the registry has its tag.
-type Publish struct {
-	Build
-	Registry Registry
-}
-
-// Published is one image of a publish.
-type Published struct {
-	Ref    string `json:"ref"` // with its digest when pushed
-	Pushed bool   `json:"pushed"`
-}
-
-// Run publishes, the registry checked first so that an unchanged image is never built.
-func (p *Publish) Run(ctx context.Context, builder ImageBuilder) ([]Published, error) {
-	imgs, args, err := p.plan()
-	if err != nil {
-		return nil, err
-	}
-	h, err := p.hub(p.Hub)
-	if err != nil {
-		return nil, err
-	}
-	kc, err := p.keychain(h, p.Registry)
-	if err != nil {
-		return nil, err
-	}
-	var out []Published
-	for _, st := range p.check(ctx, h, imgs, Registry{Keychain: kc, Options: p.Registry.Options}) {
-		if st.Err != nil {
-			return out, st.Err
+	var kc authn.Keychain
+	if b.SkipPresent || b.Push {
+		h, err := b.hub(b.Hub)
+		if err != nil {
+			return nil, err
 		}
-		if st.Exists {
-			p.log("%s is already in the registry: not building or pushing it", st.Ref())
-			out = append(out, Published{Ref: st.Ref()})
-			continue
+		if kc, err = b.keychain(h, b.Registry); err != nil {
+			return nil, err
 		}
-		auth, err := images.Auth(ctx, kc, st.Image)
+		var absent []images.Image
+		for _, st := range b.check(ctx, h, todo, Registry{Keychain: kc, Options: b.Registry.Options}) {
+			switch {
+			case st.Err != nil:
+				return out, st.Err
+			case st.Exists:
+				b.log("%s is already in the registry: not building it", st.Ref())
+				out = append(out, Built{Ref: st.Ref(), Skipped: "present"})
+			default:
+				absent = append(absent, st.Image)
+			}
+		}
+		todo = absent
+	}
+	for _, img := range todo {
+		res, err := b.buildOne(ctx, builder, img, args, kc)
 		if err != nil {
 			return out, err
 		}
-		p.log("building and pushing %s", st.Ref())
-		ref, err := builder.Publish(ctx, st.Image, p.BuildOptions, args, auth)
-		if err != nil {
-			return out, fmt.Errorf("publishing %s: %w", st.Ref(), err)
-		}
-		out = append(out, Published{Ref: ref, Pushed: true})
+		out = append(out, res)
 	}
 	return out, nil
+}
+
+func (b *Build) buildOne(ctx context.Context, builder ImageBuilder, img images.Image, args []BuildArg, kc authn.Keychain) (Built, error) {
+	if !b.Push {
+		b.log("building %s from %s", img.Ref(), img.ContextDisplay)
+		if err := builder.Build(ctx, img, b.BuildOptions, args); err != nil {
+			return Built{}, fmt.Errorf("building %s from %s: %w", img.Ref(), img.ContextDisplay, err)
+		}
+		return Built{Ref: img.Ref(), Built: true}, nil
+	}
+	auth, err := images.Auth(ctx, kc, img)
+	if err != nil {
+		return Built{}, err
+	}
+	b.log("building and pushing %s", img.Ref())
+	ref, err := builder.Publish(ctx, img, b.BuildOptions, args, auth)
+	if err != nil {
+		return Built{}, fmt.Errorf("publishing %s: %w", img.Ref(), err)
+	}
+	return Built{Ref: ref, Built: true, Pushed: true}, nil
 }

@@ -80,6 +80,37 @@ func TestCLIBuildAndPublish(t *testing.T) {
 		t.Fatalf("a second hubploy publish did not skip: %v\n%s\n%s", second.err, second.stdout, second.stderr)
 	}
 
+	// hubploy 0.3's command lines: a tag the registry has is not built again, and
+	// neither is a folder that did not change in the commit range.
+	again := run(nil, "--repo", repoDir, "build", "datahub", "--check-registry", "--push")
+	if again.err != nil || strings.TrimSpace(again.stdout) != ref.String() || !strings.Contains(again.stderr, "is already in the registry") || strings.Contains(again.stderr, "building") {
+		t.Fatalf("build --check-registry --push of a pushed tag: %v\n%s\n%s", again.err, again.stdout, tail(again.stderr, 20))
+	}
+	git := func(args ...string) {
+		t.Helper()
+		c := exec.Command("git", args...)
+		c.Dir = repoDir
+		c.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.org", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.org")
+		if out, err := c.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	git("init", "-q", "-b", "main")
+	git("add", "-A")
+	git("commit", "-qm", "repo")
+	os.WriteFile(filepath.Join(repoDir, "deployments/datahub/config/common.yaml"), []byte("jupyterhub: {}\n"), 0o644)
+	git("commit", "-qam", "config only")
+	unchanged := run(nil, "--repo", repoDir, "build", "datahub", "--commit-range", "HEAD~1..HEAD")
+	if unchanged.err != nil || !strings.Contains(unchanged.stderr, "did not change in HEAD~1..HEAD: not building") || strings.Contains(unchanged.stderr, "Engine") {
+		t.Fatalf("build --commit-range of an unchanged folder: %v\n%s", unchanged.err, tail(unchanged.stderr, 20))
+	}
+	os.WriteFile(dockerfile, []byte(testDockerfile+"# changed in the range\n"), 0o644)
+	git("commit", "-qam", "image")
+	changed := run(nil, "--repo", repoDir, "build", "datahub", "--commit-range", "HEAD~1..HEAD", "--no-cache")
+	if changed.err != nil || !strings.Contains(changed.stderr, "building "+registryImage) || strings.TrimSpace(changed.stdout) == ref.String() {
+		t.Fatalf("build --commit-range of a changed folder: %v\n%s\n%s", changed.err, changed.stdout, tail(changed.stderr, 20))
+	}
+
 	noEngine := run([]string{"_EXPERIMENTAL_DAGGER_RUNNER_HOST=unix:///nonexistent/engine.sock"}, "--repo", repoDir, "build", "datahub")
 	// Progress lines may come first; the error is one line, the last.
 	lines := strings.Split(strings.TrimSpace(noEngine.stderr), "\n")
