@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -65,21 +64,14 @@ type Cluster struct {
 	kubeconfig []byte
 	config     *rest.Config
 	client     kubernetes.Interface
-	procs      []*process
+	components []*component // in the order they started
+	etcd       *component
+	apiServer  *component
 	stopLB     func()
 	lock       *os.File // see lockDir
 
 	stopOnce sync.Once
 	stopErr  error
-}
-
-// process is one running component.
-type process struct {
-	name string
-	log  string
-	cmd  *exec.Cmd
-	done chan struct{} // closed once the process has exited and been reaped
-	err  error         // why it exited; read after done
 }
 
 // Kubeconfig returns a kubeconfig for the cluster, with the admin
@@ -177,7 +169,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	}
 
 	// The API server waits for etcd by itself, so both start at once.
-	if err := c.run(bin, "etcd", nil,
+	if c.etcd, err = c.run(bin, "etcd", nil,
 		"--name=kubeenv",
 		"--data-dir="+filepath.Join(dir, "etcd"),
 		"--listen-client-urls="+etcdURL,
@@ -190,7 +182,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	); err != nil {
 		return c, err
 	}
-	if err := c.run(bin, "kube-apiserver", nil,
+	if c.apiServer, err = c.run(bin, "kube-apiserver", nil,
 		"--etcd-servers="+etcdURL,
 		"--bind-address=127.0.0.1",
 		"--advertise-address=127.0.0.1",
@@ -213,18 +205,13 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	); err != nil {
 		return c, err
 	}
-	if err := c.waitFor(ctx, "the API server's /readyz", func(ctx context.Context) (bool, error) {
-		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		defer cancel()
-		_, err := c.client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
-		return err == nil, err
-	}); err != nil {
+	if err := c.waitForAPIServer(ctx); err != nil {
 		return c, err
 	}
 
 	// Every component acts as admin: the cluster is for tests, and RBAC is
 	// not what they test.
-	if err := c.run(bin, "kube-controller-manager", nil,
+	if _, err := c.run(bin, "kube-controller-manager", nil,
 		"--kubeconfig="+kubeconfigFile,
 		"--leader-elect=false",
 		"--secure-port=0",
@@ -239,7 +226,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	); err != nil {
 		return c, err
 	}
-	if err := c.run(bin, "kube-scheduler", nil,
+	if _, err := c.run(bin, "kube-scheduler", nil,
 		"--kubeconfig="+kubeconfigFile,
 		"--leader-elect=false",
 		"--secure-port=0",
@@ -248,7 +235,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	}
 	// kwok reads ~/.kwok/kwok.yaml when it exists; its own HOME keeps a
 	// developer's configuration out.
-	if err := c.run(bin, "kwok", []string{"HOME=" + filepath.Join(dir, "kwok-home")},
+	if _, err := c.run(bin, "kwok", []string{"HOME=" + filepath.Join(dir, "kwok-home")},
 		"--kubeconfig="+kubeconfigFile,
 		"--manage-all-nodes=false",
 		"--manage-nodes-with-annotation-selector="+kwokAnnotation+"=fake",
@@ -348,64 +335,23 @@ func freePorts(n int) ([]int, error) {
 }
 
 // run starts one component with its output in <dir>/<name>.log.
-func (c *Cluster) run(bin, name string, env []string, args ...string) error {
-	logPath := filepath.Join(c.dir, name+".log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return err
+func (c *Cluster) run(bin, name string, env []string, args ...string) (*component, error) {
+	p := &component{name: name, log: filepath.Join(c.dir, name+".log"), path: filepath.Join(bin, name), args: args, env: env, dir: c.dir}
+	if err := p.start(); err != nil {
+		return nil, err
 	}
-	// The child has its own copy of the descriptor.
-	defer logFile.Close()
-	cmd := exec.Command(filepath.Join(bin, name), args...)
-	cmd.Dir = c.dir
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		// Its own group, so that Stop kills whatever it forks too, and a
-		// Ctrl-C in a terminal reaches only the Go process, which stops
-		// the cluster in order.
-		Setpgid: true,
-		// A test binary that panics or is killed never calls Stop; the
-		// kernel then kills the components.
-		Pdeathsig: syscall.SIGKILL,
-	}
-	if err := startFromLockedThread(cmd); err != nil {
-		return fmt.Errorf("starting %s: %w", name, err)
-	}
-	p := &process{name: name, log: logPath, cmd: cmd, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
-	c.procs = append(c.procs, p)
-	return nil
+	c.components = append(c.components, p)
+	return p, nil
 }
 
-// Pdeathsig fires when the OS thread that forked the child ends, not the
-// process, and the Go runtime may end threads. So every child is forked by
-// one goroutine locked to a thread that lives as long as the process.
-var (
-	spawnOnce sync.Once
-	spawnReqs = make(chan spawnReq)
-)
-
-type spawnReq struct {
-	cmd  *exec.Cmd
-	done chan error
-}
-
-func startFromLockedThread(cmd *exec.Cmd) error {
-	spawnOnce.Do(func() {
-		go func() {
-			runtime.LockOSThread()
-			for r := range spawnReqs {
-				r.done <- r.cmd.Start()
-			}
-		}()
+// waitForAPIServer waits until the API server says it is ready.
+func (c *Cluster) waitForAPIServer(ctx context.Context) error {
+	return c.waitFor(ctx, "the API server's /readyz", func(ctx context.Context) (bool, error) {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		_, err := c.client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+		return err == nil, err
 	})
-	done := make(chan error, 1)
-	spawnReqs <- spawnReq{cmd: cmd, done: done}
-	return <-done
 }
 
 // waitFor polls cond until it holds, and fails early when ctx ends or a
@@ -422,11 +368,9 @@ func (c *Cluster) waitFor(ctx context.Context, what string, cond func(context.Co
 		if err != nil {
 			last = err
 		}
-		for _, p := range c.procs {
-			select {
-			case <-p.done:
-				return fmt.Errorf("%s exited (%v) while waiting for %s", p.name, p.err, what)
-			default:
+		for _, p := range c.components {
+			if err := p.exited(); err != nil {
+				return fmt.Errorf("%w while waiting for %s", err, what)
 			}
 		}
 		select {
@@ -456,7 +400,7 @@ func (c *Cluster) waitForServiceAccount(ctx context.Context, ns string) error {
 // component's log to err, since the folder holding the logs goes with it.
 func (c *Cluster) failed(err error, after time.Duration) error {
 	var b strings.Builder
-	for _, p := range c.procs {
+	for _, p := range c.components {
 		fmt.Fprintf(&b, "\n----- last lines of %s.log -----\n%s", p.name, tail(p.log, 30))
 	}
 	if stopErr := c.Stop(); stopErr != nil {
@@ -482,14 +426,10 @@ func (c *Cluster) Stop() error {
 			c.stopLB()
 		}
 		// SIGKILL rather than a graceful stop: the state is thrown away,
-		// and a graceful API server shutdown takes seconds.
-		for _, p := range c.procs {
-			if err := syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-				c.stopErr = errors.Join(c.stopErr, fmt.Errorf("killing %s: %w", p.name, err))
-			}
-		}
-		for _, p := range c.procs {
-			<-p.done
+		// and a graceful API server shutdown takes seconds. It ends an etcd
+		// paused by PauseEtcd too.
+		for _, p := range c.components {
+			c.stopErr = errors.Join(c.stopErr, p.kill())
 		}
 		c.stopErr = errors.Join(c.stopErr, os.RemoveAll(c.dir))
 		if c.lock != nil {

@@ -290,7 +290,8 @@ func TestLoadBalancer(t *testing.T) {
 }
 
 // TestStartStop runs a second cluster, reaches it by an extra host name of
-// its certificate, and checks that Stop leaves no process and no folder.
+// its certificate, puts it through the faults, and checks that Stop leaves no
+// process and no folder, though etcd is paused.
 func TestStartStop(t *testing.T) {
 	c, err := Start(t.Context(), Options{ExtraSANs: []string{"kube-apiserver", "192.0.2.10"}})
 	if err != nil {
@@ -344,10 +345,15 @@ func TestStartStop(t *testing.T) {
 		t.Errorf("serving certificate IPs %v lack the extra SAN 192.0.2.10", ips)
 	}
 
+	checkFaults(t, c, client)
+
+	if err := c.PauseEtcd(); err != nil {
+		t.Fatal(err)
+	}
 	dir := c.Dir()
 	var pids []int
-	for _, p := range c.procs {
-		pids = append(pids, p.cmd.Process.Pid)
+	for _, p := range c.components {
+		pids = append(pids, p.current().cmd.Process.Pid)
 	}
 	if len(pids) != len(binaries) {
 		t.Fatalf("%d processes, want %d", len(pids), len(binaries))
@@ -358,7 +364,7 @@ func TestStartStop(t *testing.T) {
 	for i, pid := range pids {
 		// The negative pid asks about the whole process group.
 		if err := syscall.Kill(-pid, 0); !errors.Is(err, syscall.ESRCH) {
-			t.Errorf("process group of %s (%d) still there after Stop: %v", c.procs[i].name, pid, err)
+			t.Errorf("process group of %s (%d) still there after Stop: %v", c.components[i].name, pid, err)
 		}
 	}
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
@@ -366,6 +372,53 @@ func TestStartStop(t *testing.T) {
 	}
 	if err := c.Stop(); err != nil {
 		t.Errorf("second Stop: %v", err)
+	}
+}
+
+// checkFaults kills and restarts c's API server, then pauses and resumes its etcd, and
+// checks that the cluster is whole after each.
+func checkFaults(t *testing.T, c *Cluster, client kubernetes.Interface) {
+	t.Helper()
+	if err := c.KillAPIServer(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Discovery().ServerVersion(); err == nil {
+		t.Fatal("the API server answers after KillAPIServer")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if err := c.RestartAPIServer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.RestartAPIServer(ctx); err == nil || !strings.Contains(err.Error(), "it is running") {
+		t.Errorf("restarting a running API server: %v", err)
+	}
+	// The same data: the node made at Start is there.
+	if _, err := client.CoreV1().Nodes().Get(ctx, NodeName, metav1.GetOptions{}); err != nil {
+		t.Fatalf("after the restart: %v", err)
+	}
+
+	if err := c.PauseEtcd(); err != nil {
+		t.Fatal(err)
+	}
+	write := func(name string, within time.Duration) error {
+		ctx, cancel := context.WithTimeout(t.Context(), within)
+		defer cancel()
+		_, err := client.CoreV1().ConfigMaps(metav1.NamespaceDefault).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
+		return err
+	}
+	if err := write("while-paused", 2*time.Second); err == nil {
+		t.Fatal("a write succeeded while etcd was paused")
+	}
+	if err := c.ResumeEtcd(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := write("after-resume", 30*time.Second); err != nil {
+		t.Fatalf("a write after ResumeEtcd: %v", err)
+	}
+	// Neither fault made the cluster count as broken.
+	if err := c.waitForServiceAccount(ctx, metav1.NamespaceDefault); err != nil {
+		t.Fatal(err)
 	}
 }
 
