@@ -14,8 +14,12 @@ import (
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/kube"
 	helmrelease "helm.sh/helm/v3/pkg/release"
+	"helm.sh/helm/v3/pkg/storage"
 	"helm.sh/helm/v3/pkg/storage/driver"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 
 	"github.com/hubploy/hubploy/pipeline/cluster"
 	"github.com/hubploy/hubploy/pipeline/inputerr"
@@ -79,11 +83,75 @@ func newSession(ctx context.Context, access *cluster.Access, namespace string, p
 	if err := base.IsReachable(); err != nil {
 		return nil, fmt.Errorf("cannot reach the cluster at %s (kubeconfig %s): %v; check the cluster block of hubploy.yaml, the kubeconfig and the network", access.Server, access.Source, unwrapAll(err))
 	}
+	records, err := releaseRecords(access, namespace, cfg.Log)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Releases = records
 	client, err := cfg.KubernetesClientSet()
 	if err != nil {
 		return nil, err
 	}
 	return &session{cfg: cfg, client: client, waiter: waiter}, nil
+}
+
+// recordTimeout bounds each request for a release record. A healthy API server takes
+// well under a second for one.
+const recordTimeout = 10 * time.Second
+
+// releaseRecords is helm's release storage (Secrets in namespace), logging to log as
+// helm's own would, with each request bounded by recordTimeout.
+func releaseRecords(access *cluster.Access, namespace string, log action.DebugLog) (*storage.Storage, error) {
+	rc, err := access.Getter.ToRESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	client, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return nil, err
+	}
+	d := driver.NewSecrets(boundSecrets{client.CoreV1().Secrets(namespace)})
+	d.Log = log
+	return storage.Init(d), nil
+}
+
+// boundSecrets gives each request of helm's release storage a deadline. helm makes them
+// without one, so a cluster that stops answering would hold hubploy past its --timeout
+// for as long as the API server waits on etcd, for each record helm writes after a
+// failed wait. A deadline of the context, unlike rest.Config's Timeout, is not also sent
+// to the API server, whose answer would race the client's own and make client-go log.
+type boundSecrets struct {
+	corev1client.SecretInterface
+}
+
+func (b boundSecrets) Get(ctx context.Context, name string, opts metav1.GetOptions) (*corev1.Secret, error) {
+	ctx, cancel := context.WithTimeout(ctx, recordTimeout)
+	defer cancel()
+	return b.SecretInterface.Get(ctx, name, opts)
+}
+
+func (b boundSecrets) List(ctx context.Context, opts metav1.ListOptions) (*corev1.SecretList, error) {
+	ctx, cancel := context.WithTimeout(ctx, recordTimeout)
+	defer cancel()
+	return b.SecretInterface.List(ctx, opts)
+}
+
+func (b boundSecrets) Create(ctx context.Context, secret *corev1.Secret, opts metav1.CreateOptions) (*corev1.Secret, error) {
+	ctx, cancel := context.WithTimeout(ctx, recordTimeout)
+	defer cancel()
+	return b.SecretInterface.Create(ctx, secret, opts)
+}
+
+func (b boundSecrets) Update(ctx context.Context, secret *corev1.Secret, opts metav1.UpdateOptions) (*corev1.Secret, error) {
+	ctx, cancel := context.WithTimeout(ctx, recordTimeout)
+	defer cancel()
+	return b.SecretInterface.Update(ctx, secret, opts)
+}
+
+func (b boundSecrets) Delete(ctx context.Context, name string, opts metav1.DeleteOptions) error {
+	ctx, cancel := context.WithTimeout(ctx, recordTimeout)
+	defer cancel()
+	return b.SecretInterface.Delete(ctx, name, opts)
 }
 
 func unwrapAll(err error) error {

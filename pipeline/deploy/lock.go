@@ -84,7 +84,11 @@ func acquireLock(ctx context.Context, client kubernetes.Interface, ns, release s
 			progress("the deploy lock was held by %s, which stopped renewing it: taking it over", holderOf(cur))
 		}
 		if state != leaseHeld {
-			return takeLock(ctx, client, ns, release, cur, progress)
+			lk, err := takeLock(ctx, client, ns, release, cur, progress)
+			if errors.Is(err, errRaced) {
+				continue // read who won, to name them
+			}
+			return lk, err
 		}
 		if !waitStale || time.Now().After(deadline) {
 			since := "an unknown time"
@@ -103,8 +107,12 @@ func acquireLock(ctx context.Context, client kubernetes.Interface, ns, release s
 	}
 }
 
+// errRaced is takeLock's when another process wrote the lease since it was read.
+var errRaced = errors.New("another process wrote the deploy lock at the same moment")
+
 // takeLock writes the lease as ours (cur is the free or stale lease; nil: none) and
-// starts renewing it. Another process writing it at the same moment makes this fail.
+// starts renewing it. Another process writing it at the same moment makes this fail with
+// errRaced.
 func takeLock(ctx context.Context, client kubernetes.Interface, ns, release string, cur *coordinationv1.Lease, progress func(string, ...any)) (*lock, error) {
 	// The host only makes the holder readable; pid and time make it unique without it.
 	host, err := os.Hostname()
@@ -129,7 +137,7 @@ func takeLock(ctx context.Context, client kubernetes.Interface, ns, release stri
 		_, err = leases.Update(ctx, cur, metav1.UpdateOptions{}) // its resourceVersion makes this fail if another process wrote it since
 	}
 	if apierrors.IsAlreadyExists(err) || apierrors.IsConflict(err) {
-		return nil, fmt.Errorf("release %s: another hubploy process took the deploy lock at the same moment: wait for it to finish", release)
+		return nil, errRaced
 	}
 	if err != nil {
 		return nil, fmt.Errorf("taking the deploy lock %s/%s: %w", ns, l.name, err)
@@ -199,21 +207,37 @@ func (l *lock) renew(stopping context.Context, now time.Time) error {
 	return nil
 }
 
-// explain returns the reason the lock was lost in place of err, the failure that losing
-// it caused; err otherwise.
+// explain says why the work under the lock was cancelled, in place of err when err is
+// that cancel: the lock was lost, or the caller's context ended (Ctrl-C, say), which the
+// cancel itself does not tell. A failure of its own, such as a timeout after which the
+// lock was lost while helm recorded the failed revision, is the one to report.
 func (l *lock) explain(err error) error {
+	if !errors.Is(err, context.Canceled) {
+		return err
+	}
+	cause := context.Cause(l.ctx)
 	var lost *lostLockError
-	if err != nil && errors.As(context.Cause(l.ctx), &lost) {
+	if errors.As(cause, &lost) {
 		return lost
 	}
-	return err
+	var w *waitError
+	if errors.As(err, &w) || cause == l.ctx.Err() {
+		return err // it names the cause already, or there is none to name
+	}
+	return fmt.Errorf("stopped: %w", cause)
 }
 
-// release stops the renewal and lets the lease go, if it is still ours.
+// release stops the renewal and lets the lease go, if it is still ours. A lost lock is
+// not: another process holds it, or the cluster did not answer for its whole duration,
+// when asking again would only add to the wait.
 func (l *lock) release() {
 	l.stop()
 	<-l.done
 	l.lose(nil) // the work under the lock is over
+	var lost *lostLockError
+	if errors.As(context.Cause(l.ctx), &lost) {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	leases := l.client.CoordinationV1().Leases(l.ns)

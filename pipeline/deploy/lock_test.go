@@ -197,3 +197,87 @@ func TestLockRenewalStopping(t *testing.T) {
 		t.Errorf("got %v, progress %q", err, *progress)
 	}
 }
+
+// Two processes that find the lease free at once: the one whose write loses names the
+// one whose write won.
+func TestLockRaceNamesWinner(t *testing.T) {
+	client := fake.NewClientset()
+	winner := lease("winner/2/b", time.Now(), 30)
+	raced := false
+	client.PrependReactor("create", "leases", func(k8stesting.Action) (bool, runtime.Object, error) {
+		// The winner's write lands between this process's read and its own write.
+		raced = true
+		if err := client.Tracker().Add(winner); err != nil {
+			t.Fatal(err)
+		}
+		return true, nil, apierrors.NewAlreadyExists(coordinationv1.Resource("leases"), winner.Name)
+	})
+	_, err := acquireLock(context.Background(), client, "ns", "datahub-prod", false, (&lines{}).add)
+	if !raced || err == nil || !strings.HasPrefix(err.Error(), "release datahub-prod is being deployed right now by winner/2/b") {
+		t.Errorf("raced %v: %v", raced, err)
+	}
+}
+
+// signalCause is as os/signal.NotifyContext's cause: context.Canceled to errors.Is.
+type signalCause struct{}
+
+func (signalCause) Error() string        { return "interrupt signal received" }
+func (signalCause) Is(target error) bool { return target == context.Canceled }
+
+// What explain makes of the error the work under the lock ended with.
+func TestLockExplain(t *testing.T) {
+	timeout := errors.New("timed out after 10s waiting for 1 resource(s) to be ready: Deployment/hub")
+	var interrupted signalCause
+	for _, tc := range []struct {
+		name   string
+		cancel func(lk *lock, parent context.CancelCauseFunc)
+		err    error
+		want   string
+	}{
+		{"lost, then the cancel", func(lk *lock, _ context.CancelCauseFunc) {
+			lk.lose(&lostLockError{"datahub-prod", "other/2/b holds its lease ns/hubploy-datahub-prod now"})
+		}, context.Canceled, "lost the deploy lock of datahub-prod: other/2/b holds its lease"},
+		{"a timeout, then lost", func(lk *lock, _ context.CancelCauseFunc) {
+			lk.lose(&lostLockError{"datahub-prod", "its lease could not be renewed for 30s"})
+		}, timeout, timeout.Error()},
+		{"interrupted", func(_ *lock, parent context.CancelCauseFunc) { parent(interrupted) },
+			context.Canceled, "stopped: interrupt signal received"},
+		{"interrupted in the wait, which says so", func(_ *lock, parent context.CancelCauseFunc) { parent(interrupted) },
+			&waitError{msg: "stopped (interrupt signal received) waiting for 1 resource(s) to be ready: Deployment/hub", cause: context.Canceled},
+			"stopped (interrupt signal received) waiting for"},
+		{"cancelled without a cause", func(_ *lock, parent context.CancelCauseFunc) { parent(nil) },
+			context.Canceled, "context canceled"},
+		{"no cancel", func(*lock, context.CancelCauseFunc) {}, nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			parent, cancel := context.WithCancelCause(context.Background())
+			defer cancel(nil)
+			lk, err := acquireLock(parent, fake.NewClientset(), "ns", "datahub-prod", false, (&lines{}).add)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer lk.release()
+			tc.cancel(lk, cancel)
+			got := lk.explain(tc.err)
+			if (got == nil) != (tc.want == "") || got != nil && !strings.HasPrefix(got.Error(), tc.want) {
+				t.Errorf("got %v, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// A lost lock is released without asking the cluster: it is not ours, or the cluster
+// did not answer.
+func TestLockLostReleasesNothing(t *testing.T) {
+	client := fake.NewClientset()
+	lk, err := acquireLock(context.Background(), client, "ns", "datahub-prod", false, (&lines{}).add)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lk.lose(&lostLockError{"datahub-prod", "its lease could not be renewed for 30s"})
+	before := len(client.Actions())
+	lk.release()
+	if after := client.Actions()[before:]; len(after) != 0 {
+		t.Errorf("release of a lost lock asked %v", after)
+	}
+}

@@ -30,8 +30,9 @@ func (rb *Rollback) Run(ctx context.Context, name, namespace string, revision in
 		return 0, err
 	}
 	defer lk.release()
-	// Losing the lease cancels the wait: say so, rather than what the cancel broke.
-	defer func() { err = lk.explain(err) }()
+	// Losing the lease cancels the wait: say so, rather than what the cancel broke,
+	// unless the wait had failed on its own before.
+	defer func() { err = lk.explain(s.waiter.cause(err)) }()
 	if err := s.rollback(name, revision, rb.Timeout); err != nil {
 		return 0, releaseError(err, "rolling back", name, namespace)
 	}

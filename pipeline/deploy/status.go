@@ -50,7 +50,7 @@ func (st *Status) Run(ctx context.Context, name, namespace string) (*StatusResul
 		return nil, err
 	}
 	for _, info := range resources {
-		stat, msg := liveStatus(info)
+		stat, msg := liveStatus(ctx, info)
 		out.Resources = append(out.Resources, ResourceStatus{Resource: info.Mapping.GroupVersionKind.Kind + "/" + info.Name, Status: string(stat), Message: msg})
 	}
 	return out, nil

@@ -62,8 +62,9 @@ func (u *Upgrade) Run(ctx context.Context, rel *release.Release) (res *Result, e
 			return res, err
 		}
 		defer lk.release()
-		// Losing the lease cancels the work: say so, rather than what the cancel broke.
-		defer func() { err = lk.explain(err) }()
+		// Losing the lease cancels the work: say so, rather than what the cancel broke,
+		// unless the wait had failed on its own before.
+		defer func() { err = lk.explain(s.waiter.cause(err)) }()
 		ctx = lk.ctx
 	}
 	from, err := u.startFrom(s, rel.Name, progress)

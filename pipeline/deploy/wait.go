@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"helm.sh/helm/v3/pkg/kube"
@@ -29,6 +31,21 @@ type statusWaiter struct {
 	ctx      context.Context
 	progress func(format string, args ...any)
 	interval time.Duration
+
+	mu      sync.Mutex
+	failure error // the first wait that ended on its own: a timeout, a failed resource
+}
+
+// cause is err, or the wait's own failure when err is a cancel that came after it: helm
+// answers a cancel while it records the failed revision (a deploy lock lost because the
+// cluster stopped answering, say) with the cancel, in place of what failed.
+func (w *statusWaiter) cause(err error) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.failure != nil && errors.Is(err, context.Canceled) {
+		return w.failure
+	}
+	return err
 }
 
 func (w *statusWaiter) Wait(resources kube.ResourceList, timeout time.Duration) error {
@@ -39,72 +56,188 @@ func (w *statusWaiter) WaitWithJobs(resources kube.ResourceList, timeout time.Du
 	return w.wait(resources, timeout, true)
 }
 
-func (w *statusWaiter) wait(resources kube.ResourceList, timeout time.Duration, jobs bool) error {
+func (w *statusWaiter) wait(resources kube.ResourceList, timeout time.Duration, jobs bool) (err error) {
 	ctx, cancel := context.WithTimeout(w.ctx, timeout)
 	defer cancel()
-	start := time.Now()
-	last := map[string]string{}
-	for {
-		var pending []string
-		for _, info := range resources {
-			if info.Mapping.GroupVersionKind.Kind == "Job" && !jobs {
-				continue
-			}
-			key := info.Mapping.GroupVersionKind.Kind + "/" + info.Name
-			st, msg := liveStatus(info)
-			line := string(st) + ": " + msg
-			if last[key] != line {
-				last[key] = line
-				w.progress("%-40s %s (%.0fs)", key, line, time.Since(start).Seconds())
-			}
-			if st == status.FailedStatus {
-				return fmt.Errorf("%s failed: %s", key, msg)
-			}
-			if st != status.CurrentStatus {
-				pending = append(pending, key+" ("+line+")")
-			}
+	defer func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if err != nil && w.failure == nil && !errors.Is(err, context.Canceled) {
+			w.failure = err
 		}
-		if len(pending) == 0 {
-			return nil
+	}()
+	start := time.Now()
+	var targets []*resource.Info
+	var found poll // what the last whole poll found; before the first, nothing is ready
+	for _, info := range resources {
+		if info.Mapping.GroupVersionKind.Kind == "Job" && !jobs {
+			continue
+		}
+		targets = append(targets, info)
+		found.notReady = append(found.notReady, resourceKey(info))
+	}
+	last := map[string]string{} // each resource's last status line, to report changes
+	reported := ""              // the read error said last, to say each once
+	for {
+		p, err := w.poll(ctx, targets, last, start)
+		if err != nil {
+			return err
+		}
+		// A poll that the end of the wait cut short knows less than the one before.
+		if ctx.Err() == nil {
+			found = p
+			if len(p.notReady)+len(p.unread) == 0 {
+				return nil
+			}
+			if p.readErr == nil {
+				reported = ""
+			} else if msg := p.readErr.Error(); msg != reported {
+				reported = msg
+				w.progress("could not read %d resource(s) from the cluster: %s; retrying", len(p.unread), msg)
+			}
 		}
 		select {
 		case <-ctx.Done():
-			sort.Strings(pending)
-			what := "timed out after " + timeout.String()
-			if errors.Is(ctx.Err(), context.Canceled) {
-				what = "stopped"
-			}
-			return fmt.Errorf("%s waiting for %d resource(s) to be ready: %s", what, len(pending), strings.Join(pending, "; "))
+			return found.notReadyError(ctx, timeout)
 		case <-time.After(w.interval):
 		}
 	}
 }
 
-// liveStatus reads the object from the cluster and computes its kstatus.
-func liveStatus(info *resource.Info) (status.Status, string) {
-	obj, err := resource.NewHelper(info.Client, info.Mapping).Get(info.Namespace, info.Name)
-	if apierrors.IsNotFound(err) {
-		return status.NotFoundStatus, "not found"
+// readTimeout bounds one read of a resource during a wait.
+const readTimeout = 10 * time.Second
+
+// poll is what one look at every resource of a wait found.
+type poll struct {
+	notReady []string // "Kind/name (status: message)" of each resource read and not ready
+	unread   []string // "Kind/name" of each that could not be read
+	readErr  error    // why, for the last of them
+}
+
+// poll reads every target once, reporting each change of status against last. A failed
+// resource ends the wait at once: waiting longer cannot make it ready.
+func (w *statusWaiter) poll(ctx context.Context, targets []*resource.Info, last map[string]string, start time.Time) (poll, error) {
+	var p poll
+	for i, info := range targets {
+		key := resourceKey(info)
+		readCtx, cancel := context.WithTimeout(ctx, readTimeout)
+		st, msg, err := readStatus(readCtx, info)
+		noAnswer := err != nil && errors.Is(readCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
+		cancel()
+		if noAnswer {
+			// The cluster does not answer: asking for each of the rest would hold the
+			// wait readTimeout per resource.
+			p.readErr = fmt.Errorf("the cluster did not answer within %s", readTimeout)
+			for _, rest := range targets[i:] {
+				p.unread = append(p.unread, resourceKey(rest))
+			}
+			break
+		}
+		if err != nil {
+			// One line for all, in wait: the cluster's trouble, not the resources'.
+			p.unread, p.readErr = append(p.unread, key), err
+			continue
+		}
+		line := string(st) + ": " + msg
+		if last[key] != line {
+			last[key] = line
+			w.progress("%-40s %s (%.0fs)", key, line, time.Since(start).Seconds())
+		}
+		if st == status.FailedStatus {
+			return p, fmt.Errorf("%s failed: %s", key, msg)
+		}
+		if st != status.CurrentStatus {
+			p.notReady = append(p.notReady, key+" ("+line+")")
+		}
 	}
+	return p, nil
+}
+
+// notReadyError says, on one line, that the wait ended (ctx, done) before every resource
+// was ready, which were not, and why some could not be read.
+func (p poll) notReadyError(ctx context.Context, timeout time.Duration) error {
+	what := "timed out after " + timeout.String()
+	if errors.Is(ctx.Err(), context.Canceled) {
+		what = "stopped"
+		if cause := context.Cause(ctx); cause != ctx.Err() {
+			what += " (" + cause.Error() + ")" // a signal, a lost lock
+		}
+	}
+	parts := slices.Sorted(slices.Values(p.notReady))
+	if len(p.unread) > 0 {
+		parts = append(parts, fmt.Sprintf("%d could not be read from the cluster (%s): %v",
+			len(p.unread), strings.Join(slices.Sorted(slices.Values(p.unread)), ", "), p.readErr))
+	}
+	return &waitError{
+		msg:   fmt.Sprintf("%s waiting for %d resource(s) to be ready: %s", what, len(p.notReady)+len(p.unread), strings.Join(parts, "; ")),
+		cause: ctx.Err(),
+	}
+}
+
+// waitError is a wait that ended before every resource was ready. It wraps the context's
+// error, so that a cancel (Ctrl-C, a lost lock) can be told from a timeout.
+type waitError struct {
+	msg   string
+	cause error
+}
+
+func (e *waitError) Error() string { return e.msg }
+func (e *waitError) Unwrap() error { return e.cause }
+
+func resourceKey(info *resource.Info) string {
+	return info.Mapping.GroupVersionKind.Kind + "/" + info.Name
+}
+
+// liveStatus is the object's kstatus, Unknown with the reason when it cannot be read.
+func liveStatus(ctx context.Context, info *resource.Info) (status.Status, string) {
+	st, msg, err := readStatus(ctx, info)
 	if err != nil {
 		return status.UnknownStatus, err.Error()
+	}
+	return st, msg
+}
+
+// readStatus reads the object from the cluster within ctx, so that a cluster that stops
+// answering cannot hold a wait past its timeout, and computes its kstatus. The error says
+// why it could not be read.
+func readStatus(ctx context.Context, info *resource.Info) (status.Status, string, error) {
+	obj, err := info.Client.Get().
+		NamespaceIfScoped(info.Namespace, info.Namespaced()).
+		Resource(info.Mapping.Resource.Resource).
+		Name(info.Name).
+		Do(ctx).Get()
+	if apierrors.IsNotFound(err) {
+		return status.NotFoundStatus, "not found", nil
+	}
+	if err != nil {
+		return "", "", withoutURL(err)
 	}
 	u, ok := obj.(*unstructured.Unstructured)
 	if !ok {
 		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
 		if err != nil {
-			return status.UnknownStatus, err.Error()
+			return status.UnknownStatus, err.Error(), nil
 		}
 		u = &unstructured.Unstructured{Object: m}
 	}
 	if waitingForLoadBalancer(u) {
-		return status.InProgressStatus, LoadBalancerMessage
+		return status.InProgressStatus, LoadBalancerMessage, nil
 	}
 	res, err := status.Compute(u)
 	if err != nil {
-		return status.UnknownStatus, err.Error()
+		return status.UnknownStatus, err.Error(), nil
 	}
-	return res.Status, res.Message
+	return res.Status, res.Message, nil
+}
+
+// withoutURL drops the request's URL from a transport error: it names the object, which
+// the caller names already, at length.
+func withoutURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
 }
 
 // waitingForLoadBalancer is helm's rule, which kstatus lacks: a LoadBalancer Service is
