@@ -1,11 +1,16 @@
 // Package mask hides secrets in rendered manifests and messages: the data of every
-// Secret object, and every value that came from an encrypted file wherever it appears.
+// Secret object, and every value that came from a secret file, or that a template made
+// of one, wherever it appears.
 package mask
 
 import (
 	"bytes"
+	"cmp"
+	"encoding/json"
 	"errors"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -20,42 +25,73 @@ const MinLength = 4
 
 // Masker hides a fixed set of secret strings.
 type Masker struct {
+	secrets  []string
 	replacer *strings.Replacer
 }
 
-// New builds a masker for the given secret values. Multi-line values are also masked
-// line by line, since YAML re-indents them.
+// New builds a masker for the given secret strings. Each is hidden as it is and as
+// messages quote it (see quotings); multi-line ones also line by line, since YAML
+// re-indents them.
 func New(secrets []string) *Masker {
 	seen := map[string]bool{}
-	var pairs []string
-	add := func(s string) {
-		s = strings.TrimSpace(s)
-		if len(s) >= MinLength && !seen[s] {
-			seen[s] = true
-			pairs = append(pairs, s, Marker)
-		}
-	}
+	var hidden []string
 	for _, s := range secrets {
-		add(s)
+		parts := []string{s}
 		if strings.Contains(s, "\n") {
-			for _, line := range strings.Split(s, "\n") {
-				add(line)
+			parts = append(parts, strings.Split(s, "\n")...)
+		}
+		for _, part := range parts {
+			if len(strings.TrimSpace(part)) < MinLength {
+				continue
+			}
+			for _, q := range quotings(part) {
+				if q = strings.TrimSpace(q); !seen[q] {
+					seen[q] = true
+					hidden = append(hidden, q)
+				}
 			}
 		}
 	}
-	// strings.Replacer picks the first listed match at a position: longest first wins.
-	sortByLengthDesc(pairs)
-	return &Masker{replacer: strings.NewReplacer(pairs...)}
+	// strings.Replacer takes the first listed match at a position: longest first wins.
+	slices.SortFunc(hidden, func(a, b string) int { return cmp.Or(len(b)-len(a), strings.Compare(a, b)) })
+	pairs := make([]string, 0, 2*len(hidden))
+	for _, s := range hidden {
+		pairs = append(pairs, s, Marker)
+	}
+	return &Masker{secrets: secrets, replacer: strings.NewReplacer(pairs...)}
 }
 
-func sortByLengthDesc(pairs []string) {
-	n := len(pairs) / 2
-	for i := 1; i < n; i++ {
-		for j := i; j > 0 && len(pairs[2*j]) > len(pairs[2*(j-1)]); j-- {
-			pairs[2*j], pairs[2*(j-1)] = pairs[2*(j-1)], pairs[2*j]
-		}
+// With returns a masker that also hides more.
+func (m *Masker) With(more []string) *Masker {
+	return New(append(slices.Clip(m.secrets), more...))
+}
+
+// quotings are s and the ways messages quote it, without the outer quotes: Go's %q
+// (sprig's quote, the API server's "Invalid value"), ASCII-only %+q, JSON (toJson, with
+// and without HTML escapes), YAML single quotes (toYaml) and JSON Schema's '…' (helm's
+// schema errors). Rendered manifests need none of these: Derived finds the text a
+// template made; messages about values (a schema's, the API server's) quote the value
+// itself, in one of these.
+func quotings(s string) []string {
+	goQuoted := inner(strconv.Quote(s))
+	htmlJSON, _ := json.Marshal(s) // a string always marshals
+	var plainJSON bytes.Buffer
+	enc := json.NewEncoder(&plainJSON)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s) // a string always encodes
+	return []string{
+		s,
+		goQuoted,
+		inner(strconv.QuoteToASCII(s)),
+		inner(string(htmlJSON)),
+		inner(strings.TrimSuffix(plainJSON.String(), "\n")),
+		strings.ReplaceAll(s, "'", "''"),
+		strings.ReplaceAll(strings.ReplaceAll(goQuoted, `\"`, `"`), `'`, `\'`),
 	}
 }
+
+// inner drops a quoted string's outer quotes.
+func inner(quoted string) string { return quoted[1 : len(quoted)-1] }
 
 // String hides the secrets in free text, such as an error message.
 func (m *Masker) String(s string) string {
