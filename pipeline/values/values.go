@@ -123,15 +123,17 @@ func (res *Result) applyFile(path, display string, dec *secrets.Decrypter, secre
 	if err != nil {
 		return err
 	}
+	// A file whose name says secret holds secrets even unencrypted (git-crypt repos).
+	secret := encrypted || secrets.NameSaysSecret(display)
 	layer, err := strictyaml.Values(display, data)
 	if err != nil {
-		if encrypted {
-			// A YAML error about decrypted text may quote it.
-			return &inputerr.Error{File: display, Msg: "the decrypted content is not a YAML mapping", Hint: "check it with `hubploy decrypt " + display + "`"}
+		if secret {
+			// A YAML error about secret text may quote it.
+			return &inputerr.Error{File: display, Msg: "the content is not a YAML mapping", Hint: "check it with `hubploy decrypt " + display + "`"}
 		}
 		return err
 	}
-	if encrypted {
+	if secret {
 		collectScalars(layer, "", secretSet, pathSet)
 	}
 	res.Values = Overlay(res.Values, layer)
