@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
-	"strings"
 
 	"helm.sh/helm/v3/pkg/chart"
 
@@ -18,7 +17,6 @@ import (
 	"github.com/hubploy/hubploy/pipeline/images"
 	"github.com/hubploy/hubploy/pipeline/inputerr"
 	"github.com/hubploy/hubploy/pipeline/mask"
-	"github.com/hubploy/hubploy/pipeline/render"
 	"github.com/hubploy/hubploy/pipeline/repo"
 	"github.com/hubploy/hubploy/pipeline/secrets"
 	"github.com/hubploy/hubploy/pipeline/strictyaml"
@@ -50,19 +48,27 @@ type Release struct {
 	// is built from.
 	Resolved []images.Image
 	Values   *values.Result
-	Masker   *mask.Masker
+	// Masker hides the secrets and whatever the templates make of them; complete once
+	// Trace has run.
+	Masker *mask.Masker
 
-	opts Options
+	opts     Options
+	traced   bool
+	rendered string // Trace's render with the real values
+	// renderErr is that render's error: shown only through Masker.
+	renderErr error
 }
 
 // Prepare loads the hub's chart and values for env, stopping at the first step that
-// fails: Start, ResolveImages, BuildValues, LoadChart, CheckImagePaths.
+// fails: Start, ResolveImages, BuildValues, LoadChart, CheckImagePaths, Trace. A chart
+// that does not render is no failure here: Render and a deploy say so.
 func Prepare(ctx context.Context, h *repo.Hub, env string, opts Options) (*Release, error) {
 	rel, err := Start(h, env, opts)
 	if err != nil {
 		return nil, err
 	}
-	steps := []func() error{rel.ResolveImages, rel.BuildValues, func() error { return rel.LoadChart(ctx) }, rel.CheckImagePaths}
+	steps := []func() error{rel.ResolveImages, rel.BuildValues, func() error { return rel.LoadChart(ctx) }, rel.CheckImagePaths,
+		func() error { return rel.Trace(ctx) }}
 	for _, step := range steps {
 		if err := step(); err != nil {
 			return nil, err
@@ -102,7 +108,7 @@ func (rel *Release) ResolveImages() error {
 }
 
 // BuildValues layers the values, with the images resolved so far, and sets Masker to
-// hide what came from encrypted files.
+// hide what came from secret files.
 func (rel *Release) BuildValues() error {
 	vo := rel.opts.Values
 	vo.Images = append(append([]values.Image(nil), vo.Images...), rel.Images...)
@@ -110,8 +116,16 @@ func (rel *Release) BuildValues() error {
 	if err != nil {
 		return err
 	}
-	rel.Values, rel.Masker = v, mask.New(v.SecretStrings)
+	rel.Values = v
+	rel.setMasker(mask.New(v.SecretStrings))
 	return nil
+}
+
+// setMasker makes m the release's masker, and the standard logger's too, through which
+// helm prints messages that can quote values.
+func (rel *Release) setMasker(m *mask.Masker) {
+	rel.Masker = m
+	mask.StdLog.Add(m)
 }
 
 // LoadChart loads the umbrella chart with its dependencies.
@@ -145,19 +159,22 @@ func (rel *Release) CheckChartVersion(want string) error {
 		Hint: "check out the commit with that chart version, or drop the version option"}
 }
 
-// Render renders the release's manifests. The result holds secrets: show it to people
-// only through Masker.Manifest.
+// Render renders the release's manifests (Trace's render, once traced). The result
+// holds secrets: show it to people only through Masker.Manifest.
 func (rel *Release) Render(ctx context.Context) (string, error) {
-	r := &render.Template{ReleaseName: rel.Name, Namespace: rel.Namespace}
-	out, err := r.Run(ctx, rel.Chart, rel.Values.Values)
-	if err != nil {
-		// Helm's message can quote values: mask it. It spans lines: make it one.
-		msg := strings.Join(strings.Fields(rel.Masker.String(err.Error())), " ")
+	if !rel.traced {
+		if err := rel.Trace(ctx); err != nil {
+			return "", err
+		}
+	}
+	if rel.renderErr != nil {
+		// Helm's message can quote values: mask it, on one line.
+		msg := rel.Masker.Error(rel.renderErr).Error()
 		return "", &inputerr.Error{File: rel.Hub.Repo.Rel(rel.ChartDir),
 			Msg:  fmt.Sprintf("cannot render hub %s for %s: %s", rel.Hub.Name, rel.Env, msg),
 			Hint: schemaHint(msg, rel.Chart)}
 	}
-	return out, nil
+	return rel.rendered, nil
 }
 
 var unknownProperty = regexp.MustCompile(`additional properties? '([^']+)' not allowed`)

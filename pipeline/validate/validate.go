@@ -18,8 +18,6 @@ import (
 	"time"
 
 	"github.com/hubploy/hubploy/pipeline/cluster"
-	"github.com/hubploy/hubploy/pipeline/images"
-	"github.com/hubploy/hubploy/pipeline/inputerr"
 	"github.com/hubploy/hubploy/pipeline/mask"
 	"github.com/hubploy/hubploy/pipeline/release"
 	"github.com/hubploy/hubploy/pipeline/render"
@@ -184,7 +182,7 @@ func (v *Check) check(ctx context.Context, h *repo.Hub, env string) (res Result)
 	}
 	problems := []error{rel.ResolveImages()}
 	for _, img := range rel.Resolved {
-		problems = append(problems, dockerfileProblem(img))
+		problems = append(problems, img.CheckBuild())
 	}
 	valuesErr := rel.BuildValues()
 	chartErr := rel.LoadChart(ctx)
@@ -201,6 +199,9 @@ func (v *Check) check(ctx context.Context, h *repo.Hub, env string) (res Result)
 		}
 	}
 	if valuesErr == nil && chartErr == nil {
+		// Render first: its trace tells the masker, and so the standard logger that helm's
+		// linter writes "[INFO] Fail: …" to, what the templates make of the secrets.
+		_, renderErr := rel.Render(ctx)
 		for _, m := range render.Lint(rel.ChartDir, rel.Namespace, rel.Values.Values) {
 			switch m.Severity {
 			case "error":
@@ -209,25 +210,10 @@ func (v *Check) check(ctx context.Context, h *repo.Hub, env string) (res Result)
 				warnings = append(warnings, errors.New("lint: "+m.Path+": "+m.Text))
 			}
 		}
-		_, err := rel.Render(ctx)
-		problems = append(problems, err)
+		problems = append(problems, renderErr)
 	}
 	res.Problems, res.Warnings = lines(rel.Masker, problems), lines(rel.Masker, warnings)
 	return res
-}
-
-// dockerfileProblem says what to do about an image built from a folder without a
-// Dockerfile: hubploy builds Dockerfiles only, where hubploy 0.3 ran repo2docker.
-func dockerfileProblem(img images.Image) error {
-	err := img.CheckBuild()
-	if err == nil {
-		return nil
-	}
-	return &inputerr.Error{File: img.ConfigFile, Key: img.Config.KeyOf("path"),
-		Msg: fmt.Sprintf("image %s is built from %s, which has no Dockerfile: hubploy builds images from Dockerfiles only", img.Name, img.ContextDisplay),
-		Hint: fmt.Sprintf("write one; `repo2docker --no-build --debug %s` prints the Dockerfile repo2docker would use; "+
-			"or put a prebuilt image's tag in its name", img.ContextDisplay),
-		Err: err}
 }
 
 // lines gives each problem in errs its own line (an errors.Join holds several), masked

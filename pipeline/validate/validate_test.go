@@ -232,7 +232,7 @@ func TestProblemsAreMasked(t *testing.T) {
 	writeFile(t, filepath.Join(root, "hub/templates/leak.yaml"), []byte("{{ include .Values.leakme . }}\n"))
 	res := run(t, root, validate.Check{Hubs: []string{"stat20"}, Env: "prod"})
 	all := strings.Join(res[0].Problems, "\n")
-	if len(res[0].Problems) != 2 || strings.Contains(all, "sup3r-s3cret") || strings.Count(all, `no template "<masked>"`) != 2 {
+	if len(res[0].Problems) != 2 || strings.Contains(all, "sup3r-s3cret") || strings.Count(all, `no template <masked>`) != 2 {
 		t.Errorf("want a masked lint and render problem, got:\n%s", all)
 	}
 }
