@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 
+	"gopkg.in/yaml.v3"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/discovery"
@@ -25,6 +26,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/hubploy/hubploy/pipeline/inputerr"
+	"github.com/hubploy/hubploy/pipeline/mask"
 	"github.com/hubploy/hubploy/pipeline/repo"
 	"github.com/hubploy/hubploy/pipeline/secrets"
 )
@@ -48,8 +50,10 @@ type Options struct {
 type Access struct {
 	Getter  genericclioptions.RESTClientGetter
 	Context string // the context used; "" when the kubeconfig's current one
-	Server  string // the API server URL, for messages
+	Server  string // the API server URL without credentials, for messages
 	Source  string // where the kubeconfig came from, for messages
+	// HelmLog receives helm's debug log (hubploy --helm-debug); nil drops it.
+	HelmLog func(format string, args ...any)
 }
 
 // ForHub builds the access of hub h to the cluster for namespace. It does not contact
@@ -68,9 +72,11 @@ func ForHub(h *repo.Hub, namespace string, dec *secrets.Decrypter, opts Options)
 			fix = fmt.Sprintf("fix key %q in %s, or pass --kube-context", "cluster.kubeconfig.context", h.Config.File)
 		}
 	}
+	// A kubeconfig holds credentials, which its parser's and client-go's messages may quote.
+	masker := mask.New(credentials(data))
 	cfg, err := clientcmd.Load(data)
 	if err != nil {
-		return nil, &inputerr.Error{File: source, Msg: "is not a valid kubeconfig: " + err.Error(), Hint: "check the file (hubploy decrypt shows an encrypted one)"}
+		return nil, &inputerr.Error{File: source, Msg: "is not a valid kubeconfig: " + masker.Error(err).Error(), Hint: "check the file (hubploy decrypt shows an encrypted one)"}
 	}
 	if context != "" {
 		if _, ok := cfg.Contexts[context]; !ok {
@@ -88,12 +94,46 @@ func ForHub(h *repo.Hub, namespace string, dec *secrets.Decrypter, opts Options)
 	cc := clientcmd.NewNonInteractiveClientConfig(*cfg, context, overrides, nil)
 	rc, err := cc.ClientConfig()
 	if err != nil {
-		return nil, &inputerr.Error{File: source, Msg: "cannot be used: " + err.Error(), Hint: "check its clusters, users and contexts"}
+		return nil, &inputerr.Error{File: source, Msg: "cannot be used: " + masker.Error(err).Error(), Hint: "check its clusters, users and contexts"}
 	}
-	if _, err := url.Parse(rc.Host); err != nil || rc.Host == "" {
-		return nil, &inputerr.Error{File: source, Msg: fmt.Sprintf("has no usable server address (%q)", rc.Host)}
+	server, err := url.Parse(rc.Host)
+	if err != nil || rc.Host == "" {
+		return nil, &inputerr.Error{File: source, Msg: fmt.Sprintf("has no usable server address (%s)", masker.String(fmt.Sprintf("%q", rc.Host)))}
 	}
-	return &Access{Getter: newGetter(cc), Context: context, Server: rc.Host, Source: source}, nil
+	server.User = nil
+	return &Access{Getter: newGetter(cc), Context: context, Server: server.String(), Source: source}, nil
+}
+
+// credentials are the strings of a kubeconfig that could be secret: every scalar value
+// (tokens, passwords, keys, exec arguments; over-masking a message costs nothing), and
+// the user name and password of every server URL.
+func credentials(kubeconfig []byte) []string {
+	var doc any
+	if yaml.Unmarshal(kubeconfig, &doc) != nil {
+		return nil // no YAML: its parser's message quotes no value
+	}
+	var out []string
+	var collect func(v any)
+	collect = func(v any) {
+		switch t := v.(type) {
+		case map[string]any:
+			for _, c := range t {
+				collect(c)
+			}
+		case []any:
+			for _, c := range t {
+				collect(c)
+			}
+		case string:
+			out = append(out, t)
+			if u, err := url.Parse(t); err == nil && u.User != nil {
+				password, _ := u.User.Password()
+				out = append(out, u.User.Username(), password)
+			}
+		}
+	}
+	collect(doc)
+	return out
 }
 
 // readHubKubeconfig reads (and decrypts) the kubeconfig file hubploy.yaml names, and
@@ -167,7 +207,25 @@ func (g *getter) ToRESTConfig() (*rest.Config, error) {
 	// Several hubs upgrading at once against one API server must not queue behind
 	// client-go's default rate limit of 5 requests a second (2i2c-org/infrastructure#5436).
 	rc.QPS, rc.Burst = 50, 100
+	moveUserinfo(rc)
 	return rc, nil
+}
+
+// moveUserinfo takes the credentials out of a server URL (https://user:pass@host), where
+// client-go's request URLs, and so its errors, would carry them, into basic auth, which
+// is what Go's HTTP client made of them, unless other credentials are set (then the
+// client sent those).
+func moveUserinfo(rc *rest.Config) {
+	u, err := url.Parse(rc.Host)
+	if err != nil || u.User == nil {
+		return
+	}
+	if rc.Username == "" && rc.Password == "" && rc.BearerToken == "" && rc.BearerTokenFile == "" && rc.AuthProvider == nil && rc.ExecProvider == nil {
+		rc.Username = u.User.Username()
+		rc.Password, _ = u.User.Password()
+	}
+	u.User = nil
+	rc.Host = u.String()
 }
 
 func (g *getter) ToRawKubeConfigLoader() clientcmd.ClientConfig { return g.config }
