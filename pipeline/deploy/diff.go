@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -37,8 +38,8 @@ type DiffResult struct {
 }
 
 // Run renders rel against the cluster and diffs it with the deployed revision. Secret
-// data and values from encrypted files are masked on both sides; a changed secret
-// shows as ChangedMarker.
+// data, values from secret files and what the templates make of them are masked on
+// both sides (see liveMasker); a changed secret's data shows as ChangedMarker.
 func (d *Diff) Run(ctx context.Context, rel *release.Release) (*DiffResult, error) {
 	s, err := newSession(ctx, d.Access, rel.Namespace, nil, 0)
 	if err != nil {
@@ -66,14 +67,7 @@ func (d *Diff) Run(ctx context.Context, rel *release.Release) (*DiffResult, erro
 	masker := rel.Masker
 	if live != nil {
 		oldObjs = splitObjects(manifestWithHooks(live))
-		// Old secrets sit at the same paths as today's: mask them too.
-		secrets := append([]string(nil), rel.Values.SecretStrings...)
-		for _, p := range rel.Values.SecretPaths {
-			if v, ok := values.Lookup(live.Config, p); ok {
-				secrets = append(secrets, scalarStrings(v)...)
-			}
-		}
-		masker = mask.New(secrets)
+		masker = liveMasker(ctx, rel, live, manifestWithHooks(next))
 	}
 	keys := map[string]bool{}
 	for k := range oldObjs {
@@ -107,18 +101,45 @@ func (d *Diff) Run(ctx context.Context, rel *release.Release) (*DiffResult, erro
 	return res, nil
 }
 
-func scalarStrings(v any) []string {
-	switch t := v.(type) {
-	case []any:
-		var out []string
-		for _, c := range t {
-			out = append(out, scalarStrings(c)...)
+// liveMasker is rel's masker that also masks the live revision's secrets, which may be
+// gone from today's secret files (removed, renamed) or be written differently by
+// today's templates:
+//   - the live values at the keys its chart recorded as secret (liveSecrets), as they
+//     are and as today's chart renders them (found as release.Trace finds them); when
+//     today's chart cannot render the live values, every live scalar that today's render
+//     does not have as it is;
+//   - every live scalar where today's render has something masked.
+func liveMasker(ctx context.Context, rel *release.Release, live *helmrelease.Release, next string) *mask.Masker {
+	isSecret := liveSecrets(rel, live)
+	liveManifest := manifestWithHooks(live)
+	hidden, err := rel.Derive(ctx, live.Config, isSecret)
+	if err != nil {
+		hidden = mask.Derived(liveManifest, next)
+	}
+	hidden = append(hidden, values.Secrets(live.Config, isSecret)...)
+	return rel.Masker.With(append(hidden, mask.Beside(liveManifest, next, rel.Masker)...))
+}
+
+// liveSecrets picks the live release's secret values: those at the keys it recorded
+// (release.SecretKeysAnnotation); for a release that recorded none, every value but
+// those equal to today's at the same keys that are no secret today.
+func liveSecrets(rel *release.Release, live *helmrelease.Release) func(keys []string, leaf any) bool {
+	if recorded, ok := release.RecordedSecretKeys(live.Chart); ok {
+		return func(keys []string, _ any) bool {
+			return slices.ContainsFunc(recorded, func(r []string) bool { return len(keys) >= len(r) && slices.Equal(keys[:len(r)], r) })
 		}
-		return out
-	case map[string]any, nil, bool:
-		return nil
-	default:
-		return []string{fmt.Sprint(t)}
+	}
+	secretToday := rel.Values.IsSecret()
+	return func(keys []string, leaf any) bool {
+		today, ok := values.LookupKeys(rel.Values.Values, keys)
+		if !ok || secretToday(keys, leaf) {
+			return true
+		}
+		items, isList := today.([]any)
+		if !isList {
+			items = []any{today}
+		}
+		return !slices.ContainsFunc(items, func(t any) bool { return fmt.Sprint(t) == fmt.Sprint(leaf) })
 	}
 }
 
