@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"time"
@@ -91,6 +92,9 @@ func (u *Upgrade) Run(ctx context.Context, rel *release.Release) (res *Result, e
 	if err != nil {
 		if u.Atomic {
 			res.Revision = currentRevision(s, rel.Name)
+		}
+		if !u.DryRun { // helm wrote its error, which can quote a value, into the revision
+			err = errors.Join(err, maskDescriptions(s, rel.Name, rel.Masker))
 		}
 		return res, err
 	}
