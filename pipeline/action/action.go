@@ -8,6 +8,7 @@ package action
 import (
 	"context"
 	"fmt"
+	"log"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,6 +18,7 @@ import (
 	"github.com/hubploy/hubploy/pipeline/charts"
 	"github.com/hubploy/hubploy/pipeline/cluster"
 	"github.com/hubploy/hubploy/pipeline/inputerr"
+	"github.com/hubploy/hubploy/pipeline/mask"
 	"github.com/hubploy/hubploy/pipeline/release"
 	"github.com/hubploy/hubploy/pipeline/repo"
 	"github.com/hubploy/hubploy/pipeline/secrets"
@@ -60,6 +62,9 @@ type Config struct {
 // New checks the settings and makes a Config. It does not open the repository
 // until a job needs it, so that decrypting a file works anywhere.
 func New(s Settings) (*Config, error) {
+	// helm prints messages that can quote values through the standard logger: mask them
+	// with the secrets of every release this process prepares.
+	log.SetOutput(mask.StdLog)
 	c := &Config{Settings: s, Decrypter: &secrets.Decrypter{AgeIdentities: s.AgeKeys, AllowUnencrypted: s.AllowUnencryptedSecrets}}
 	mirrors, err := charts.ParseMirrors(s.ChartMirrors)
 	if err != nil {
