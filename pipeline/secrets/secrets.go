@@ -5,11 +5,13 @@
 package secrets
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -28,18 +30,36 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/hubploy/hubploy/pipeline/inputerr"
+	"github.com/hubploy/hubploy/pipeline/strictyaml"
 )
 
 // IsEncrypted reports whether data is a sops document: YAML or JSON (JSON is YAML) with
-// a top-level "sops" key. This is the test the Python hubploy and 2i2c's deployer use.
+// a top-level "sops" key, the test the Python hubploy and 2i2c's deployer use. A file
+// that sops wrote but that is damaged is encrypted too, so that Decrypt says what is
+// wrong with it rather than a leak guard calling it cleartext: its values are still
+// ENC[…], or it no longer parses but still has sops' marks. The parse is linear in the
+// file's size (no yaml.v3 decoding into a map, which compares every key with every other).
 func IsEncrypted(data []byte) bool {
-	var top map[string]yaml.Node
-	if err := yaml.Unmarshal(data, &top); err != nil {
-		return false
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return sopsMarks.Match(data)
 	}
-	_, ok := top["sops"]
-	return ok
+	if len(doc.Content) == 1 && doc.Content[0].Kind == yaml.MappingNode {
+		top := doc.Content[0].Content
+		for i := 0; i < len(top); i += 2 {
+			if top[i].Value == "sops" {
+				return true
+			}
+		}
+	}
+	return bytes.Contains(data, []byte(encryptedValueMark))
 }
+
+// encryptedValueMark starts every value sops encrypts.
+const encryptedValueMark = "ENC[AES256_GCM,"
+
+// sopsMarks are what sops writes into every file it encrypts, in YAML or in JSON.
+var sopsMarks = regexp.MustCompile(`ENC\[AES256_GCM,|(?m)^sops:|"sops"\s*:`)
 
 // NameSaysSecret reports whether a path promises secrets: any part of it contains
 // "secret" (secrets/prod.yaml, enc-prod.secret.values.yaml).
@@ -84,11 +104,18 @@ func (d *Decrypter) ReadFile(path, display string) (cleartext []byte, encrypted 
 // Decrypt decrypts a sops document; the format comes from display's extension
 // (.yaml/.yml, .json, .env, .ini, anything else binary), as with the sops CLI.
 func (d *Decrypter) Decrypt(display string, data []byte) ([]byte, error) {
+	format := formats.FormatForPath(display)
+	if format != formats.Dotenv && format != formats.Ini {
+		// sops reads YAML and JSON with yaml.v3, which would report a key set twice
+		// only after minutes for a large mapping, as a MAC mismatch.
+		if _, err := strictyaml.Parse(display, data); err != nil {
+			return nil, damaged(err)
+		}
+	}
 	store := StoreFor(display)
 	tree, err := store.LoadEncryptedFile(data)
 	if err != nil {
-		return nil, &inputerr.Error{File: display, Msg: "cannot read as a sops-encrypted file: " + err.Error(),
-			Hint: "check the file's format matches its extension and that it was written by sops", Err: err}
+		return nil, damaged(&inputerr.Error{File: display, Msg: err.Error(), Err: err})
 	}
 	svc, err := d.keyService()
 	if err != nil {
@@ -96,9 +123,7 @@ func (d *Decrypter) Decrypt(display string, data []byte) ([]byte, error) {
 	}
 	key, err := tree.Metadata.GetDataKeyWithKeyServices([]keyservice.KeyServiceClient{svc}, nil)
 	if err != nil {
-		return nil, &inputerr.Error{File: display,
-			Msg:  "no available key can decrypt it; it is encrypted for " + recipients(tree.Metadata),
-			Hint: "give the matching key: SOPS_AGE_KEY_FILE, SOPS_AGE_KEY, --age-key-file, or cloud credentials for KMS", Err: err}
+		return nil, d.noKey(display, tree.Metadata, err)
 	}
 	cipher := aes.NewCipher()
 	mac, err := tree.Decrypt(key, cipher)
@@ -114,6 +139,39 @@ func (d *Decrypter) Decrypt(display string, data []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%s: writing the decrypted document: %w", display, err)
 	}
 	return out, nil
+}
+
+// damaged is the error for a file sops wrote that can no longer be read: err says where
+// and what. Nothing in it was exposed, so the hint is to restore it, not to rotate.
+func damaged(err error) error {
+	e := &inputerr.Error{}
+	if !errors.As(err, &e) {
+		e = &inputerr.Error{Msg: err.Error()}
+	}
+	return &inputerr.Error{File: e.File, Line: e.Line, Key: e.Key,
+		Msg:  e.Msg + "; the sops-encrypted file is damaged and cannot be decrypted",
+		Hint: "restore it from git (git checkout -- " + e.File + "), or re-create it with sops", Err: err}
+}
+
+// noKey explains why no key could decrypt the file's data key: a malformed key file
+// or variable; a key the file is encrypted for that still fails (the file's metadata is
+// damaged); or no matching key.
+func (d *Decrypter) noKey(display string, m sops.Metadata, err error) error {
+	have, bad := d.ageRecipients()
+	if bad != nil {
+		return bad
+	}
+	for _, group := range m.KeyGroups {
+		for _, k := range group {
+			if ak, ok := k.(*sopsage.MasterKey); ok && have[ak.Recipient] {
+				return damaged(&inputerr.Error{File: display,
+					Msg: "the age key given for " + ak.Recipient + " cannot unwrap its data key"})
+			}
+		}
+	}
+	return &inputerr.Error{File: display,
+		Msg:  "no available key can decrypt it; it is encrypted for " + recipients(m),
+		Hint: "give the matching key: SOPS_AGE_KEY_FILE, SOPS_AGE_KEY, --age-key-file, or cloud credentials for KMS", Err: err}
 }
 
 func tampered(display string, err error) error {
@@ -143,16 +201,77 @@ func (d *Decrypter) keyService() (keyservice.KeyServiceClient, error) {
 	}
 	var ids sopsage.ParsedIdentities
 	for _, s := range d.AgeIdentities {
-		parsed, err := age.ParseIdentities(strings.NewReader(s))
+		parsed, err := ParseAgeKeys("the given age key", s)
 		if err != nil {
-			// The parse error can quote the key material: keep it out of the message.
-			return nil, &inputerr.Error{Msg: "the given age key is not a valid age identity", Hint: "pass the AGE-SECRET-KEY-1… line of an age key file"}
+			return nil, err
 		}
-		for _, id := range parsed {
-			ids = append(ids, id)
-		}
+		ids = append(ids, parsed...)
 	}
 	return explicitAge{ids: ids, fallback: local}, nil
+}
+
+// ParseAgeKeys parses the age identities of a key file's content, as sops does: one
+// AGE-SECRET-KEY-1… (or plugin) line each, with comments and blank lines. source names
+// the content in the error (a file, or an environment variable), which never quotes it.
+func ParseAgeKeys(source, content string) (sopsage.ParsedIdentities, error) {
+	var ids sopsage.ParsedIdentities
+	if err := ids.Import(content); err != nil || len(ids) == 0 {
+		return nil, &inputerr.Error{File: source, Msg: "is not an age key: it holds no valid AGE-SECRET-KEY-1… line",
+			Hint: "give the key file age-keygen wrote; check it was not cut or changed"}
+	}
+	return ids, nil
+}
+
+// ageRecipients are the recipients of every age key hubploy and sops can use: the
+// given ones, SOPS_AGE_KEY, SOPS_AGE_KEY_FILE and the user's sops keys.txt. bad names
+// the first of them that is malformed, since sops then reports only that no key fits.
+func (d *Decrypter) ageRecipients() (have map[string]bool, bad error) {
+	have = map[string]bool{}
+	add := func(source, content string) error {
+		switch {
+		case strings.TrimSpace(content) == "":
+			return nil // unset, as sops takes it
+		case strings.HasPrefix(content, "age-encryption.org/"), strings.HasPrefix(content, "-----BEGIN AGE"):
+			return nil // a passphrase-protected key file: sops asks for the passphrase
+		}
+		ids, err := ParseAgeKeys(source, content)
+		for _, id := range ids {
+			if x, ok := id.(*age.X25519Identity); ok {
+				have[x.Recipient().String()] = true
+			}
+		}
+		return err
+	}
+	for _, s := range d.AgeIdentities {
+		if err := add("the given age key", s); err != nil {
+			return have, err
+		}
+	}
+	if s, ok := os.LookupEnv(sopsage.SopsAgeKeyEnv); ok {
+		if err := add(sopsage.SopsAgeKeyEnv, strings.Join(strings.Fields(s), "\n")); err != nil {
+			return have, err
+		}
+	}
+	files := []string{os.Getenv(sopsage.SopsAgeKeyFileEnv)}
+	if dir, err := os.UserConfigDir(); err == nil {
+		files = append(files, filepath.Join(dir, filepath.FromSlash(sopsage.SopsAgeKeyUserConfigPath)))
+	}
+	for i, f := range files {
+		if f == "" {
+			continue
+		}
+		data, err := os.ReadFile(f)
+		switch {
+		case i == 0 && err != nil:
+			return have, &inputerr.Error{File: f, Msg: "cannot read the age key file " + sopsage.SopsAgeKeyFileEnv + " names: " + errors.Unwrap(err).Error(), Err: err}
+		case err != nil:
+			continue // no keys.txt is the usual case
+		}
+		if err := add(f, string(data)); err != nil {
+			return have, err
+		}
+	}
+	return have, nil
 }
 
 // explicitAge decrypts age-wrapped data keys with the identities it holds and hands

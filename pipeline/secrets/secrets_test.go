@@ -2,10 +2,12 @@ package secrets_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hubploy/hubploy/internal/sopstest"
 	"github.com/hubploy/hubploy/pipeline/inputerr"
@@ -95,9 +97,9 @@ func TestErrors(t *testing.T) {
 		{"tampered key name", "secrets/prod.yaml", tamperedKey, []string{key.Identity},
 			"secrets/prod.yaml: failed its integrity check (MAC mismatch)"},
 		{"unsupported format", "secrets/prod.yaml", []byte("sops: 3\n"), []string{key.Identity},
-			"secrets/prod.yaml: cannot read as a sops-encrypted file"},
+			"secrets/prod.yaml: Found sops entry that is not a mapping; the sops-encrypted file is damaged"},
 		{"bad explicit key", "secrets/prod.yaml", enc, []string{"AGE-SECRET-KEY-1NOTAKEY"},
-			"the given age key is not a valid age identity"},
+			"the given age key: is not an age key: it holds no valid AGE-SECRET-KEY-1… line"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := write(t, dir, tc.file, tc.data)
@@ -124,5 +126,93 @@ func TestAllowUnencrypted(t *testing.T) {
 	p := write(t, t.TempDir(), "secrets/prod.yaml", []byte("a: 1\n"))
 	if _, _, err := (&secrets.Decrypter{AllowUnencrypted: true}).ReadFile(p, "secrets/prod.yaml"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A file sops wrote that is damaged is reported as damaged, with where, never as
+// cleartext whose secrets need rotating.
+func TestDamagedFiles(t *testing.T) {
+	key := sopstest.NewKey(t)
+	t.Setenv("SOPS_AGE_KEY_FILE", "")
+	t.Setenv("SOPS_AGE_KEY", "")
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	enc := sopstest.MustEncrypt(t, "x.yaml", []byte(plain), key.Recipient)
+	at := bytes.Index(enc, []byte("\nhub:")) + 1
+	damagedKey := bytes.Clone(enc)
+	armor := bytes.Index(enc, []byte("-----BEGIN AGE ENCRYPTED FILE-----\n")) + 60 // within the armored data key
+	damagedKey[armor] ^= 'A' ^ 'B'
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"corrupted byte", append(append(bytes.Clone(enc[:at+3]), '\t'), enc[at+4:]...), ": could not find expected ':'; the sops-encrypted file is damaged and cannot be decrypted"},
+		{"duplicated key", append(bytes.Clone(enc), enc[at:bytes.IndexByte(enc[at:], '\n')+at+1]...), `key "hub": is set twice, first at line 3; the sops-encrypted file is damaged`},
+		{"duplicated nested key", bytes.Replace(enc, []byte("\n    config:"), []byte("\n    config: 1\n    config:"), 1), `key "hub.config": is set twice`},
+		{"truncated", enc[:len(enc)/2], "; the sops-encrypted file is damaged"},
+		{"no metadata", bytes.Replace(enc, []byte("\nsops:"), []byte("\nsxps:"), 1), "x.yaml: sops metadata not found; the sops-encrypted file is damaged"},
+		{"damaged data key", damagedKey, "x.yaml: the age key given for " + key.Recipient + " cannot unwrap its data key; the sops-encrypted file is damaged"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if !secrets.IsEncrypted(tc.data) {
+				t.Fatal("not seen as encrypted")
+			}
+			p := write(t, t.TempDir(), "x.yaml", tc.data)
+			_, _, err := (&secrets.Decrypter{AgeIdentities: []string{key.Identity}}).ReadFile(p, "x.yaml")
+			if err == nil || !inputerr.Is(err) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got  %v\nwant %s", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "rotate") || strings.Contains(err.Error(), "not sops-encrypted") {
+				t.Fatalf("sends people to rotate secrets for nothing: %v", err)
+			}
+			if !strings.Contains(err.Error(), "git checkout -- x.yaml") {
+				t.Errorf("says no way out: %v", err)
+			}
+		})
+	}
+}
+
+// A malformed age key is named as such, never quoted, rather than "no key can decrypt".
+func TestMalformedAgeKey(t *testing.T) {
+	key := sopstest.NewKey(t)
+	dir := t.TempDir()
+	t.Setenv("SOPS_AGE_KEY", "")
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	p := write(t, dir, "secrets/prod.yaml", sopstest.MustEncrypt(t, "x.yaml", []byte(plain), key.Recipient))
+	cut := key.Identity[:len(key.Identity)-5]
+	for _, tc := range []struct {
+		name, env, value, want string
+	}{
+		{"key file cut short", "SOPS_AGE_KEY_FILE", write(t, dir, "cut.txt", []byte("# created: today\n"+cut+"\n")), filepath.Join(dir, "cut.txt") + ": is not an age key"},
+		{"key file missing", "SOPS_AGE_KEY_FILE", filepath.Join(dir, "nowhere.txt"), filepath.Join(dir, "nowhere.txt") + ": cannot read the age key file SOPS_AGE_KEY_FILE names"},
+		{"key variable", "SOPS_AGE_KEY", cut, "SOPS_AGE_KEY: is not an age key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("SOPS_AGE_KEY_FILE", "")
+			t.Setenv(tc.env, tc.value)
+			_, _, err := (&secrets.Decrypter{}).ReadFile(p, "secrets/prod.yaml")
+			if err == nil || !inputerr.Is(err) || !strings.HasPrefix(err.Error(), tc.want) {
+				t.Fatalf("got  %v\nwant %s", err, tc.want)
+			}
+			if strings.Contains(err.Error(), cut[20:]) {
+				t.Fatalf("quotes the key: %v", err)
+			}
+		})
+	}
+}
+
+// Looking for the sops key reads a large file in linear time; yaml.v3 decoding into a
+// map compared each of its keys with every other (minutes for 400,000).
+func TestIsEncryptedLinear(t *testing.T) {
+	var b strings.Builder
+	for i := range 200_000 {
+		fmt.Fprintf(&b, "key%d: value%d\n", i, i)
+	}
+	began := time.Now()
+	if secrets.IsEncrypted([]byte(b.String())) {
+		t.Fatal("plain file seen as encrypted")
+	}
+	if took := time.Since(began); took > 10*time.Second {
+		t.Fatalf("200,000 keys took %s", took)
 	}
 }
