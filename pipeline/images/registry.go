@@ -230,14 +230,18 @@ func exists(ctx context.Context, img Image, kc authn.Keychain, opts []remote.Opt
 }
 
 // CheckBuild reports why the image could not be built from its folder with its
-// Dockerfile; nil for an image that is not Buildable.
+// Dockerfile; nil for an image that is not Buildable. hubploy builds Dockerfiles only,
+// where hubploy 0.3 could run repo2docker: the error says how to get one.
 func (i Image) CheckBuild() error {
 	if !i.Buildable() {
 		return nil
 	}
 	if info, err := os.Stat(i.Dockerfile); err != nil || !info.Mode().IsRegular() {
-		return &inputerr.Error{File: i.ContextDisplay, Msg: "has no Dockerfile, which hubploy builds the image from",
-			Hint: "add one (repo2docker folders are not built), or put a prebuilt image's tag in its name in hubploy.yaml"}
+		return &inputerr.Error{File: i.ConfigFile, Key: i.Config.KeyOf("path"),
+			Msg: fmt.Sprintf("image %s is built from %s, which has no Dockerfile: hubploy builds images from Dockerfiles only", i.Name, i.ContextDisplay),
+			Hint: fmt.Sprintf("write one; `repo2docker --no-build --debug %s` prints the Dockerfile repo2docker would use; "+
+				"or put a prebuilt image's tag in its name", i.ContextDisplay),
+			Err: err}
 	}
 	return nil
 }

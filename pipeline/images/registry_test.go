@@ -171,7 +171,7 @@ func TestCheckBuild(t *testing.T) {
 		t.Errorf("with a Dockerfile: %v", err)
 	}
 	os.Remove(h.Path("image", "Dockerfile"))
-	want := "deployments/datahub/image: has no Dockerfile, which hubploy builds the image from (add one (repo2docker folders are not built), or put a prebuilt image's tag in its name in hubploy.yaml)"
+	want := "deployments/datahub/hubploy.yaml: key \"images.images[0].path\": image reg.example/datahub/user-image is built from deployments/datahub/image, which has no Dockerfile: hubploy builds images from Dockerfiles only (write one; `repo2docker --no-build --debug deployments/datahub/image` prints the Dockerfile repo2docker would use; or put a prebuilt image's tag in its name)"
 	if err := imgs[0].CheckBuild(); err == nil || err.Error() != want {
 		t.Errorf("got  %v\nwant %s", err, want)
 	}
