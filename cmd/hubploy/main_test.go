@@ -271,3 +271,23 @@ func appendFile(t *testing.T, repo, rel, content string) {
 	defer f.Close()
 	f.WriteString(content)
 }
+
+// hubploy 0.3's and v1.2's global flags come before the command, as their CI lines
+// have them.
+func TestGlobalFlagsOfPythonHubploy(t *testing.T) {
+	c := newCLI(t, example.Dir())
+	code, out, errOut := c.run("-d", "render", "stat20", "prod")
+	if code != 0 || !strings.Contains(out, "kind: Deployment") {
+		t.Fatalf("-d render: exit %d\n%s", code, errOut)
+	}
+	for _, want := range []string{"stat20/prod: prepared release stat20-prod in stat20-prod: 3 values layer(s)", "stat20/prod: values layer 3: deployments/stat20/secrets/prod.yaml"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("-d lacks %q in:\n%s", want, errOut)
+		}
+	}
+	for _, args := range [][]string{{"-v", "validate", "datahub"}, {"--verbose", "--debug", "--helm-debug", "validate", "stat20"}, {"-D", "render", "datahub", "staging"}} {
+		if code, _, errOut := c.run(args...); code != 0 {
+			t.Errorf("%v: exit %d\n%s", args, code, errOut)
+		}
+	}
+}

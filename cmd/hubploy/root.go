@@ -15,6 +15,7 @@ import (
 	"github.com/hubploy/hubploy/pipeline/charts"
 	"github.com/hubploy/hubploy/pipeline/inputerr"
 	"github.com/hubploy/hubploy/pipeline/release"
+	"github.com/hubploy/hubploy/pipeline/secrets"
 )
 
 // Flag groups. The shared flags are the root's, so that they can come before the
@@ -44,6 +45,8 @@ type globals struct {
 	valueFiles       []string
 	set              []string
 	setString        []string
+	verbose, debug   bool
+	helmDebug        bool
 
 	stdout, stderr io.Writer
 }
@@ -97,6 +100,10 @@ Exit codes: 0 success, 1 failure (or problems found), 2 bad usage or bad input.`
 	f.StringArrayVarP(&g.valueFiles, "values", "f", nil, "extra values file, applied after the repo's files (repeatable; may be sops-encrypted)")
 	f.StringArrayVar(&g.set, "set", nil, "set values on the command line (key.path=value, repeatable)")
 	f.StringArrayVar(&g.setString, "set-string", nil, "set STRING values on the command line (key.path=value, repeatable)")
+	// hubploy 0.3's and v1.2's global flags, which CI scripts put before the command.
+	f.BoolVarP(&g.verbose, "verbose", "v", false, "say what each hub's preparation and cluster access are, with timings")
+	f.BoolVarP(&g.debug, "debug", "d", false, "--verbose, and each values layer as it applies")
+	f.BoolVarP(&g.helmDebug, "helm-debug", "D", false, "print helm's own debug log (masked)")
 	group(repoFlags, "repo")
 	group(chartFlags, "chart", "chart-mirror", "chart-cache")
 	group(secretFlags, "age-key-file", "allow-unencrypted-secrets")
@@ -194,12 +201,17 @@ func (g *globals) config() (*action.Config, error) {
 		ChartMirrors:            append([]string{os.Getenv(charts.MirrorsEnv)}, g.chartMirrors...),
 		AllowUnencryptedSecrets: g.allowUnencrypted,
 		ValueFiles:              g.valueFiles, Set: g.set, SetString: g.setString,
-		Log: g.logf,
+		Log:     g.logf,
+		Verbose: g.verbose, Debug: g.debug, HelmDebug: g.helmDebug,
 	}
 	if g.ageKeyFile != "" {
 		data, err := os.ReadFile(g.ageKeyFile)
 		if err != nil {
 			return nil, &inputerr.Error{File: g.ageKeyFile, Msg: "cannot read the age key file", Hint: "check --age-key-file", Err: err}
+		}
+		// Checked here, where the file's name is known: the key's content goes on alone.
+		if _, err := secrets.ParseAgeKeys(g.ageKeyFile, string(data)); err != nil {
+			return nil, err
 		}
 		s.AgeKeys = []string{string(data)}
 	}

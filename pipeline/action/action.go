@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hubploy/hubploy/pipeline/charts"
 	"github.com/hubploy/hubploy/pipeline/cluster"
@@ -46,6 +47,10 @@ type Settings struct {
 	ConfineToRepo bool
 	// Log receives diagnostics (chart downloads and the like); nil drops them.
 	Log func(format string, args ...any)
+	// Verbose logs each hub's preparation and cluster access; Debug also each values
+	// layer; HelmDebug passes helm's own debug log on, masked (hubploy 0.3's and
+	// v1.2's -v, -d and -D).
+	Verbose, Debug, HelmDebug bool
 }
 
 // Config is a run's shared state, made from Settings by New; every job takes one.
@@ -197,7 +202,19 @@ func (c *Config) prepare(ctx context.Context, hub, env, namespace string) (*rele
 	}
 	opts := c.Release
 	opts.Namespace = namespace
-	return release.Prepare(ctx, h, env, opts)
+	start := time.Now()
+	rel, err := release.Prepare(ctx, h, env, opts)
+	if err != nil || !(c.Settings.Verbose || c.Settings.Debug) {
+		return rel, err
+	}
+	c.log("%s/%s: prepared release %s in %s: %d values layer(s), chart %s-%s, %d image(s) (%.2fs)", hub, env, rel.Name, rel.Namespace,
+		len(rel.Values.Layers), rel.Chart.Metadata.Name, rel.Chart.Metadata.Version, len(rel.Images), time.Since(start).Seconds())
+	if c.Settings.Debug {
+		for i, l := range rel.Values.Layers {
+			c.log("%s/%s: values layer %d: %s", hub, env, i+1, rel.Masker.String(l.Source))
+		}
+	}
+	return rel, nil
 }
 
 // ClusterOptions say how a job reaches a hub's cluster, over what hubploy.yaml says.
@@ -215,8 +232,28 @@ type ClusterOptions struct {
 	Server string
 }
 
-// access builds hub h's access to its cluster for namespace.
-func (c *Config) access(h *repo.Hub, namespace string, co ClusterOptions) (*cluster.Access, error) {
+// access builds hub h's access to its cluster for namespace; masker, if the release
+// is known, masks helm's debug log.
+func (c *Config) access(h *repo.Hub, namespace string, co ClusterOptions, masker *mask.Masker) (*cluster.Access, error) {
+	a, err := c.clusterAccess(h, namespace, co)
+	if err != nil {
+		return nil, err
+	}
+	if c.Settings.Verbose || c.Settings.Debug {
+		c.log("%s: cluster %s (context %q, kubeconfig %s), namespace %s", h.Name, a.Server, a.Context, a.Source, namespace)
+	}
+	if c.Settings.HelmDebug {
+		if masker == nil {
+			masker = mask.New(nil)
+		}
+		a.HelmLog = func(format string, args ...any) {
+			c.log("%s: helm: %s", h.Name, masker.String(fmt.Sprintf(format, args...)))
+		}
+	}
+	return a, nil
+}
+
+func (c *Config) clusterAccess(h *repo.Hub, namespace string, co ClusterOptions) (*cluster.Access, error) {
 	opts := cluster.Options{Context: co.Context, Server: co.Server}
 	var err error
 	switch {

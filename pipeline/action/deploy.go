@@ -120,7 +120,7 @@ func (d *Deploy) job(ctx context.Context, hub string) (deploy.Job, error) {
 	if err := rel.CheckChartVersion(d.ChartVersion); err != nil {
 		return deploy.Job{}, err
 	}
-	access, err := d.access(rel.Hub, rel.Namespace, d.Cluster)
+	access, err := d.access(rel.Hub, rel.Namespace, d.Cluster, rel.Masker)
 	if err != nil {
 		return deploy.Job{}, err
 	}

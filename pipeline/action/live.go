@@ -21,7 +21,7 @@ func (d *Diff) Run(ctx context.Context) (*deploy.DiffResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	access, err := d.access(rel.Hub, rel.Namespace, d.Cluster)
+	access, err := d.access(rel.Hub, rel.Namespace, d.Cluster, rel.Masker)
 	if err != nil {
 		return nil, err
 	}
@@ -48,7 +48,7 @@ func (c *Config) liveRelease(hub, env string, co ClusterOptions) (*liveRelease, 
 	if co.Namespace != "" {
 		lr.namespace = co.Namespace
 	}
-	lr.access, err = c.access(h, lr.namespace, co)
+	lr.access, err = c.access(h, lr.namespace, co, nil)
 	return lr, err
 }
 

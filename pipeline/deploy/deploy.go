@@ -68,7 +68,7 @@ type session struct {
 // newSession connects to the cluster; ctx bounds the waits until lock rebinds them.
 func newSession(ctx context.Context, access *cluster.Access, namespace string, progress func(string, ...any), interval time.Duration) (*session, error) {
 	cfg := new(action.Configuration)
-	if err := cfg.Init(access.Getter, namespace, "secret", func(string, ...any) {}); err != nil {
+	if err := cfg.Init(access.Getter, namespace, "secret", orDiscard(access.HelmLog)); err != nil {
 		return nil, err
 	}
 	base, ok := cfg.KubeClient.(*kube.Client)

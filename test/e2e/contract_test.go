@@ -336,3 +336,19 @@ func assertNoStackTrace(t *testing.T, out string) {
 		}
 	}
 }
+
+// hubploy 0.3's deploy command line, with the global flags CI scripts put before it.
+func TestPythonHubployDeployLine(t *testing.T) {
+	e := newEnv(t)
+	ns := e.namespace("py")
+	code, out, errOut := e.run("-v", "-D", "deploy", "datahub", "hub", "staging", "--namespace", ns, "--kubeconfig", e.kubeconfig,
+		"--timeout", "120", "--set", "jupyterhub.cull.timeout=7200", "--atomic", "--cleanup-on-fail", "--force")
+	if code != 0 || !regexp.MustCompile(`datahub\s+staging\s+deployed\s+1\s`).MatchString(out) {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{"datahub/staging: prepared release datahub-staging in " + ns, "datahub: cluster https://127.0.0.1:", "datahub: helm: "} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+}

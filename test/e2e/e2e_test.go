@@ -76,8 +76,14 @@ func (e *env) namespace(name string) string {
 // cmd is hubploy with the example's key, chart mirror and a chart cache given as CI
 // gives them, in the environment, and --repo for the commands that read a repository.
 func (e *env) cmd(args ...string) *exec.Cmd {
-	full := args
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") && !slices.Contains([]string{"version", "__complete", "decrypt"}, args[0]) {
+	full, command := args, ""
+	for _, a := range args {
+		if !strings.HasPrefix(a, "-") {
+			command = a
+			break
+		}
+	}
+	if command != "" && !slices.Contains([]string{"version", "__complete", "decrypt"}, command) {
 		full = append([]string{"--repo", e.repo}, args...)
 	}
 	c := exec.Command(hubploy, full...)
