@@ -7,6 +7,7 @@ package hubconfig
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -238,6 +239,9 @@ func (c *Config) check() error {
 			if strings.TrimSpace(img.Name) == "" {
 				return c.errorf(key+".name", "give the image's registry/repository name", "is empty")
 			}
+			if err := c.checkLocal(key+".path", img.Path, "the hub's folder"); err != nil {
+				return err
+			}
 			if err := c.checkTagStrategy(key+".tag_strategy", img.TagStrategy); err != nil {
 				return err
 			}
@@ -266,6 +270,11 @@ func (c *Config) check() error {
 			}
 		}
 	}
+	for _, f := range c.secretFiles() {
+		if err := c.checkLocal(f.key, f.path, "the hub's secrets/ folder"); err != nil {
+			return err
+		}
+	}
 	if cl := c.Cluster; cl != nil {
 		set := map[string]bool{"gcloud": cl.Gcloud != nil, "aws": cl.AWS != nil, "azure": cl.Azure != nil, "kubeconfig": cl.Kubeconfig != nil}
 		if err := c.checkProvider("cluster", cl.Provider, set); err != nil {
@@ -279,6 +288,57 @@ func (c *Config) check() error {
 		}
 	}
 	return nil
+}
+
+// keyedPath is a path hubploy.yaml gives, and its key.
+type keyedPath struct{ key, path string }
+
+// secretFiles are the files under the hub's secrets/ folder that hubploy.yaml names.
+func (c *Config) secretFiles() []keyedPath {
+	var files []keyedPath
+	add := func(key, file string) {
+		files = append(files, keyedPath{key, file})
+	}
+	if c.Images != nil && c.Images.Registry != nil {
+		r := c.Images.Registry
+		if r.Gcloud != nil {
+			add("images.registry.gcloud.service_key", r.Gcloud.ServiceKey)
+		}
+		if r.AWS != nil {
+			add("images.registry.aws.service_key", r.AWS.ServiceKey)
+		}
+		if r.Azure != nil {
+			add("images.registry.azure.auth_file", r.Azure.AuthFile)
+		}
+		if r.DockerConfig != nil {
+			add("images.registry.dockerconfig.filename", r.DockerConfig.Filename)
+		}
+	}
+	if cl := c.Cluster; cl != nil {
+		if cl.Gcloud != nil {
+			add("cluster.gcloud.service_key", cl.Gcloud.ServiceKey)
+		}
+		if cl.AWS != nil {
+			add("cluster.aws.service_key", cl.AWS.ServiceKey)
+		}
+		if cl.Azure != nil {
+			add("cluster.azure.auth_file", cl.Azure.AuthFile)
+		}
+		if cl.Kubeconfig != nil {
+			add("cluster.kubeconfig.filename", cl.Kubeconfig.Filename)
+		}
+	}
+	return files
+}
+
+// checkLocal refuses a path that leads out of folder (absolute, or through ".."): a
+// hubploy.yaml must not make hubploy read, decrypt or send files of the rest of the
+// machine. An empty path is left to the caller (a default, or its own error).
+func (c *Config) checkLocal(key, path, folder string) error {
+	if path == "" || filepath.IsLocal(filepath.FromSlash(path)) {
+		return nil
+	}
+	return c.errorf(key, "name a path relative to "+folder+", without \"..\"", "%q leads outside %s", path, folder)
 }
 
 func (c *Config) checkTagStrategy(key, s string) error {

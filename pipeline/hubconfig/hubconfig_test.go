@@ -142,6 +142,14 @@ func TestParseErrors(t *testing.T) {
 		{"invalid legacy image name", "images:\n  image_name: 'r.example/a b'\n", `d/hubploy.yaml: key "images.image_name": invalid image name "r.example/a b"`},
 		{"invalid tag", "images:\n  images:\n  - {name: 'r.example/a:v1+build'}\n", `d/hubploy.yaml: key "images.images[0].name": invalid tag in "r.example/a:v1+build"`},
 		{"digest", "images:\n  images:\n  - {name: 'r.example/a@sha256:abcd'}\n", `d/hubploy.yaml: key "images.images[0].name": "r.example/a@sha256:abcd" is a digest`},
+		{"second document", "cluster:\n  provider: kubeconfig\n  kubeconfig: {filename: k.yaml}\n---\ndeploy: {namespace: x}\n", `d/hubploy.yaml:4: starts a second YAML document, which hubploy would ignore`},
+		{"key set twice", "deploy: {namespace: x}\ncluster: {provider: aws}\ndeploy: {namespace: y}\n", `d/hubploy.yaml:3: key "deploy": is set twice, first at line 1`},
+		{"image path up", "images:\n  images:\n  - {name: r.example/a, path: ../../../etc}\n", `d/hubploy.yaml: key "images.images[0].path": "../../../etc" leads outside the hub's folder`},
+		{"image path absolute", "images:\n  images:\n  - {name: r.example/a, path: /etc}\n", `d/hubploy.yaml: key "images.images[0].path": "/etc" leads outside the hub's folder`},
+		{"kubeconfig up", "cluster:\n  provider: kubeconfig\n  kubeconfig: {filename: ../../other/secrets/kubeconfig.yaml}\n", `d/hubploy.yaml: key "cluster.kubeconfig.filename": "../../other/secrets/kubeconfig.yaml" leads outside the hub's secrets/ folder`},
+		{"kubeconfig absolute", "cluster:\n  provider: kubeconfig\n  kubeconfig: {filename: /root/.kube/config}\n", `d/hubploy.yaml: key "cluster.kubeconfig.filename": "/root/.kube/config" leads outside`},
+		{"docker config up", "images:\n  image_name: r.example/a\n  registry:\n    provider: dockerconfig\n    dockerconfig: {filename: ../../../../.docker/config.json}\n", `d/hubploy.yaml: key "images.registry.dockerconfig.filename": "../../../../.docker/config.json" leads outside`},
+		{"service key absolute", "cluster:\n  provider: gcloud\n  gcloud: {service_key: /etc/key.json}\n", `d/hubploy.yaml: key "cluster.gcloud.service_key": "/etc/key.json" leads outside`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("d/hubploy.yaml", []byte(tc.doc))
