@@ -44,9 +44,8 @@ func (c *Config) liveRelease(hub, env string, co ClusterOptions) (*liveRelease, 
 		return nil, err
 	}
 	lr := &liveRelease{}
-	lr.name, lr.namespace = h.Config.ReleaseAndNamespace(hub, env)
-	if co.Namespace != "" {
-		lr.namespace = co.Namespace
+	if lr.name, lr.namespace, err = h.ReleaseAndNamespace(env, co.Namespace); err != nil {
+		return nil, err
 	}
 	lr.access, err = c.access(h, lr.namespace, co, nil)
 	return lr, err

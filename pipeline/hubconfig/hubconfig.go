@@ -170,13 +170,21 @@ type Deploy struct {
 // DefaultReleaseName is the Python hubploy's release name and namespace.
 const DefaultReleaseName = "{hub}-{env}"
 
-// ReleaseAndNamespace returns the release name and namespace of the hub in env.
-func (c *Config) ReleaseAndNamespace(hub, env string) (release, namespace string) {
+// NameTemplates returns the templates of the release name and the namespace, with
+// {hub} and {env}.
+func (c *Config) NameTemplates() (release, namespace string) {
 	release, namespace = DefaultReleaseName, DefaultReleaseName
 	if c.Deploy != nil {
 		release = firstNonEmpty(c.Deploy.Release, release)
 		namespace = firstNonEmpty(c.Deploy.Namespace, namespace)
 	}
+	return release, namespace
+}
+
+// ReleaseAndNamespace returns the release name and namespace of the hub in env,
+// unchecked: repo.Hub.ReleaseAndNamespace checks them.
+func (c *Config) ReleaseAndNamespace(hub, env string) (release, namespace string) {
+	release, namespace = c.NameTemplates()
 	r := strings.NewReplacer("{hub}", hub, "{env}", env)
 	return r.Replace(release), r.Replace(namespace)
 }

@@ -86,8 +86,10 @@ func Start(h *repo.Hub, env string, opts Options) (*Release, error) {
 	opts.Decrypter = cmp.Or(opts.Decrypter, &secrets.Decrypter{})
 	opts.Charts = cmp.Or(opts.Charts, &charts.Loader{})
 	rel := &Release{Hub: h, Env: env, ChartDir: filepath.Join(h.Repo.Root, cmp.Or(opts.ChartDir, DefaultChartDir)), Masker: mask.New(nil), opts: opts}
-	rel.Name, rel.Namespace = h.Config.ReleaseAndNamespace(h.Name, env)
-	rel.Namespace = cmp.Or(opts.Namespace, rel.Namespace)
+	var err error
+	if rel.Name, rel.Namespace, err = h.ReleaseAndNamespace(env, opts.Namespace); err != nil {
+		return nil, err
+	}
 	return rel, nil
 }
 

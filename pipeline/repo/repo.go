@@ -8,9 +8,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
+
+	"helm.sh/helm/v3/pkg/chartutil"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/hubploy/hubploy/pipeline/hubconfig"
 	"github.com/hubploy/hubploy/pipeline/inputerr"
@@ -161,6 +165,52 @@ func (h *Hub) CheckEnv(env string) error {
 	}
 	return &inputerr.Error{Msg: fmt.Sprintf("hub %q has no environment %q: there is no %s", h.Name, env, h.Repo.Rel(h.Path("config", env+".yaml"))),
 		Hint: strictyaml.SuggestHint(env, envs, "environments are the config/<env>.yaml files; this hub has")}
+}
+
+// ReleaseAndNamespace names the hub's helm release and namespace in env (hubploy.yaml's
+// deploy templates, else <hub>-<env>; namespace, when given, replaces the hub's), and
+// checks them as helm and Kubernetes will, so that a name they refuse is found before
+// any work, with the folder, file or key that makes it.
+func (h *Hub) ReleaseAndNamespace(env, namespace string) (string, string, error) {
+	release, ns := h.Config.ReleaseAndNamespace(h.Name, env)
+	releaseTmpl, nsTmpl := h.Config.NameTemplates()
+	if chartutil.ValidateReleaseName(release) != nil {
+		return "", "", h.badName(env, "release", release, releaseTmpl, releaseRule)
+	}
+	if namespace != "" {
+		if len(validation.IsDNS1123Label(namespace)) > 0 {
+			return "", "", &inputerr.Error{Key: "namespace", Msg: fmt.Sprintf("%q is not a namespace Kubernetes accepts", namespace), Hint: namespaceRule}
+		}
+		return release, namespace, nil
+	}
+	if len(validation.IsDNS1123Label(ns)) > 0 {
+		return "", "", h.badName(env, "namespace", ns, nsTmpl, namespaceRule)
+	}
+	return release, ns, nil
+}
+
+const (
+	releaseRule   = "a release name is at most 53 lowercase letters, digits, '-' and '.', and starts and ends with a letter or digit"
+	namespaceRule = "a namespace is at most 63 lowercase letters, digits and '-', and starts and ends with a letter or digit"
+)
+
+// namePart is what a hub or environment name must be to make valid names.
+var namePart = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+// badName blames the hub's folder or the environment's file when the template puts a
+// name into the refused one that no template could make valid, else the template.
+func (h *Hub) badName(env, what, name, tmpl, rule string) error {
+	msg := fmt.Sprintf("makes the %s %q, which helm and Kubernetes refuse", what, name)
+	switch {
+	case strings.Contains(tmpl, "{hub}") && !namePart.MatchString(h.Name):
+		return &inputerr.Error{File: h.Repo.Rel(h.Dir), Msg: "the hub's folder name " + msg,
+			Hint: "rename the folder: " + rule}
+	case strings.Contains(tmpl, "{env}") && !namePart.MatchString(env):
+		return &inputerr.Error{File: h.Repo.Rel(h.Path("config", env+".yaml")), Msg: "the environment's name " + msg,
+			Hint: "rename the file: " + rule}
+	}
+	return &inputerr.Error{File: h.Config.File, Key: "deploy." + what, Msg: fmt.Sprintf("%q ", tmpl) + msg,
+		Hint: "set deploy." + what + " to a shorter or valid template ({hub} and {env} are filled in): " + rule}
 }
 
 func exists(path string) bool {

@@ -77,3 +77,40 @@ func TestOpenNotARepo(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// Names helm or Kubernetes would refuse are found when the release is named, with
+// the folder, file or key to change.
+func TestReleaseAndNamespace(t *testing.T) {
+	long := strings.Repeat("x", 50)
+	for _, tc := range []struct {
+		name, hub, env, config, namespace, want string
+	}{
+		{"env with capitals", "datahub", "Prod", "", "", `deployments/datahub/config/Prod.yaml: the environment's name makes the release "datahub-Prod", which helm and Kubernetes refuse (rename the file: a release name is`},
+		{"hub with underscore", "Data_Hub", "prod", "", "", `deployments/Data_Hub: the hub's folder name makes the release "Data_Hub-prod"`},
+		{"namespace template", "datahub", "prod", "deploy:\n  namespace: '{hub}.{env}'\n", "", `deployments/datahub/hubploy.yaml: key "deploy.namespace": "{hub}.{env}" makes the namespace "datahub.prod", which helm and Kubernetes refuse (set deploy.namespace to a shorter or valid template`},
+		{"release too long", long, "prod", "", "", `deployments/` + long + `/hubploy.yaml: key "deploy.release": "{hub}-{env}" makes the release "` + long + `-prod"`},
+		{"namespace given", "datahub", "prod", "", "Bad_NS", `key "namespace": "Bad_NS" is not a namespace Kubernetes accepts`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := makeRepo(t, "deployments/"+tc.hub+"/config/"+tc.env+".yaml")
+			if err := os.WriteFile(filepath.Join(root, "deployments", tc.hub, "hubploy.yaml"), []byte(tc.config), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			r, _ := Open(root)
+			h, err := r.Hub(tc.hub)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _, err = h.ReleaseAndNamespace(tc.env, tc.namespace)
+			if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+				t.Fatalf("got  %v\nwant %s", err, tc.want)
+			}
+		})
+	}
+	root := makeRepo(t, "deployments/datahub/hubploy.yaml", "deployments/datahub/config/prod.yaml")
+	r, _ := Open(root)
+	h, _ := r.Hub("datahub")
+	if rel, ns, err := h.ReleaseAndNamespace("prod", ""); rel != "datahub-prod" || ns != "datahub-prod" || err != nil {
+		t.Fatalf("got %s %s %v", rel, ns, err)
+	}
+}
