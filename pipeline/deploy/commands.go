@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/hubploy/hubploy/pipeline/release"
 )
@@ -28,10 +29,12 @@ func (u *Upgrade) Commands(rel *release.Release, target CommandTarget) string {
 	repo := rel.Hub.Repo
 	chart := repo.Rel(rel.ChartDir)
 	var b strings.Builder
-	fmt.Fprintf(&b, "# %s/%s, from the repository root (%s)\n", rel.Hub.Name, rel.Env, repo.Root)
-	fmt.Fprintf(&b, "helm dependency build %s\n", chart)
+	// Every word that comes from the repository or the user is quoted, the comment's
+	// too (a name can hold a newline), since the output is meant to be run by a shell.
+	fmt.Fprintf(&b, "# %s/%s, from the repository root %s\n", quote(rel.Hub.Name), quote(rel.Env), quote(repo.Root))
+	fmt.Fprintf(&b, "helm dependency build %s\n", quote(chart))
 	// One line per option, so the command reads like the layering it spells out.
-	lines := []string{"helm upgrade --install " + rel.Name + " " + chart, "--namespace " + rel.Namespace + " --create-namespace --wait"}
+	lines := []string{"helm upgrade --install " + quote(rel.Name) + " " + quote(chart), "--namespace " + quote(rel.Namespace) + " --create-namespace --wait"}
 	lines = append(lines, "--timeout "+waitTimeout(u.Timeout).Round(time.Second).String())
 	switch {
 	case target.KubeconfigEncrypted:
@@ -76,10 +79,29 @@ func (u *Upgrade) Commands(rel *release.Release, target CommandTarget) string {
 	return b.String()
 }
 
-// quote makes s one shell word.
+// quote makes s one shell word, on one line: as it is when it holds only characters
+// no shell treats specially, else in single quotes, or, when it holds a control
+// character such as a newline, as bash's $'…' with escapes.
 func quote(s string) string {
 	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,@") == "" {
 		return s
 	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	if !strings.ContainsFunc(s, unicode.IsControl) {
+		return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	}
+	var b strings.Builder
+	b.WriteString("$'")
+	for _, c := range []byte(s) {
+		switch {
+		case c == '\\' || c == '\'':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c < 0x20 || c == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteString("'")
+	return b.String()
 }
