@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hubploy/hubploy/internal/clitest"
 	"github.com/hubploy/hubploy/internal/registrytest"
 )
 
@@ -24,7 +25,7 @@ func TestExitCodes(t *testing.T) {
 	down := filepath.Join(t.TempDir(), "kc")
 	os.WriteFile(down, unreachable, 0o600)
 	host := registrytest.Unreachable(t)
-	appendTo(t, e.repo, "deployments/stat20/hubploy.yaml", "images:\n  images:\n    - name: "+host+"/stat20/user-image:v1\n")
+	appendTo(t, e.Repo, "deployments/stat20/hubploy.yaml", "images:\n  images:\n    - name: "+host+"/stat20/user-image:v1\n")
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -41,14 +42,14 @@ func TestExitCodes(t *testing.T) {
 		{"unreachable cluster is a failure", []string{"status", "datahub", "prod", "--kubeconfig", down}, 1, "cannot reach the cluster"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			code, out, errOut := e.run(tc.args...)
+			code, out, errOut := e.Run(tc.args...)
 			if code != tc.code || !strings.Contains(errOut, tc.want) {
 				t.Fatalf("exit %d (want %d)\nstdout: %s\nstderr: %s", code, tc.code, out, errOut)
 			}
 			if code == 2 && out != "" {
 				t.Errorf("bad input printed to stdout: %q", out)
 			}
-			assertNoStackTrace(t, out+errOut)
+			clitest.AssertNoStackTrace(t, out+errOut)
 		})
 	}
 }
@@ -56,9 +57,9 @@ func TestExitCodes(t *testing.T) {
 // diff --exit-code (and --detailed-exitcode): 0 no change, 2 changes, 1 an error.
 func TestDiffExitCode(t *testing.T) {
 	e := newEnv(t)
-	ns := e.namespace("diff")
-	base := []string{"--kubeconfig", e.kubeconfig, "--namespace", ns}
-	e.mustRun(append([]string{"deploy", "datahub", "staging"}, base...)...)
+	ns := e.Namespace("diff")
+	base := []string{"--kubeconfig", e.Kubeconfig, "--namespace", ns}
+	e.MustRun(append([]string{"deploy", "datahub", "staging"}, base...)...)
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -71,7 +72,7 @@ func TestDiffExitCode(t *testing.T) {
 		{"bad input is an error", []string{"diff", "datahub", "staging", "--exit-code", "--set", "novalue"}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			code, out, errOut := e.run(append(tc.args, base...)...)
+			code, out, errOut := e.Run(append(tc.args, base...)...)
 			if code != tc.code {
 				t.Fatalf("exit %d, want %d\n%s%s", code, tc.code, out, errOut)
 			}
@@ -80,7 +81,7 @@ func TestDiffExitCode(t *testing.T) {
 	down, _ := kube.KubeconfigFor("https://127.0.0.1:1")
 	bad := filepath.Join(t.TempDir(), "kc")
 	os.WriteFile(bad, down, 0o600)
-	if code, _, errOut := e.run("diff", "datahub", "staging", "--exit-code", "--kubeconfig", bad); code != 1 || !strings.Contains(errOut, "cannot reach the cluster") {
+	if code, _, errOut := e.Run("diff", "datahub", "staging", "--exit-code", "--kubeconfig", bad); code != 1 || !strings.Contains(errOut, "cannot reach the cluster") {
 		t.Fatalf("unreachable cluster: exit %d: %s", code, errOut)
 	}
 }
@@ -90,12 +91,12 @@ func TestDiffExitCode(t *testing.T) {
 func TestDeployManyKeepsGoingPastPreparationErrors(t *testing.T) {
 	e := newEnv(t)
 	for _, hub := range []string{"datahub", "stat20"} {
-		os.WriteFile(filepath.Join(e.repo, "deployments", hub, "hubploy.yaml"),
-			[]byte("deploy:\n  namespace: "+e.namespace(hub)+"-{env}\n"), 0o644)
-		e.namespace(hub + "-staging")
+		os.WriteFile(filepath.Join(e.Repo, "deployments", hub, "hubploy.yaml"),
+			[]byte("deploy:\n  namespace: "+e.Namespace(hub)+"-{env}\n"), 0o644)
+		e.Namespace(hub + "-staging")
 	}
-	appendTo(t, e.repo, "deployments/stat20/config/staging.yaml", "  bad: [\n")
-	code, out, errOut := e.run("deploy", "--env", "staging", "--all", "--kubeconfig", e.kubeconfig, "--output", "json")
+	appendTo(t, e.Repo, "deployments/stat20/config/staging.yaml", "  bad: [\n")
+	code, out, errOut := e.Run("deploy", "--env", "staging", "--all", "--kubeconfig", e.Kubeconfig, "--output", "json")
 	var rep struct {
 		OK      bool `json:"ok"`
 		Failed  int  `json:"failed"`
@@ -115,7 +116,7 @@ func TestDeployManyKeepsGoingPastPreparationErrors(t *testing.T) {
 		!strings.Contains(rep.Results[1].Error, "deployments/stat20/config/staging.yaml") {
 		t.Fatalf("report: %+v", rep)
 	}
-	code, out, errOut = e.run("deploy", "--env", "staging", "datahub", "stat20", "--kubeconfig", e.kubeconfig)
+	code, out, errOut = e.Run("deploy", "--env", "staging", "datahub", "stat20", "--kubeconfig", e.Kubeconfig)
 	if code != 1 || !regexp.MustCompile(`datahub\s+staging\s+unchanged`).MatchString(out) || !regexp.MustCompile(`stat20\s+staging\s+failed`).MatchString(out) ||
 		!strings.Contains(errOut, "deployments/stat20/config/staging.yaml") {
 		t.Fatalf("table: exit %d\n%s%s", code, out, errOut)
@@ -125,18 +126,18 @@ func TestDeployManyKeepsGoingPastPreparationErrors(t *testing.T) {
 // --kubeconfig keeps hubploy.yaml's context template; --kube-context overrides it.
 func TestKubeconfigKeepsContextTemplate(t *testing.T) {
 	e := newEnv(t)
-	ns := e.namespace("st")
-	code, _, errOut := e.run("status", "stat20", "staging", "--kubeconfig", e.kubeconfig, "-n", ns)
+	ns := e.Namespace("st")
+	code, _, errOut := e.Run("status", "stat20", "staging", "--kubeconfig", e.Kubeconfig, "-n", ns)
 	if code != 2 || !strings.Contains(errOut, `has no context "stat20-`+ns+`"`) {
 		t.Fatalf("without --kube-context: exit %d: %s", code, errOut)
 	}
 	// A kubeconfig that has the templated context reaches the cluster through it.
 	templated := filepath.Join(t.TempDir(), "kc")
 	os.WriteFile(templated, []byte(strings.ReplaceAll(string(kube.Kubeconfig()), "kubeenv", "stat20-"+ns)), 0o600)
-	if code, out, errOut := e.run("deploy", "stat20", "staging", "--kubeconfig", templated, "-n", ns); code != 0 {
+	if code, out, errOut := e.Run("deploy", "stat20", "staging", "--kubeconfig", templated, "-n", ns); code != 0 {
 		t.Fatalf("templated context: exit %d\n%s%s", code, out, errOut)
 	}
-	if code, out, errOut := e.run("status", "stat20", "staging", "--kubeconfig", e.kubeconfig, "--kube-context", "kubeenv", "-n", ns); code != 0 || !strings.Contains(out, "deployed, revision 1") {
+	if code, out, errOut := e.Run("status", "stat20", "staging", "--kubeconfig", e.Kubeconfig, "--kube-context", "kubeenv", "-n", ns); code != 0 || !strings.Contains(out, "deployed, revision 1") {
 		t.Fatalf("--kube-context: exit %d\n%s%s", code, out, errOut)
 	}
 }
@@ -145,14 +146,14 @@ func TestKubeconfigKeepsContextTemplate(t *testing.T) {
 // context; or the kubeconfig given.
 func TestPrintCommandsReachTheCluster(t *testing.T) {
 	e := newEnv(t)
-	out := e.mustRun("deploy", "stat20", "prod", "--print-commands")
+	out := e.MustRun("deploy", "stat20", "prod", "--print-commands")
 	for _, want := range []string{"--kubeconfig <(sops --decrypt deployments/stat20/secrets/kubeconfig.yaml)", "--kube-context stat20-stat20-prod"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("missing %q in:\n%s", want, out)
 		}
 	}
-	out = e.mustRun("deploy", "datahub", "prod", "--print-commands", "--kubeconfig", e.kubeconfig, "--kube-context", "kubeenv")
-	for _, want := range []string{"--kubeconfig " + e.kubeconfig, "--kube-context kubeenv"} {
+	out = e.MustRun("deploy", "datahub", "prod", "--print-commands", "--kubeconfig", e.Kubeconfig, "--kube-context", "kubeenv")
+	for _, want := range []string{"--kubeconfig " + e.Kubeconfig, "--kube-context kubeenv"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("missing %q in:\n%s", want, out)
 		}
@@ -162,11 +163,11 @@ func TestPrintCommandsReachTheCluster(t *testing.T) {
 // Data on stdout, diagnostics on stderr; JSON has a stable shape with ok/outcome.
 func TestStreamsAndJSON(t *testing.T) {
 	e := newEnv(t)
-	ns := e.namespace("json")
-	cluster := []string{"--kubeconfig", e.kubeconfig, "--namespace", ns}
+	ns := e.Namespace("json")
+	cluster := []string{"--kubeconfig", e.Kubeconfig, "--namespace", ns}
 	jsonOf := func(args ...string) map[string]any {
 		t.Helper()
-		code, out, errOut := e.run(append(args, "--output", "json")...)
+		code, out, errOut := e.Run(append(args, "--output", "json")...)
 		var v map[string]any
 		if err := json.Unmarshal([]byte(out), &v); err != nil || code != 0 {
 			t.Fatalf("%v: exit %d, %v\n%s%s", args, code, err, out, errOut)
@@ -203,12 +204,12 @@ func TestStreamsAndJSON(t *testing.T) {
 	}
 	// images list: a registry problem goes to stderr, the table to stdout.
 	host := registrytest.Unreachable(t)
-	appendTo(t, e.repo, "deployments/stat20/hubploy.yaml", "images:\n  images:\n    - name: "+host+"/stat20/user-image:v1\n")
-	code, out, errOut := e.run("images", "list", "stat20")
+	appendTo(t, e.Repo, "deployments/stat20/hubploy.yaml", "images:\n  images:\n    - name: "+host+"/stat20/user-image:v1\n")
+	code, out, errOut := e.Run("images", "list", "stat20")
 	if code != 1 || strings.Contains(out, "unreachable") || !strings.Contains(errOut, "registry "+host+" is unreachable") || !strings.Contains(out, "stat20 ") {
 		t.Errorf("images list: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
-	code, out, _ = e.run("images", "list", "stat20", "--output", "json")
+	code, out, _ = e.Run("images", "list", "stat20", "--output", "json")
 	var il struct {
 		OK     bool `json:"ok"`
 		Images []struct {
@@ -225,7 +226,7 @@ func TestStreamsAndJSON(t *testing.T) {
 func TestVersion(t *testing.T) {
 	e := newEnv(t)
 	for _, args := range [][]string{{"version"}, {"--version"}} {
-		out := e.mustRun(args...)
+		out := e.MustRun(args...)
 		if !regexp.MustCompile(`(?m)^hubploy \S+`).MatchString(out) || !regexp.MustCompile(`(?m)^helm SDK v3\.\d+\.\d+`).MatchString(out) || !regexp.MustCompile(`(?m)^go1\.\d+`).MatchString(out) {
 			t.Errorf("%v:\n%s", args, out)
 		}
@@ -235,12 +236,12 @@ func TestVersion(t *testing.T) {
 // history lists the revisions that rollback takes.
 func TestHistory(t *testing.T) {
 	e := newEnv(t)
-	ns := e.namespace("hist")
-	base := []string{"--kubeconfig", e.kubeconfig, "-n", ns}
-	e.mustRun(append([]string{"deploy", "datahub", "staging"}, base...)...)
-	e.mustRun(append([]string{"deploy", "datahub", "staging", "--set", "jupyterhub.cull.timeout=7200"}, base...)...)
-	e.mustRun(append([]string{"rollback", "datahub", "staging", "1"}, base...)...)
-	out := e.mustRun(append([]string{"history", "datahub", "staging"}, base...)...)
+	ns := e.Namespace("hist")
+	base := []string{"--kubeconfig", e.Kubeconfig, "-n", ns}
+	e.MustRun(append([]string{"deploy", "datahub", "staging"}, base...)...)
+	e.MustRun(append([]string{"deploy", "datahub", "staging", "--set", "jupyterhub.cull.timeout=7200"}, base...)...)
+	e.MustRun(append([]string{"rollback", "datahub", "staging", "1"}, base...)...)
+	out := e.MustRun(append([]string{"history", "datahub", "staging"}, base...)...)
 	for _, want := range []*regexp.Regexp{
 		regexp.MustCompile(`(?m)^REVISION\s+UPDATED\s+STATUS\s+CHART`),
 		regexp.MustCompile(`(?m)^1\s+\S+\s+superseded\s+hub-`),
@@ -256,11 +257,11 @@ func TestHistory(t *testing.T) {
 		Status   string `json:"status"`
 		Chart    string `json:"chart"`
 	}
-	out = e.mustRun(append([]string{"history", "datahub", "staging", "-o", "json"}, base...)...)
+	out = e.MustRun(append([]string{"history", "datahub", "staging", "-o", "json"}, base...)...)
 	if err := json.Unmarshal([]byte(out), &revs); err != nil || len(revs) != 3 || revs[2].Revision != 3 || revs[2].Status != "deployed" {
 		t.Fatalf("json: %v %s", err, out)
 	}
-	code, _, errOut := e.run("history", "datahub", "prod", "--kubeconfig", e.kubeconfig, "-n", e.namespace("never"))
+	code, _, errOut := e.Run("history", "datahub", "prod", "--kubeconfig", e.Kubeconfig, "-n", e.Namespace("never"))
 	if code != 1 || !strings.Contains(errOut, "never deployed") {
 		t.Errorf("never deployed: exit %d: %s", code, errOut)
 	}
@@ -281,7 +282,7 @@ func TestCompletion(t *testing.T) {
 		{[]string{"history", "stat20", ""}, []string{"prod", "staging"}},
 	} {
 		// Cobra's completion request: the words typed so far, the last one being completed.
-		out := e.mustRun(append([]string{"__complete", "--repo", e.repo}, tc.args...)...)
+		out := e.MustRun(append([]string{"__complete", "--repo", e.Repo}, tc.args...)...)
 		for _, w := range tc.want {
 			if !regexp.MustCompile(`(?m)^` + w + `$`).MatchString(out) {
 				t.Errorf("%v: no %s in:\n%s", tc.args, w, out)
@@ -294,12 +295,12 @@ func TestCompletion(t *testing.T) {
 // a deploy or a build later.
 func TestValidateFlagsWhatStopsADeploy(t *testing.T) {
 	e := newEnv(t)
-	os.Remove(filepath.Join(e.repo, "deployments/datahub/secrets/kubeconfig.yaml"))
-	os.Remove(filepath.Join(e.repo, "deployments/datahub/image/Dockerfile"))
-	appendTo(t, e.repo, "deployments/datahub/config/staging.yaml", "  singleusr: {}\n")
-	os.WriteFile(filepath.Join(e.repo, "deployments/stat20/hubploy.yaml"),
+	os.Remove(filepath.Join(e.Repo, "deployments/datahub/secrets/kubeconfig.yaml"))
+	os.Remove(filepath.Join(e.Repo, "deployments/datahub/image/Dockerfile"))
+	appendTo(t, e.Repo, "deployments/datahub/config/staging.yaml", "  singleusr: {}\n")
+	os.WriteFile(filepath.Join(e.Repo, "deployments/stat20/hubploy.yaml"),
 		[]byte("cluster:\n  provider: gcloud\n  gcloud:\n    project: p\n    cluster: c\n    zone: z\n    service_key: key.json\n"), 0o644)
-	code, out, errOut := e.run("validate", "--env", "staging")
+	code, out, errOut := e.Run("validate", "--env", "staging")
 	if code != 1 {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
@@ -328,20 +329,11 @@ func appendTo(t *testing.T, repo, rel, content string) {
 	}
 }
 
-func assertNoStackTrace(t *testing.T, out string) {
-	t.Helper()
-	for _, s := range []string{"goroutine ", "panic:", ".go:"} {
-		if strings.Contains(out, s) {
-			t.Errorf("output has %q (a stack trace?):\n%s", s, out)
-		}
-	}
-}
-
 // hubploy 0.3's deploy command line, with the global flags CI scripts put before it.
 func TestPythonHubployDeployLine(t *testing.T) {
 	e := newEnv(t)
-	ns := e.namespace("py")
-	code, out, errOut := e.run("-v", "-D", "deploy", "datahub", "hub", "staging", "--namespace", ns, "--kubeconfig", e.kubeconfig,
+	ns := e.Namespace("py")
+	code, out, errOut := e.Run("-v", "-D", "deploy", "datahub", "hub", "staging", "--namespace", ns, "--kubeconfig", e.Kubeconfig,
 		"--timeout", "120", "--set", "jupyterhub.cull.timeout=7200", "--atomic", "--cleanup-on-fail", "--force")
 	if code != 0 || !regexp.MustCompile(`datahub\s+staging\s+deployed\s+1\s`).MatchString(out) {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)

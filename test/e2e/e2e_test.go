@@ -3,25 +3,17 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/hubploy/hubploy/internal/example"
+	"github.com/hubploy/hubploy/internal/clitest"
 	"github.com/hubploy/hubploy/internal/testenv/kubeenv"
-	"github.com/hubploy/hubploy/pipeline/charts"
 	"github.com/hubploy/hubploy/pipeline/deploy"
 )
 
@@ -31,151 +23,31 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	kubeenv.Main(m, func(c *kubeenv.Cluster) {
-		kube = c
-		dir, err := os.MkdirTemp("", "hubploy-e2e-bin-")
-		if err != nil {
-			panic(err)
-		}
-		hubploy = filepath.Join(dir, "hubploy")
-		build := exec.Command("go", "build", "-o", hubploy, "github.com/hubploy/hubploy/cmd/hubploy")
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "building hubploy:", err)
-			os.Exit(1)
-		}
-	})
+	clitest.Main(m, func(c *kubeenv.Cluster, bin string) { kube, hubploy = c, bin })
 }
 
-// env is one test's copy of hubs-example and a kubeconfig file for the cluster.
-type env struct {
-	t          *testing.T
-	repo       string
-	kubeconfig string
-}
-
-func newEnv(t *testing.T) *env {
-	t.Helper()
-	e := &env{t: t, repo: example.Copy(t)}
-	e.kubeconfig = filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(e.kubeconfig, kube.Kubeconfig(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return e
-}
-
-// namespace gives a namespace that the test owns and removes.
-func (e *env) namespace(name string) string {
-	ns := strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(e.t.Name())) + "-" + name
-	e.t.Cleanup(func() {
-		kube.Client().CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
-	})
-	return ns
-}
-
-// cmd is hubploy with the example's key, chart mirror and a chart cache given as CI
-// gives them, in the environment, and --repo for the commands that read a repository.
-func (e *env) cmd(args ...string) *exec.Cmd {
-	full, command := args, ""
-	for _, a := range args {
-		if !strings.HasPrefix(a, "-") {
-			command = a
-			break
-		}
-	}
-	if command != "" && !slices.Contains([]string{"version", "__complete", "decrypt"}, command) {
-		full = append([]string{"--repo", e.repo}, args...)
-	}
-	c := exec.Command(hubploy, full...)
-	c.Env = append(os.Environ(), "CI=",
-		"SOPS_AGE_KEY_FILE="+example.AgeKeyFile(),
-		charts.MirrorsEnv+"="+example.Z2JHRepository+"="+example.MirrorFolder(),
-		"XDG_CACHE_HOME="+filepath.Join(e.repo, ".cache"))
-	return c
-}
-
-func (e *env) run(args ...string) (code int, stdout, stderr string) {
-	e.t.Helper()
-	c := e.cmd(args...)
-	var out, errb bytes.Buffer
-	c.Stdout, c.Stderr = &out, &errb
-	err := c.Run()
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		e.t.Fatal(err)
-	}
-	return code, out.String(), errb.String()
-}
-
-func (e *env) mustRun(args ...string) string {
-	e.t.Helper()
-	code, out, errOut := e.run(args...)
-	if code != 0 {
-		e.t.Fatalf("hubploy %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
-	}
-	return out
-}
-
-// syncBuffer is a bytes.Buffer a child process writes to while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// startUntilWaiting starts hubploy and returns once it waits for Deployment/hub.
-func (e *env) startUntilWaiting(args ...string) (*exec.Cmd, *syncBuffer) {
-	e.t.Helper()
-	c := e.cmd(args...)
-	errb := &syncBuffer{}
-	c.Stderr = errb
-	if err := c.Start(); err != nil {
-		e.t.Fatal(err)
-	}
-	deadline := time.Now().Add(60 * time.Second)
-	for !strings.Contains(errb.String(), "Deployment/hub ") {
-		if time.Now().After(deadline) {
-			c.Process.Kill()
-			c.Wait()
-			e.t.Fatalf("hubploy never started waiting:\n%s", errb.String())
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	return c, errb
-}
+func newEnv(t *testing.T) *clitest.Env { return clitest.New(t, kube, hubploy) }
 
 func TestDeployStatusDiffRollback(t *testing.T) {
 	e := newEnv(t)
-	ns := e.namespace("dh")
-	base := []string{"--kubeconfig", e.kubeconfig, "--namespace", ns}
-	out := e.mustRun(append([]string{"deploy", "datahub", "staging", "--timeout", "120"}, base...)...)
+	ns := e.Namespace("dh")
+	base := []string{"--kubeconfig", e.Kubeconfig, "--namespace", ns}
+	out := e.MustRun(append([]string{"deploy", "datahub", "staging", "--timeout", "120"}, base...)...)
 	if !strings.Contains(out, "datahub  staging  deployed  1") {
 		t.Fatalf("summary:\n%s", out)
 	}
 	// Redeploying the same thing makes no revision.
-	out = e.mustRun(append([]string{"deploy", "datahub", "staging"}, base...)...)
+	out = e.MustRun(append([]string{"deploy", "datahub", "staging"}, base...)...)
 	if !strings.Contains(out, "unchanged  1") {
 		t.Fatalf("summary:\n%s", out)
 	}
 	// diff names the changed value; deploy then makes revision 2.
-	code, diff, errOut := e.run(append([]string{"diff", "datahub", "staging", "--set", "jupyterhub.cull.timeout=7200"}, base...)...)
+	code, diff, errOut := e.Run(append([]string{"diff", "datahub", "staging", "--set", "jupyterhub.cull.timeout=7200"}, base...)...)
 	if code != 0 || !strings.Contains(diff, "-    timeout: 3600") || !strings.Contains(diff, "+    timeout: 7200") || !strings.Contains(errOut, "2 object(s) would change") {
 		t.Fatalf("diff exit %d:\n%s%s", code, diff, errOut)
 	}
-	e.mustRun(append([]string{"deploy", "datahub", "staging", "--set", "jupyterhub.cull.timeout=7200"}, base...)...)
-	status := e.mustRun(append([]string{"status", "datahub", "staging", "--output", "json"}, base...)...)
+	e.MustRun(append([]string{"deploy", "datahub", "staging", "--set", "jupyterhub.cull.timeout=7200"}, base...)...)
+	status := e.MustRun(append([]string{"status", "datahub", "staging", "--output", "json"}, base...)...)
 	var st struct {
 		Status    string
 		Revision  int
@@ -192,12 +64,12 @@ func TestDeployStatusDiffRollback(t *testing.T) {
 			t.Errorf("%s is %s", r.Resource, r.Status)
 		}
 	}
-	out = e.mustRun(append([]string{"rollback", "datahub", "staging", "1"}, base...)...)
+	out = e.MustRun(append([]string{"rollback", "datahub", "staging", "1"}, base...)...)
 	if !strings.Contains(out, "now at revision 3") {
 		t.Fatalf("rollback: %s", out)
 	}
 	// After the rollback to revision 1, the repo's values are live again: no diff.
-	code, diff, errOut = e.run(append([]string{"diff", "datahub", "staging"}, base...)...)
+	code, diff, errOut = e.Run(append([]string{"diff", "datahub", "staging"}, base...)...)
 	if code != 0 || diff != "" || !strings.Contains(errOut, "0 object(s) would change") {
 		t.Fatalf("diff after rollback: exit %d\n%s%s", code, diff, errOut)
 	}
@@ -207,26 +79,26 @@ func TestDeployStatusDiffRollback(t *testing.T) {
 // with its history.
 func TestKilledDeployIsRecovered(t *testing.T) {
 	e := newEnv(t)
-	ns := e.namespace("st")
+	ns := e.Namespace("st")
 	// stat20's context template names contexts the test cluster's kubeconfig lacks.
-	base := []string{"--kubeconfig", e.kubeconfig, "--kube-context", "kubeenv", "--namespace", ns}
-	e.mustRun(append([]string{"deploy", "stat20", "prod"}, base...)...)
+	base := []string{"--kubeconfig", e.Kubeconfig, "--kube-context", "kubeenv", "--namespace", ns}
+	e.MustRun(append([]string{"deploy", "stat20", "prod"}, base...)...)
 
-	c, _ := e.startUntilWaiting(append([]string{"deploy", "stat20", "prod", "--set", "jupyterhub.hub.nodeSelector.nowhere=x", "--timeout", "5m"}, base...)...)
+	c, _ := e.StartUntil("Deployment/hub ", append([]string{"deploy", "stat20", "prod", "--set", "jupyterhub.hub.nodeSelector.nowhere=x", "--timeout", "5m"}, base...)...)
 	c.Process.Signal(syscall.SIGKILL)
 	c.Wait()
 
 	// The killed run's lock is still fresh: a plain deploy cannot tell it from a live one.
-	code, _, errOut := e.run(append([]string{"deploy", "stat20", "prod"}, base...)...)
+	code, _, errOut := e.Run(append([]string{"deploy", "stat20", "prod"}, base...)...)
 	if code != 1 || !strings.Contains(errOut, "is being deployed right now by") || !strings.Contains(errOut, "--recover takes the release over") {
 		t.Fatalf("without --recover: exit %d: %s", code, errOut)
 	}
 	// --recover waits for the lock to lapse, rolls back and deploys.
-	code, out, errOut := e.run(append([]string{"deploy", "stat20", "prod", "--recover"}, base...)...)
+	code, out, errOut := e.Run(append([]string{"deploy", "stat20", "prod", "--recover"}, base...)...)
 	if code != 0 || !strings.Contains(errOut, "waiting for it to expire") || !strings.Contains(errOut, "is pending-upgrade; rolling back to revision 1 first") {
 		t.Fatalf("--recover: exit %d\n%s%s", code, out, errOut)
 	}
-	status := e.mustRun(append([]string{"status", "stat20", "prod", "--output", "json"}, base...)...)
+	status := e.MustRun(append([]string{"status", "stat20", "prod", "--output", "json"}, base...)...)
 	var st struct {
 		Status   string
 		Revision int
@@ -236,11 +108,11 @@ func TestKilledDeployIsRecovered(t *testing.T) {
 		t.Fatalf("after recovery: %+v (want deployed at revision 3: 1 deployed, 2 killed, 3 the rollback)", st)
 	}
 	// Once the lock has lapsed, a plain deploy names the stuck release and the way out.
-	c, _ = e.startUntilWaiting(append([]string{"deploy", "stat20", "prod", "--set", "jupyterhub.hub.nodeSelector.nowhere=x", "--timeout", "5m"}, base...)...)
+	c, _ = e.StartUntil("Deployment/hub ", append([]string{"deploy", "stat20", "prod", "--set", "jupyterhub.hub.nodeSelector.nowhere=x", "--timeout", "5m"}, base...)...)
 	c.Process.Signal(syscall.SIGKILL)
 	c.Wait()
 	time.Sleep(deploy.LeaseDuration)
-	code, _, errOut = e.run(append([]string{"deploy", "stat20", "prod"}, base...)...)
+	code, _, errOut = e.Run(append([]string{"deploy", "stat20", "prod"}, base...)...)
 	if code != 1 || !strings.Contains(errOut, "is stuck in pending-upgrade at revision 4") || !strings.Contains(errOut, "Run again with --recover") {
 		t.Fatalf("stuck release: exit %d: %s", code, errOut)
 	}
@@ -249,17 +121,17 @@ func TestKilledDeployIsRecovered(t *testing.T) {
 // An interrupted deploy (Ctrl-C) stops waiting at once and leaves no pending release.
 func TestInterruptStopsCleanly(t *testing.T) {
 	e := newEnv(t)
-	ns := e.namespace("ctrlc")
-	base := []string{"--kubeconfig", e.kubeconfig, "--namespace", ns}
-	e.mustRun(append([]string{"deploy", "datahub", "prod"}, base...)...)
-	c, errb := e.startUntilWaiting(append([]string{"deploy", "datahub", "prod", "--set", "jupyterhub.hub.nodeSelector.nowhere=x"}, base...)...)
+	ns := e.Namespace("ctrlc")
+	base := []string{"--kubeconfig", e.Kubeconfig, "--namespace", ns}
+	e.MustRun(append([]string{"deploy", "datahub", "prod"}, base...)...)
+	c, errb := e.StartUntil("Deployment/hub ", append([]string{"deploy", "datahub", "prod", "--set", "jupyterhub.hub.nodeSelector.nowhere=x"}, base...)...)
 	start := time.Now()
 	c.Process.Signal(os.Interrupt)
 	err := c.Wait()
 	if err == nil || time.Since(start) > 20*time.Second {
 		t.Fatalf("interrupted deploy: %v after %s\n%s", err, time.Since(start), errb.String())
 	}
-	status := e.mustRun(append([]string{"status", "datahub", "prod", "--output", "json"}, base...)...)
+	status := e.MustRun(append([]string{"status", "datahub", "prod", "--output", "json"}, base...)...)
 	if !strings.Contains(status, `"status": "failed"`) {
 		t.Fatalf("after Ctrl-C the release should be failed, not pending:\n%s", status)
 	}
@@ -269,12 +141,12 @@ func TestManyHubsSummary(t *testing.T) {
 	e := newEnv(t)
 	// Two hubs that deploy, one that fails to render: the others go on, exit 1.
 	for _, hub := range []string{"datahub", "stat20"} {
-		e.namespace(hub + "-staging")
-		e.namespace(hub + "-prod")
-		os.WriteFile(filepath.Join(e.repo, "deployments", hub, "hubploy.yaml"),
-			[]byte(fmt.Sprintf("deploy:\n  namespace: %s-{env}\n", e.namespace(hub))), 0o644)
+		e.Namespace(hub + "-staging")
+		e.Namespace(hub + "-prod")
+		os.WriteFile(filepath.Join(e.Repo, "deployments", hub, "hubploy.yaml"),
+			[]byte(fmt.Sprintf("deploy:\n  namespace: %s-{env}\n", e.Namespace(hub))), 0o644)
 	}
-	code, out, errOut := e.run("deploy", "--env", "staging", "--all", "--kubeconfig", e.kubeconfig, "--kube-context", "kubeenv", "--output", "json")
+	code, out, errOut := e.Run("deploy", "--env", "staging", "--all", "--kubeconfig", e.Kubeconfig, "--kube-context", "kubeenv", "--output", "json")
 	var rep struct {
 		OK      bool
 		Results []struct {
@@ -291,10 +163,10 @@ func TestManyHubsSummary(t *testing.T) {
 		}
 	}
 	// A hub that cannot render fails the run but not the other hub.
-	f, _ := os.OpenFile(filepath.Join(e.repo, "deployments/stat20/config/prod.yaml"), os.O_APPEND|os.O_WRONLY, 0)
+	f, _ := os.OpenFile(filepath.Join(e.Repo, "deployments/stat20/config/prod.yaml"), os.O_APPEND|os.O_WRONLY, 0)
 	f.WriteString("nfsPVC:\n  enabled: true\n")
 	f.Close()
-	code, out, errOut = e.run("deploy", "--env", "prod", "datahub", "stat20", "--kubeconfig", e.kubeconfig, "--kube-context", "kubeenv")
+	code, out, errOut = e.Run("deploy", "--env", "prod", "datahub", "stat20", "--kubeconfig", e.Kubeconfig, "--kube-context", "kubeenv")
 	if code != 1 || !strings.Contains(out, "datahub  prod  deployed") || !strings.Contains(out, "stat20   prod  failed") || !strings.Contains(errOut, "nfsPVC.nfs.serverIP is required") {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
@@ -302,7 +174,7 @@ func TestManyHubsSummary(t *testing.T) {
 
 func TestPrintCommands(t *testing.T) {
 	e := newEnv(t)
-	out := e.mustRun("deploy", "datahub", "prod", "--print-commands", "--atomic", "--timeout", "30m")
+	out := e.MustRun("deploy", "datahub", "prod", "--print-commands", "--atomic", "--timeout", "30m")
 	for _, want := range []string{
 		"helm dependency build hub",
 		"helm upgrade --install datahub-prod hub",
@@ -326,7 +198,7 @@ func TestPrintCommands(t *testing.T) {
 
 func TestDeployBadInput(t *testing.T) {
 	e := newEnv(t)
-	if err := os.Remove(filepath.Join(e.repo, "deployments/datahub/secrets/kubeconfig.yaml")); err != nil {
+	if err := os.Remove(filepath.Join(e.Repo, "deployments/datahub/secrets/kubeconfig.yaml")); err != nil {
 		t.Fatal(err)
 	}
 	unreachable, _ := kube.KubeconfigFor("https://127.0.0.1:1")
@@ -340,13 +212,13 @@ func TestDeployBadInput(t *testing.T) {
 	}{
 		{"kubeconfig file missing", []string{"deploy", "datahub", "prod"}, 2, "deployments/datahub/secrets/kubeconfig.yaml: cannot read"},
 		{"unreachable", []string{"deploy", "datahub", "prod", "--kubeconfig", bad}, 1, "cannot reach the cluster at https://127.0.0.1:1"},
-		{"wrong context", []string{"deploy", "datahub", "prod", "--kubeconfig", e.kubeconfig, "--kube-context", "nope"}, 2, `has no context "nope"`},
+		{"wrong context", []string{"deploy", "datahub", "prod", "--kubeconfig", e.Kubeconfig, "--kube-context", "nope"}, 2, `has no context "nope"`},
 		{"usage", []string{"deploy", "datahub"}, 2, "usage: hubploy deploy HUB ENV"},
 		{"namespace with many", []string{"deploy", "--env", "prod", "--all", "--namespace", "x"}, 2, `key "namespace": applies to one hub only`},
 		{"bad timeout", []string{"deploy", "datahub", "prod", "--timeout", "soon"}, 2, `"soon" is neither a duration`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			code, _, errOut := e.run(tc.args...)
+			code, _, errOut := e.Run(tc.args...)
 			if code != tc.code || !strings.Contains(errOut, tc.want) {
 				t.Fatalf("exit %d (want %d): %s", code, tc.code, errOut)
 			}
