@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"helm.sh/helm/v3/pkg/action"
@@ -22,25 +21,8 @@ import (
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 
 	"github.com/hubploy/hubploy/pipeline/cluster"
-	"github.com/hubploy/hubploy/pipeline/inputerr"
 	"github.com/hubploy/hubploy/pipeline/release"
 )
-
-// DefaultTimeout is how long a deploy waits for its resources to be ready.
-const DefaultTimeout = 10 * time.Minute
-
-// ParseTimeout reads a timeout as hubploy 0.3's --timeout took it (and helm 2's): a
-// duration (30m, 90s) or a bare number of seconds.
-func ParseTimeout(s string) (time.Duration, error) {
-	if n, err := strconv.Atoi(s); err == nil {
-		return time.Duration(n) * time.Second, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, &inputerr.Error{Key: "timeout", Msg: fmt.Sprintf("%q is neither a duration (30m, 90s) nor a number of seconds", s)}
-	}
-	return d, nil
-}
 
 // waitTimeout is t, or DefaultTimeout when t is unset.
 func waitTimeout(t time.Duration) time.Duration {

@@ -33,17 +33,6 @@ func TestWaitingForLoadBalancer(t *testing.T) {
 	}
 }
 
-func TestParseTimeout(t *testing.T) {
-	for in, want := range map[string]time.Duration{"300": 300 * time.Second, "30m": 30 * time.Minute, "90s": 90 * time.Second} {
-		if got, err := ParseTimeout(in); err != nil || got != want {
-			t.Errorf("ParseTimeout(%q) = %v, %v", in, got, err)
-		}
-	}
-	if _, err := ParseTimeout("soon"); err == nil || err.Error() != `key "timeout": "soon" is neither a duration (30m, 90s) nor a number of seconds` {
-		t.Errorf("got %v", err)
-	}
-}
-
 // The error a wait ends with is one line: what was not ready, what could not be read and
 // why, and why the wait ended.
 func TestNotReadyError(t *testing.T) {
