@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/hubploy/hubploy/pipeline/action"
 	"github.com/hubploy/hubploy/pipeline/deploy"
+	"github.com/hubploy/hubploy/pipeline/inputerr"
 )
 
 // clusterFlags choose and override how hubs reach their cluster.
@@ -30,6 +32,9 @@ func (t *timeoutFlag) String() string { return time.Duration(*t).String() }
 func (t *timeoutFlag) Type() string   { return "duration" }
 func (t *timeoutFlag) Set(s string) error {
 	d, err := deploy.ParseTimeout(s)
+	if ie := (*inputerr.Error)(nil); errors.As(err, &ie) {
+		return fmt.Errorf("%s (%s)", ie.Msg, ie.Hint) // pflag's message names the flag
+	}
 	*t = timeoutFlag(d)
 	return err
 }
