@@ -32,6 +32,15 @@ import (
 // MirrorsEnv holds mirrors as "URL=MIRROR" pairs separated by commas or spaces.
 const MirrorsEnv = "HUBPLOY_CHART_MIRRORS"
 
+// The most hubploy reads of a download: a repository or mirror that sends without end
+// would otherwise fill the memory. The largest index (Bitnami's, every version of every
+// chart) is about 15 MiB; a chart archive is a few hundred KiB, and helm refuses to load
+// one that unpacks to more than 100 MiB.
+const (
+	MaxIndexSize   = 20 << 20
+	MaxArchiveSize = 50 << 20
+)
+
 // Loader loads charts and their locked dependencies.
 type Loader struct {
 	// CacheDir holds downloaded dependency archives; empty means the user cache dir.
@@ -175,7 +184,7 @@ func (l *Loader) cachePath(lockDigest, source string, dep *chart.Dependency) (st
 
 func (l *Loader) download(ctx context.Context, source string, dep *chart.Dependency) ([]byte, error) {
 	base := normalize(source) + "/"
-	indexData, err := l.get(ctx, base+"index.yaml")
+	indexData, err := l.get(ctx, base+"index.yaml", "repository index", MaxIndexSize)
 	if err != nil {
 		return nil, err
 	}
@@ -195,7 +204,7 @@ func (l *Loader) download(ctx context.Context, source string, dep *chart.Depende
 	if l.Progress != nil {
 		l.Progress("downloading chart %s %s from %s", dep.Name, dep.Version, chartURL)
 	}
-	data, err := l.get(ctx, chartURL)
+	data, err := l.get(ctx, chartURL, "chart archive", MaxArchiveSize)
 	if err != nil {
 		return nil, err
 	}
@@ -220,7 +229,8 @@ func resolveURL(base, ref string) (string, error) {
 	return b.ResolveReference(r).String(), nil
 }
 
-func (l *Loader) get(ctx context.Context, u string) ([]byte, error) {
+// get downloads u, a what, refusing more than limit bytes.
+func (l *Loader) get(ctx context.Context, u, what string, limit int64) ([]byte, error) {
 	client := l.Client
 	if client == nil {
 		client = &http.Client{Timeout: 60 * time.Second}
@@ -241,7 +251,18 @@ func (l *Loader) get(ctx context.Context, u string) ([]byte, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("GET %s: %s", u, resp.Status)
 	}
-	return io.ReadAll(resp.Body)
+	tooLarge := fmt.Errorf("GET %s: more than %d MiB, the most hubploy reads of a %s (is the repository or mirror URL right?)", u, limit>>20, what)
+	if resp.ContentLength > limit {
+		return nil, tooLarge
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", u, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, tooLarge
+	}
+	return data, nil
 }
 
 // loadFromFolder finds a dependency in a local mirror: a repository folder with

@@ -1,9 +1,15 @@
 package charts_test
 
 import (
+	"bytes"
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -131,4 +137,61 @@ func TestLoadErrors(t *testing.T) {
 			t.Fatalf("got %v", err)
 		}
 	})
+}
+
+// A repository or mirror that sends without end is cut off at the limit, with one line
+// naming the URL and the limit, rather than filling the memory.
+func TestEndlessDownload(t *testing.T) {
+	endless := func(w http.ResponseWriter, r *http.Request) {
+		chunk := bytes.Repeat([]byte("# more\n"), 1<<14)
+		for r.Context().Err() == nil {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}
+	real := chartrepo.Serve(t, example.StandInChart())
+	for _, tc := range []struct {
+		name string
+		mux  func(*http.ServeMux)
+		want string
+	}{
+		{"index", func(m *http.ServeMux) { m.HandleFunc("/index.yaml", endless) },
+			"/index.yaml: more than 20 MiB, the most hubploy reads of a repository index"},
+		{"archive", func(m *http.ServeMux) {
+			m.HandleFunc("/index.yaml", func(w http.ResponseWriter, r *http.Request) {
+				resp, err := http.Get(real.URL + "/index.yaml")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				defer resp.Body.Close()
+				io.Copy(w, resp.Body)
+			})
+			m.HandleFunc("/", endless)
+		}, ".tgz: more than 50 MiB, the most hubploy reads of a chart archive"},
+		{"announced", func(m *http.ServeMux) {
+			m.HandleFunc("/index.yaml", func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Length", strconv.Itoa(charts.MaxIndexSize+1))
+			})
+		}, "/index.yaml: more than 20 MiB"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mux := http.NewServeMux()
+			tc.mux(mux)
+			srv := httptest.NewServer(mux)
+			defer srv.Close()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			l := &charts.Loader{CacheDir: t.TempDir(), Mirrors: map[string]string{z2jhRepo: srv.URL}}
+			_, err := l.Load(context.Background(), exampleChart(), "hub")
+			runtime.ReadMemStats(&after)
+			if err == nil || !strings.Contains(err.Error(), srv.URL) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v\nwant %s", err, tc.want)
+			}
+			if grew := after.TotalAlloc - before.TotalAlloc; grew > 4*charts.MaxArchiveSize {
+				t.Errorf("read %d MiB", grew>>20)
+			}
+		})
+	}
 }
