@@ -122,6 +122,8 @@ func yamlError(file string, err error, hint string) *inputerr.Error {
 		line, _ = strconv.Atoi(m[1]) // digits, by the regexp
 		msg = strings.Replace(msg, m[0], "", 1)
 	}
+	// yaml.v3 quotes the value as it is: one with a line break would break the one line.
+	msg = strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace(msg)
 	return &inputerr.Error{File: file, Line: line, Msg: msg, Hint: hint, Err: err}
 }
 
