@@ -31,6 +31,8 @@ type Hubploy struct {
 	// +private
 	Repo *dagger.Directory
 	// +private
+	GitDir *dagger.Directory
+	// +private
 	AgeKey *dagger.Secret
 	// +private
 	ChartMirrors []string
@@ -92,22 +94,26 @@ func New(
 	// String values to set, as key.path=value.
 	// +optional
 	setString []string,
+	// The repository's .git folder, which images with tag_strategy: git-commit need
+	// for their tags (repo leaves it out): e.g. --git-dir=.git.
+	// +optional
+	gitDir *dagger.Directory,
 ) *Hubploy {
 	return &Hubploy{
-		Repo: repo, AgeKey: ageKey, ChartMirrors: chartMirror, ChartDir: chart,
+		Repo: repo, GitDir: gitDir, AgeKey: ageKey, ChartMirrors: chartMirror, ChartDir: chart,
 		AllowUnencryptedSecrets: allowUnencryptedSecrets, ValueFiles: values, Set: set, SetString: setString,
 	}
 }
 
 var (
 	exportMu sync.Mutex
-	exported = map[string]string{} // directory ID digest → folder
+	exported = map[string]string{} // directory IDs' digest → folder
 )
 
 // config exports the repository into this module's container (once per content) and
 // makes the application layer's configuration from the constructor's arguments.
 func (m *Hubploy) config(ctx context.Context) (*action.Config, error) {
-	dir, err := exportDir(ctx, m.Repo, "repo")
+	dir, err := exportRepo(ctx, m.Repo, m.GitDir)
 	if err != nil {
 		return nil, err
 	}
@@ -129,22 +135,34 @@ func (m *Hubploy) config(ctx context.Context) (*action.Config, error) {
 	return action.New(s)
 }
 
-// exportDir writes a Directory into this container, once per content.
-func exportDir(ctx context.Context, d *dagger.Directory, prefix string) (string, error) {
-	id, err := d.ID(ctx)
-	if err != nil {
-		return "", err
+// exportRepo writes the repository (and its .git folder, if given) into this
+// container, once per content: the container may serve several calls.
+func exportRepo(ctx context.Context, repo, git *dagger.Directory) (string, error) {
+	h := sha256.New()
+	for _, d := range []*dagger.Directory{repo, git} {
+		if d == nil {
+			continue
+		}
+		id, err := d.ID(ctx)
+		if err != nil {
+			return "", err
+		}
+		h.Write([]byte(id + "\x00")) // a hash.Hash's Write never fails
 	}
-	sum := sha256.Sum256([]byte(id))
-	key := hex.EncodeToString(sum[:8])
+	key := hex.EncodeToString(h.Sum(nil)[:8])
 	exportMu.Lock()
 	defer exportMu.Unlock()
 	if dir, ok := exported[key]; ok {
 		return dir, nil
 	}
-	dir := filepath.Join(os.TempDir(), prefix+"-"+key)
-	if _, err := d.Export(ctx, dir); err != nil {
+	dir := filepath.Join(os.TempDir(), "repo-"+key)
+	if _, err := repo.Export(ctx, dir); err != nil {
 		return "", err
+	}
+	if git != nil {
+		if _, err := git.Export(ctx, filepath.Join(dir, ".git")); err != nil {
+			return "", err
+		}
 	}
 	exported[key] = dir
 	return dir, nil

@@ -29,7 +29,7 @@ func CommitTag(dir, display string) (string, error) {
 		return "", &inputerr.Error{File: display, Msg: msg, Hint: hint, Err: err}
 	}
 	const useContent = "or use tag_strategy: content"
-	repo, rel, err := openRepo(dir, display, "tag_strategy git-commit", "work in a git clone, "+useContent)
+	repo, rel, err := openRepo(dir, display, "tag_strategy git-commit", "work in a git clone (through Dagger: pass --git-dir=.git), "+useContent)
 	if err != nil {
 		return "", err
 	}

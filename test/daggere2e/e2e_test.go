@@ -4,6 +4,7 @@ import (
 	"context"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/hubploy/hubploy/internal/example"
 	"github.com/hubploy/hubploy/pipeline/charts"
+	"github.com/hubploy/hubploy/pipeline/imagetag"
 	"github.com/hubploy/hubploy/pipeline/release"
 	"github.com/hubploy/hubploy/pipeline/repo"
 	"github.com/hubploy/hubploy/pipeline/secrets"
@@ -336,4 +338,60 @@ func TestDeployAllKeepsGoing(t *testing.T) {
 		}
 	}
 	assertNoStackTrace(t, r)
+}
+
+// tag_strategy: git-commit through the module: the repository's .git, which the
+// default path leaves out, comes in with --git-dir, and the tag is the folder's last
+// commit.
+func TestGitCommitTags(t *testing.T) {
+	setup(t)
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(fixture)); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "deployments/datahub/hubploy.yaml")
+	data, _ := os.ReadFile(cfg)
+	if !strings.Contains(string(data), "images:\n  images:\n") {
+		t.Fatalf("%s changed shape: update the test", cfg)
+	}
+	os.WriteFile(cfg, []byte(strings.Replace(string(data), "images:\n  images:\n", "images:\n  tag_strategy: git-commit\n  images:\n", 1)), 0o644)
+	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"add", "-A"}, {"commit", "-qm", "hubs"}} {
+		c := exec.Command("git", args...)
+		c.Dir = dir
+		c.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.org", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.org")
+		if out, err := c.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	want, err := imagetag.CommitTag(filepath.Join(dir, "deployments/datahub/image"), "image")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The repository as the default path gives it: without its .git.
+	bare := t.TempDir()
+	if err := os.CopyFS(bare, os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+	os.RemoveAll(filepath.Join(bare, ".git"))
+	flags := []string{"--repo=" + bare, "--age-key=file:" + example.AgeKeyFile(), "--chart-mirror=" + example.Z2JHRepository + "=offline-charts"}
+	out := t.TempDir()
+	r := callModule(t, ".", append(flags, "--git-dir="+filepath.Join(dir, ".git"), "render", "--hub=datahub", "--env=staging", "export", "--path="+out)...)
+	if r.err != nil {
+		t.Fatalf("render with --git-dir: %v\n%s", r.err, tail(r.stderr, 30))
+	}
+	var rendered strings.Builder
+	filepath.WalkDir(out, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			b, _ := os.ReadFile(p)
+			rendered.Write(b)
+		}
+		return nil
+	})
+	if !strings.Contains(rendered.String(), want) {
+		t.Errorf("the rendered manifests lack the git-commit tag %s", want)
+	}
+	without := callModule(t, ".", append(flags, "render", "--hub=datahub", "--env=staging", "entries")...)
+	if without.err == nil || !strings.Contains(without.output(), "pass --git-dir=.git") {
+		t.Errorf("without --git-dir: %v\n%s", without.err, tail(without.output(), 20))
+	}
 }
