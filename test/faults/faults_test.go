@@ -3,6 +3,7 @@ package faults
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -218,5 +219,40 @@ func TestSignalsDuringWait(t *testing.T) {
 				t.Errorf("history after the next deploy: %s, want %s", got, want)
 			}
 		})
+	}
+}
+
+// Ctrl-C while hubploy renders the chart, work that does not look at the context:
+// hubploy gives it its grace (5 s), then ends with 130 and one line; nothing was
+// deployed yet, and the next deploy works.
+func TestSignalDuringRender(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.mustDeploy()
+	// Minutes of rendering (twice, with the values and with their stand-ins); little
+	// memory, since each list is made anew.
+	slow := filepath.Join(f.repo, "hub", "templates", "slow.yaml")
+	if err := os.WriteFile(slow, []byte("{{- range until 30000 }}{{- range until 30000 }}{{- end }}{{- end }}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := f.start("deploy")
+	// Reading the values and the chart takes well under this; the render, minutes.
+	time.Sleep(3 * time.Second)
+	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	sent := time.Now()
+	o := p.within(time.Minute)
+	t.Logf("hubploy ended %s after Ctrl-C during the render", time.Since(sent).Round(100*time.Millisecond))
+	if took := time.Since(sent); took > 10*time.Second {
+		t.Errorf("hubploy took %s to stop", took)
+	}
+	endedClearly(t, o, 130, "interrupt signal received: stopped; the command did not finish within")
+	if err := os.Remove(slow); err != nil {
+		t.Fatal(err)
+	}
+	f.mustDeploy()
+	if got, want := f.history(), "1:deployed"; got != want {
+		t.Errorf("history: %s, want %s", got, want)
 	}
 }

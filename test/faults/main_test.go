@@ -213,11 +213,17 @@ func (f *fixture) history() string {
 }
 
 // failedClearly checks that a run failed with exit 1 and one error line, no stack
-// trace, that says want; it returns that line.
+// trace (nor a log line of a library), that says want; it returns that line.
 func failedClearly(t *testing.T, o outcome, want string) string {
 	t.Helper()
-	if o.code != 1 {
-		t.Fatalf("want exit 1: %s", o)
+	return endedClearly(t, o, 1, want)
+}
+
+// endedClearly is failedClearly with exit code.
+func endedClearly(t *testing.T, o outcome, code int, want string) string {
+	t.Helper()
+	if o.code != code {
+		t.Fatalf("want exit %d: %s", code, o)
 	}
 	for _, trace := range []string{"panic:", "goroutine ", ".go:"} {
 		if strings.Contains(o.stderr, trace) {
