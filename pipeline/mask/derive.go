@@ -6,24 +6,31 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/pmezard/go-difflib/difflib"
 	"gopkg.in/yaml.v3"
 )
 
 // Derived returns what to hide in manifest, a render of a chart, found by comparing it
 // with standin, a render of the same chart and values in which every secret value was
 // replaced by a stand-in: every scalar (key or value) and comment that differs, or that
-// has no counterpart, as its value and as the text the template wrote. Whatever a
-// template made of a secret (quoted, escaped, encoded, hashed, cut, upper-cased)
-// differs, so it is found without knowing how it was made.
+// has no counterpart, as its value and as the text the template wrote (of a multi-line
+// one, the lines that differ). Whatever a template made of a secret (quoted, escaped,
+// encoded, hashed, cut, upper-cased) differs, so it is found without knowing how it was
+// made.
 //
 // Documents are paired by their "# Source:" template and order within it, nodes by
 // mapping key and list index. A document that does not parse, or that has no
 // counterpart, is hidden line by line: each of its lines that standin lacks.
 func Derived(manifest, standin string) []string {
 	var found []string
-	pairDocuments(manifest, standin, func(doc *source, n, other *yaml.Node) {
-		if n.Kind == yaml.ScalarNode && (other == nil || other.Kind != yaml.ScalarNode || other.Value != n.Value) {
+	pairDocuments(manifest, standin, func(doc, otherDoc *source, n, other *yaml.Node) {
+		if n.Kind != yaml.ScalarNode {
+			// comments only, below
+		} else if other == nil || other.Kind != yaml.ScalarNode {
 			found = append(found, n.Value, doc.raw(n))
+		} else if other.Value != n.Value {
+			found = append(found, lines(n.Value, other.Value, differing)...)
+			found = append(found, lines(doc.raw(n), otherDoc.raw(other), differing)...)
 		}
 		for _, c := range [][2]string{{n.HeadComment, comment(other, head)}, {n.LineComment, comment(other, line)}, {n.FootComment, comment(other, foot)}} {
 			if c[0] != c[1] {
@@ -49,9 +56,16 @@ func Derived(manifest, standin string) []string {
 // a secret, even when a template now writes it differently.
 func Beside(manifest, other string, m *Masker) []string {
 	var found []string
-	pairDocuments(manifest, other, func(doc *source, n, o *yaml.Node) {
+	pairDocuments(manifest, other, func(doc, otherDoc *source, n, o *yaml.Node) {
 		if n.Kind == yaml.ScalarNode && o != nil && o.Kind == yaml.ScalarNode && m.String(o.Value) != o.Value {
-			found = append(found, n.Value, doc.raw(n))
+			hidden := func(line, otherLine string, paired bool) string {
+				if paired && m.String(otherLine) != otherLine {
+					return line
+				}
+				return ""
+			}
+			found = append(found, lines(n.Value, o.Value, hidden)...)
+			found = append(found, lines(doc.raw(n), otherDoc.raw(o), hidden)...)
 		}
 	}, func(string, string) {})
 	return found
@@ -72,10 +86,46 @@ func comment(n *yaml.Node, kind commentKind) string {
 	return [...]string{n.HeadComment, n.LineComment, n.FootComment}[kind]
 }
 
+// lines is text if it is one line, else what pick makes of each line of text (""
+// for nothing), given its counterpart in other (paired: it has one), lines paired where
+// the two match or in order where they differ: a block that holds a secret on one
+// line hides that line only.
+func lines(text, other string, pick func(line, otherLine string, paired bool) string) []string {
+	textLines, otherLines := strings.Split(text, "\n"), strings.Split(other, "\n")
+	if len(textLines) == 1 {
+		return []string{text}
+	}
+	var out []string
+	for _, op := range difflib.NewMatcher(textLines, otherLines).GetOpCodes() {
+		for i := op.I1; i < op.I2; i++ {
+			j := op.J1 + i - op.I1
+			paired := op.Tag != 'd' && j < op.J2
+			otherLine := ""
+			if paired {
+				otherLine = otherLines[j]
+			}
+			if picked := pick(textLines[i], otherLine, paired); picked != "" {
+				out = append(out, picked)
+			}
+		}
+	}
+	return out
+}
+
+// differing is the part of a line that differs from its counterpart (Differing: in
+// "key: secret", the secret), or the whole line when it has none.
+func differing(line, otherLine string, paired bool) string {
+	if !paired {
+		return line
+	}
+	return Differing(line, otherLine)
+}
+
 // pairDocuments calls visit for every node of every document of manifest with its
-// counterpart in other (nil when it has none), and unpaired with the text of each
-// document that does not parse or has no counterpart, and the text to compare it with.
-func pairDocuments(manifest, other string, visit func(doc *source, n, counterpart *yaml.Node), unpaired func(doc, other string)) {
+// counterpart in other (nil when it has none) and both documents, and unpaired with the
+// text of each document that does not parse or has no counterpart, and the text to
+// compare it with.
+func pairDocuments(manifest, other string, visit func(doc, otherDoc *source, n, counterpart *yaml.Node), unpaired func(doc, other string)) {
 	counterparts := map[string]string{}
 	for _, d := range documents(other) {
 		counterparts[d.key] = d.text
@@ -91,8 +141,8 @@ func pairDocuments(manifest, other string, visit func(doc *source, n, counterpar
 			unpaired(d.text, o)
 			continue
 		}
-		src := newSource(d.text, &n)
-		walk(&n, &on, func(n, c *yaml.Node) { visit(src, n, c) })
+		src, otherSrc := newSource(d.text, &n), newSource(o, &on)
+		walk(&n, &on, func(n, c *yaml.Node) { visit(src, otherSrc, n, c) })
 	}
 }
 

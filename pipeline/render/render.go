@@ -13,6 +13,8 @@ import (
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/lint/rules"
 	"helm.sh/helm/v3/pkg/lint/support"
+
+	"github.com/hubploy/hubploy/pipeline/mask"
 )
 
 // Template renders a release offline, as `helm template` does.
@@ -59,11 +61,16 @@ type LintMessage struct {
 
 // Lint runs helm's lint rules on the chart folder with the layered values.
 // Dependencies are rendered by Run, so lint looks at the chart's own files only.
+// What helm's linter logs meanwhile (a template's fail message, a missing required
+// value: it skips both) is dropped, through mask.StdLog: it can quote a secret, in forms
+// only a render that fails there can trace, and such a render reports the same failure.
 func Lint(chartDir, namespace string, vals map[string]any) []LintMessage {
 	linter := support.Linter{ChartDir: chartDir}
-	rules.Chartfile(&linter)
-	rules.ValuesWithOverrides(&linter, vals)
-	rules.Templates(&linter, vals, namespace, false)
+	mask.StdLog.Quiet(func() {
+		rules.Chartfile(&linter)
+		rules.ValuesWithOverrides(&linter, vals)
+		rules.Templates(&linter, vals, namespace, false)
+	})
 	// helm's Dependencies rule is left out on purpose: it wants dependencies vendored in
 	// charts/, which hubploy never writes.
 	var out []LintMessage

@@ -199,9 +199,6 @@ func (v *Check) check(ctx context.Context, h *repo.Hub, env string) (res Result)
 		}
 	}
 	if valuesErr == nil && chartErr == nil {
-		// Render first: its trace tells the masker, and so the standard logger that helm's
-		// linter writes "[INFO] Fail: …" to, what the templates make of the secrets.
-		_, renderErr := rel.Render(ctx)
 		for _, m := range render.Lint(rel.ChartDir, rel.Namespace, rel.Values.Values) {
 			switch m.Severity {
 			case "error":
@@ -210,7 +207,8 @@ func (v *Check) check(ctx context.Context, h *repo.Hub, env string) (res Result)
 				warnings = append(warnings, errors.New("lint: "+m.Path+": "+m.Text))
 			}
 		}
-		problems = append(problems, renderErr)
+		_, err := rel.Render(ctx)
+		problems = append(problems, err)
 	}
 	res.Problems, res.Warnings = lines(rel.Masker, problems), lines(rel.Masker, warnings)
 	return res
