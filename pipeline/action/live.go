@@ -74,13 +74,25 @@ type History struct {
 	Cluster  ClusterOptions
 }
 
-// Run reads the history.
+// Run reads the history. A failed revision's description is helm's error, which can
+// quote a secret: descriptions are masked.
 func (h *History) Run(ctx context.Context) ([]deploy.Revision, error) {
 	lr, err := h.liveRelease(h.Hub, h.Env, h.Cluster)
 	if err != nil {
 		return nil, err
 	}
-	return (&deploy.History{Access: lr.access}).Run(ctx, lr.name, lr.namespace)
+	revs, err := (&deploy.History{Access: lr.access}).Run(ctx, lr.name, lr.namespace)
+	if err != nil {
+		return nil, err
+	}
+	m, err := deploy.RevisionMasker(ctx, lr.access, lr.name, lr.namespace)
+	if err != nil {
+		return nil, err
+	}
+	for i := range revs {
+		revs[i].Description = m.String(revs[i].Description)
+	}
+	return revs, nil
 }
 
 // Rollback rolls a hub's release back to a revision and waits until it is ready.
@@ -106,9 +118,14 @@ func (r *Rollback) Run(ctx context.Context) (*RollbackResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	rev, err := (&deploy.Rollback{Access: lr.access, Timeout: r.Timeout, Progress: r.Progress}).Run(ctx, lr.name, lr.namespace, r.Revision)
+	// The API server refusing a revision's object quotes its value: mask the error.
+	m, err := deploy.RevisionMasker(ctx, lr.access, lr.name, lr.namespace)
 	if err != nil {
 		return nil, err
+	}
+	rev, err := (&deploy.Rollback{Access: lr.access, Timeout: r.Timeout, Progress: r.Progress}).Run(ctx, lr.name, lr.namespace, r.Revision)
+	if err != nil {
+		return nil, m.Error(err)
 	}
 	return &RollbackResult{Release: lr.name, Namespace: lr.namespace, Revision: rev}, nil
 }

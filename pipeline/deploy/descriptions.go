@@ -1,7 +1,10 @@
 package deploy
 
 import (
+	"errors"
 	"fmt"
+
+	"helm.sh/helm/v3/pkg/storage/driver"
 
 	"github.com/hubploy/hubploy/pipeline/mask"
 )
@@ -11,6 +14,9 @@ import (
 // value: …"), and `hubploy history` (or helm's) shows it.
 func maskDescriptions(s *session, name string, m *mask.Masker) error {
 	hist, err := s.cfg.Releases.History(name)
+	if errors.Is(err, driver.ErrReleaseNotFound) {
+		return nil // the deploy failed before helm recorded a revision
+	}
 	if err != nil {
 		return fmt.Errorf("reading the revisions of %s to mask their descriptions: %w", name, err)
 	}

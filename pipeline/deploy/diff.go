@@ -84,7 +84,7 @@ func (d *Diff) Run(ctx context.Context, rel *release.Release) (*DiffResult, erro
 	var b strings.Builder
 	for _, k := range sorted {
 		oldDoc, newDoc := maskSecretPair(oldObjs[k], newObjs[k])
-		oldDoc, newDoc = masker.String(oldDoc), masker.String(newDoc)
+		oldDoc, newDoc = masker.String(oldDoc), markChanged(oldDoc, newDoc, masker.String(oldDoc), masker.String(newDoc))
 		if oldDoc == newDoc {
 			continue
 		}
@@ -99,6 +99,36 @@ func (d *Diff) Run(ctx context.Context, rel *release.Release) (*DiffResult, erro
 	}
 	res.Text = b.String()
 	return res, nil
+}
+
+// markChanged is newMasked, the masked new side of an object, with ChangedMarker for
+// each Marker of a line that masking made equal to its live counterpart although it
+// changed, so that a changed secret shows (and counts) in the diff. Lines pair up where
+// the masked sides match; when masking joined lines, so that they cannot, one line at
+// the end says that masked values changed.
+func markChanged(oldDoc, newDoc, oldMasked, newMasked string) string {
+	if oldDoc == newDoc {
+		return newMasked
+	}
+	oldLines, newLines := strings.Split(oldDoc, "\n"), strings.Split(newDoc, "\n")
+	oldMaskedLines, newMaskedLines := strings.Split(oldMasked, "\n"), strings.Split(newMasked, "\n")
+	if len(oldLines) != len(oldMaskedLines) || len(newLines) != len(newMaskedLines) {
+		if oldMasked == newMasked {
+			return newMasked + "# " + ChangedMarker + ": masked values changed\n"
+		}
+		return newMasked
+	}
+	for _, op := range difflib.NewMatcher(oldMaskedLines, newMaskedLines).GetOpCodes() {
+		if op.Tag != 'e' {
+			continue
+		}
+		for k := 0; k < op.I2-op.I1; k++ {
+			if oldLines[op.I1+k] != newLines[op.J1+k] {
+				newMaskedLines[op.J1+k] = strings.ReplaceAll(newMaskedLines[op.J1+k], mask.Marker, ChangedMarker)
+			}
+		}
+	}
+	return strings.Join(newMaskedLines, "\n")
 }
 
 // liveMasker is rel's masker that also masks the live revision's secrets, which may be
@@ -121,13 +151,11 @@ func liveMasker(ctx context.Context, rel *release.Release, live *helmrelease.Rel
 }
 
 // liveSecrets picks the live release's secret values: those at the keys it recorded
-// (release.SecretKeysAnnotation); for a release that recorded none, every value but
-// those equal to today's at the same keys that are no secret today.
+// (recordedSecrets); for a release that recorded none, every value but those equal to
+// today's at the same keys that are no secret today.
 func liveSecrets(rel *release.Release, live *helmrelease.Release) func(keys []string, leaf any) bool {
-	if recorded, ok := release.RecordedSecretKeys(live.Chart); ok {
-		return func(keys []string, _ any) bool {
-			return slices.ContainsFunc(recorded, func(r []string) bool { return len(keys) >= len(r) && slices.Equal(keys[:len(r)], r) })
-		}
+	if _, ok := release.RecordedSecretKeys(live.Chart); ok {
+		return recordedSecrets(live)
 	}
 	secretToday := rel.Values.IsSecret()
 	return func(keys []string, leaf any) bool {
