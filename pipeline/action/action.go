@@ -265,6 +265,7 @@ func (c *Config) clusterAccess(h *repo.Hub, namespace string, co ClusterOptions)
 		if opts.Kubeconfig, _, err = c.Decrypter.ReadFile(p, co.KubeconfigFile); err != nil {
 			return nil, err
 		}
+		opts.KubeconfigSource = co.KubeconfigFile
 	case co.Kubeconfig != nil:
 		opts.Kubeconfig = co.Kubeconfig
 		if secrets.IsEncrypted(co.Kubeconfig) {

@@ -6,6 +6,7 @@
 package cluster
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -36,6 +37,9 @@ type Options struct {
 	// Kubeconfig, if set, is used instead of the hub's kubeconfig file (a laptop's
 	// cluster, or a kubeconfig handed over as a secret).
 	Kubeconfig []byte
+	// KubeconfigSource names Kubeconfig in messages (the file it was read from); empty:
+	// "the given kubeconfig".
+	KubeconfigSource string
 	// Context, if set, is the context used; otherwise the hub's context template
 	// (cluster.kubeconfig.context), if it has one, else the kubeconfig's current context.
 	// The template applies to a given Kubeconfig too: a hub's context names the cluster
@@ -59,7 +63,7 @@ type Access struct {
 // ForHub builds the access of hub h to the cluster for namespace. It does not contact
 // the cluster, so it also checks a hub's access offline.
 func ForHub(h *repo.Hub, namespace string, dec *secrets.Decrypter, opts Options) (*Access, error) {
-	data, source := opts.Kubeconfig, "the given kubeconfig"
+	data, source := opts.Kubeconfig, cmp.Or(opts.KubeconfigSource, "the given kubeconfig")
 	if data == nil {
 		var err error
 		if data, source, err = readHubKubeconfig(h, dec); err != nil {
