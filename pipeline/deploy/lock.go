@@ -101,7 +101,7 @@ func acquireLock(ctx context.Context, client kubernetes.Interface, ns, release s
 		progress("the deploy lock is held by %s; waiting for it to expire if that run is gone", holderOf(cur))
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, fmt.Errorf("stopped waiting for the deploy lock %s/%s held by %s: %w", ns, name, holderOf(cur), context.Cause(ctx))
 		case <-time.After(LeaseDuration / 6):
 		}
 	}

@@ -281,3 +281,16 @@ func TestLockLostReleasesNothing(t *testing.T) {
 		t.Errorf("release of a lost lock asked %v", after)
 	}
 }
+
+// Stopped (Ctrl-C) while waiting out another holder's lease with --recover: says whose
+// lease it waited for, and why it stopped.
+func TestLockWaitStopped(t *testing.T) {
+	client := fake.NewClientset(lease("other/2/b", time.Now(), 30))
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(signalCause{})
+	_, err := acquireLock(ctx, client, "ns", "datahub-prod", true, (&lines{}).add)
+	want := "stopped waiting for the deploy lock ns/hubploy-datahub-prod held by other/2/b: interrupt signal received"
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v, want %q", err, want)
+	}
+}

@@ -50,12 +50,22 @@ func (m *Many) Run(ctx context.Context, jobs []Job) []*Result {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// A job still waiting for its slot when the run is stopped (Ctrl-C) does not
+			// start, and says why.
+			notStarted := func() {
+				results[i] = FailedResult(j.Release.Hub.Name, j.Release.Env, j.Release.Name, j.Release.Namespace,
+					fmt.Errorf("%s: not started: %w", j.Release.Name, context.Cause(ctx)))
+			}
+			if ctx.Err() != nil {
+				notStarted() // a free slot must not win the select below
+				return
+			}
 			slot := slots[j.Access.Server]
 			select {
 			case slot <- struct{}{}:
 				defer func() { <-slot }()
 			case <-ctx.Done():
-				results[i] = FailedResult(j.Release.Hub.Name, j.Release.Env, j.Release.Name, j.Release.Namespace, ctx.Err())
+				notStarted()
 				return
 			}
 			u := m.Options

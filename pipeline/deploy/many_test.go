@@ -1,10 +1,15 @@
 package deploy
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hubploy/hubploy/pipeline/cluster"
+	"github.com/hubploy/hubploy/pipeline/release"
+	"github.com/hubploy/hubploy/pipeline/repo"
 )
 
 func TestWriteSummary(t *testing.T) {
@@ -29,5 +34,25 @@ func (brokenWriter) Write([]byte) (int, error) { return 0, errors.New("broken pi
 func TestWriteSummaryReportsWriteErrors(t *testing.T) {
 	if err := WriteSummary(brokenWriter{}, []*Result{{Hub: "datahub", Env: "prod", Outcome: Deployed}}); err == nil || err.Error() != "broken pipe" {
 		t.Errorf("got %v", err)
+	}
+}
+
+// Jobs of a run stopped before they start say so, and why, rather than "context canceled".
+func TestManyStoppedBeforeStart(t *testing.T) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(errors.New("interrupt signal received"))
+	var jobs []Job
+	for _, hub := range []string{"datahub", "stat20"} {
+		jobs = append(jobs, Job{
+			Release: &release.Release{Hub: &repo.Hub{Name: hub}, Env: "prod", Name: hub + "-prod", Namespace: hub + "-prod"},
+			Access:  &cluster.Access{Server: "https://kubernetes.example.org"},
+		})
+	}
+	results := (&Many{PerCluster: 1}).Run(ctx, jobs)
+	for i, r := range results {
+		want := jobs[i].Release.Name + ": not started: interrupt signal received"
+		if r.Outcome != Failed || r.Error != want {
+			t.Errorf("%s: %s %q, want failed %q", jobs[i].Release.Name, r.Outcome, r.Error, want)
+		}
 	}
 }
