@@ -24,6 +24,13 @@ type Sink struct {
 // NewSink makes a Sink that writes to out.
 func NewSink(out io.Writer) *Sink { return &Sink{out: out} }
 
+// SetOutput makes s write to out from now on.
+func (s *Sink) SetOutput(out io.Writer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.out = out
+}
+
 // Add masks later writes with m too.
 func (s *Sink) Add(m *Masker) {
 	s.mu.Lock()
