@@ -53,19 +53,16 @@ type Layer struct {
 type Result struct {
 	Values map[string]any
 	Layers []Layer
-	// SecretStrings are the scalar values read from encrypted files, longest first, so
-	// that output can be masked.
+	// SecretStrings are the scalar values read from secret files (encrypted, or named
+	// secret), longest first, so that output can be masked.
 	SecretStrings []string
-	// SecretPaths are the dotted paths of those values, sorted, so that older values at
-	// the same places (a live release's) can be masked too.
-	SecretPaths []string
 }
 
 // Build layers the values of hub h for env. Every layer is read even after one fails,
 // so the error joins (errors.Join) each file's and flag's problem.
 func Build(h *repo.Hub, env string, dec *secrets.Decrypter, opts Options) (*Result, error) {
 	res := &Result{Values: map[string]any{}}
-	secretSet, pathSet := map[string]bool{}, map[string]bool{}
+	secretSet := map[string]bool{}
 	var errs []error
 	files := []string{
 		h.Path("config", "common.yaml"),
@@ -77,10 +74,10 @@ func Build(h *repo.Hub, env string, dec *secrets.Decrypter, opts Options) (*Resu
 		if _, err := os.Stat(f); errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
-		errs = append(errs, res.applyFile(f, h.Repo.Rel(f), dec, secretSet, pathSet))
+		errs = append(errs, res.applyFile(f, h.Repo.Rel(f), dec, secretSet))
 	}
 	for _, f := range opts.ValueFiles {
-		errs = append(errs, res.applyFile(f, f, dec, secretSet, pathSet))
+		errs = append(errs, res.applyFile(f, f, dec, secretSet))
 	}
 	for _, s := range opts.Set {
 		errs = append(errs, res.applySet("--set", s, strvals.ParseInto))
@@ -99,10 +96,6 @@ func Build(h *repo.Hub, env string, dec *secrets.Decrypter, opts Options) (*Resu
 	for s := range secretSet {
 		res.SecretStrings = append(res.SecretStrings, s)
 	}
-	for p := range pathSet {
-		res.SecretPaths = append(res.SecretPaths, p)
-	}
-	sort.Strings(res.SecretPaths)
 	sort.Slice(res.SecretStrings, func(i, j int) bool {
 		a, b := res.SecretStrings[i], res.SecretStrings[j]
 		return len(a) > len(b) || (len(a) == len(b) && a < b)
@@ -118,7 +111,7 @@ func (res *Result) applySet(flag, s string, parse func(string, map[string]any) e
 	return nil
 }
 
-func (res *Result) applyFile(path, display string, dec *secrets.Decrypter, secretSet, pathSet map[string]bool) error {
+func (res *Result) applyFile(path, display string, dec *secrets.Decrypter, secretSet map[string]bool) error {
 	data, encrypted, err := dec.ReadFile(path, display)
 	if err != nil {
 		return err
@@ -134,7 +127,9 @@ func (res *Result) applyFile(path, display string, dec *secrets.Decrypter, secre
 		return err
 	}
 	if secret {
-		collectScalars(layer, "", secretSet, pathSet)
+		for _, v := range Secrets(layer, func([]string, any) bool { return true }) {
+			secretSet[v] = true
+		}
 	}
 	res.Values = Overlay(res.Values, layer)
 	res.Layers = append(res.Layers, Layer{Source: display, Secret: encrypted})
@@ -188,28 +183,4 @@ func Lookup(m map[string]any, path string) (any, bool) {
 		}
 	}
 	return cur, true
-}
-
-// collectScalars records every scalar under v and the dotted path it is at (a list
-// counts as one path: its items are masked by value).
-func collectScalars(v any, path string, values, paths map[string]bool) {
-	switch t := v.(type) {
-	case map[string]any:
-		for k, c := range t {
-			p := k
-			if path != "" {
-				p = path + "." + k
-			}
-			collectScalars(c, p, values, paths)
-		}
-	case []any:
-		for _, c := range t {
-			collectScalars(c, path, values, paths)
-		}
-	case nil, bool:
-		// true/false/null reveal nothing and would mask every boolean in the output.
-	default:
-		values[fmt.Sprint(t)] = true
-		paths[path] = true
-	}
 }

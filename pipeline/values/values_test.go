@@ -136,8 +136,8 @@ func TestSecretStringsAreCollected(t *testing.T) {
 	if diff := cmp.Diff([]string{"longsecretvalue", "abcdef0123", "8080"}, res.SecretStrings); diff != "" {
 		t.Errorf("secret strings (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]string{"list", "port", "token"}, res.SecretPaths); diff != "" {
-		t.Errorf("secret paths (-want +got):\n%s", diff)
+	if diff := cmp.Diff([][]string{{"list"}, {"port"}, {"token"}}, res.SecretKeys()); diff != "" {
+		t.Errorf("secret keys (-want +got):\n%s", diff)
 	}
 	if !res.Layers[1].Secret || res.Layers[0].Secret {
 		t.Errorf("layers: %+v", res.Layers)
