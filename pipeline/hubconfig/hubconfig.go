@@ -234,6 +234,15 @@ func firstNonEmpty(a, b string) string {
 }
 
 func (c *Config) errorf(key, hint, format string, args ...any) error {
+	// A value of hubploy.yaml, or a message that quotes one, may be megabytes.
+	for i, a := range args {
+		switch v := a.(type) {
+		case string:
+			args[i] = strictyaml.Clip(v)
+		case error:
+			args[i] = strictyaml.Clip(v.Error())
+		}
+	}
 	return &inputerr.Error{File: c.File, Key: key, Msg: fmt.Sprintf(format, args...), Hint: hint}
 }
 

@@ -149,6 +149,7 @@ func TestParseErrors(t *testing.T) {
 		{"kubeconfig up", "cluster:\n  provider: kubeconfig\n  kubeconfig: {filename: ../../other/secrets/kubeconfig.yaml}\n", `d/hubploy.yaml: key "cluster.kubeconfig.filename": "../../other/secrets/kubeconfig.yaml" leads outside the hub's secrets/ folder`},
 		{"kubeconfig absolute", "cluster:\n  provider: kubeconfig\n  kubeconfig: {filename: /root/.kube/config}\n", `d/hubploy.yaml: key "cluster.kubeconfig.filename": "/root/.kube/config" leads outside`},
 		{"docker config up", "images:\n  image_name: r.example/a\n  registry:\n    provider: dockerconfig\n    dockerconfig: {filename: ../../../../.docker/config.json}\n", `d/hubploy.yaml: key "images.registry.dockerconfig.filename": "../../../../.docker/config.json" leads outside`},
+		{"huge image name", "images:\n  images:\n  - {name: r.example/" + strings.Repeat("X", 1<<20) + "}\n", `d/hubploy.yaml: key "images.images[0].name": invalid image name "r.example/XXXX`},
 		{"service key absolute", "cluster:\n  provider: gcloud\n  gcloud: {service_key: /etc/key.json}\n", `d/hubploy.yaml: key "cluster.gcloud.service_key": "/etc/key.json" leads outside`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -158,6 +159,9 @@ func TestParseErrors(t *testing.T) {
 			}
 			if !strings.HasPrefix(err.Error(), tc.want) {
 				t.Fatalf("got  %q\nwant %q", err, tc.want)
+			}
+			if len(err.Error()) > 1000 {
+				t.Fatalf("an error of %d bytes is no line to read", len(err.Error()))
 			}
 		})
 	}

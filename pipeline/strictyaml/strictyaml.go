@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -45,7 +46,7 @@ func Parse(file string, data []byte) (*yaml.Node, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var root yaml.Node
 	if err := dec.Decode(&root); err != nil && !errors.Is(err, io.EOF) {
-		return nil, Error(file, err, "fix the YAML syntax")
+		return nil, syntaxError(file, data, err)
 	}
 	for {
 		var next yaml.Node
@@ -54,7 +55,7 @@ func Parse(file string, data []byte) (*yaml.Node, error) {
 		case errors.Is(err, io.EOF):
 			return &root, checkDuplicates(file, &root, "")
 		case err != nil:
-			return nil, Error(file, err, "fix the YAML syntax")
+			return nil, syntaxError(file, data, err)
 		case len(next.Content) != 1 || next.Content[0].ShortTag() != "!!null" || next.Content[0].Value != "":
 			return nil, &inputerr.Error{File: file, Line: next.Line, Msg: "starts a second YAML document, which hubploy would ignore",
 				Hint: "keep one document: remove the \"---\" line and merge the keys into the first"}
@@ -70,7 +71,7 @@ func checkDuplicates(file string, n *yaml.Node, path string) error {
 		for i, c := range n.Content {
 			p := path
 			if n.Kind == yaml.SequenceNode {
-				p = fmt.Sprintf("%s[%d]", path, i)
+				p = index(path, i)
 			}
 			if err := checkDuplicates(file, c, p); err != nil {
 				return err
@@ -101,6 +102,31 @@ func resolve(n *yaml.Node) *yaml.Node {
 		n = n.Alias
 	}
 	return n
+}
+
+// syntaxError is a YAML syntax error, with the line of the first character YAML does
+// not allow when yaml.v3 names none ("control characters are not allowed").
+func syntaxError(file string, data []byte, err error) error {
+	e := yamlError(file, err, "fix the YAML syntax")
+	if e.Line == 0 {
+		if i := bytes.IndexFunc(data, notAllowed); i >= 0 {
+			e.Line = bytes.Count(data[:i], []byte("\n")) + 1
+		}
+	}
+	return e
+}
+
+// notAllowed reports the characters YAML does not allow in a document: the C0 and C1
+// controls but tab, line feed, carriage return and next line; DEL; bytes that are not
+// UTF-8; U+FFFE and U+FFFF.
+func notAllowed(r rune) bool {
+	switch {
+	case r == '\t' || r == '\n' || r == '\r' || r == 0x85:
+		return false
+	case r < 0x20 || r >= 0x7f && r <= 0x9f:
+		return true
+	}
+	return r == utf8.RuneError || r == 0xfffe || r == 0xffff
 }
 
 var lineRe = regexp.MustCompile(`line (\d+): `)
@@ -163,7 +189,7 @@ func (k *keyChecker) check(n *yaml.Node, t reflect.Type, path string) error {
 			return nil // the type mismatch is reported by Decode with its line
 		}
 		for i, c := range n.Content {
-			if err := k.check(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+			if err := k.check(c, t.Elem(), index(path, i)); err != nil {
 				return err
 			}
 		}
@@ -200,11 +226,28 @@ func (k *keyChecker) check(n *yaml.Node, t reflect.Type, path string) error {
 	return nil
 }
 
+// join and index make the key path of a value, for messages.
 func join(path, key string) string {
 	if path == "" {
-		return key
+		return Clip(key)
 	}
-	return path + "." + key
+	return Clip(path + "." + key)
+}
+
+func index(path string, i int) string { return Clip(fmt.Sprintf("%s[%d]", path, i)) }
+
+// Clip cuts a text from the input that would make an error too long to read on one
+// line (a key, a value, a key path): the input may hold megabytes of it.
+func Clip(s string) string {
+	const max = 200
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // structFields maps YAML keys to field types, following yaml.v3's tag rules (",inline"

@@ -60,7 +60,7 @@ func (c *converter) value(n *yaml.Node, path string) (any, error) {
 	switch n.Kind {
 	case yaml.AliasNode:
 		if c.expanding[n] {
-			return nil, &inputerr.Error{File: c.file, Line: n.Line, Key: path, Msg: fmt.Sprintf("alias *%s is inside its own anchor", n.Value), Hint: "an anchor cannot hold itself"}
+			return nil, &inputerr.Error{File: c.file, Line: n.Line, Key: path, Msg: fmt.Sprintf("alias *%s is inside its own anchor", Clip(n.Value)), Hint: "an anchor cannot hold itself"}
 		}
 		c.expanding[n] = true
 		c.aliasing++
@@ -73,7 +73,7 @@ func (c *converter) value(n *yaml.Node, path string) (any, error) {
 	case yaml.SequenceNode:
 		list := make([]any, len(n.Content))
 		for i, item := range n.Content {
-			v, err := c.value(item, fmt.Sprintf("%s[%d]", path, i))
+			v, err := c.value(item, index(path, i))
 			if err != nil {
 				return nil, err
 			}

@@ -60,12 +60,18 @@ func TestValuesErrors(t *testing.T) {
 		{"alias bomb", bomb, fmt.Sprintf("aliases expand to more than %d values", MaxAliasedValues)},
 		{"syntax", "a: [\n", "f.yaml:1: did not find expected node content"},
 		{"tab", "a:\n\tb: 1\n", "f.yaml:2: found character that cannot start any token"},
+		{"NUL", "a: 1\nb: x\x00y\n", "f.yaml:2: control characters are not allowed"},
+		{"bell", "a: 1\n\nb: x\ay\n", "f.yaml:3: control characters are not allowed"},
+		{"huge duplicate key", "? k" + strings.Repeat("x", 1<<20) + "\n: 1\n? k" + strings.Repeat("x", 1<<20) + "\n: 2\n", `f.yaml:3: key "kxxx`},
 		{"bad int", "a: !!int x\n", "f.yaml:1: key \"a\": cannot decode !!str `x` as a !!int"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Values("f.yaml", []byte(tc.doc))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("got  %v\nwant %s", err, tc.want)
+				t.Fatalf("got  %.300v\nwant %s", err, tc.want)
+			}
+			if len(err.Error()) > 1000 {
+				t.Fatalf("an error of %d bytes is no line to read", len(err.Error()))
 			}
 		})
 	}
