@@ -120,6 +120,11 @@ func (d *Deploy) job(ctx context.Context, hub string) (deploy.Job, error) {
 	if err := rel.CheckChartVersion(d.ChartVersion); err != nil {
 		return deploy.Job{}, err
 	}
+	// Values the chart refuses (its schema, a required value) are bad input: say so, with
+	// the chart, before reaching the cluster, where helm would fail on them all the same.
+	if _, err := rel.Render(ctx); err != nil {
+		return deploy.Job{}, err
+	}
 	access, err := d.access(rel.Hub, rel.Namespace, d.Cluster, rel.Masker)
 	if err != nil {
 		return deploy.Job{}, err
