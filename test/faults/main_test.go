@@ -239,5 +239,6 @@ func endedClearly(t *testing.T, o outcome, code int, want string) string {
 	if len(errLines) != 1 || !strings.Contains(errLines[0], want) {
 		t.Fatalf("want one error line saying %q, got %q: %s", want, errLines, o)
 	}
+	t.Logf("exit %d after %s: %s", o.code, o.took.Round(100*time.Millisecond), errLines[0])
 	return errLines[0]
 }
