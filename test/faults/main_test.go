@@ -33,11 +33,7 @@ var (
 func TestMain(m *testing.M) {
 	kubeenv.Main(m, func(c *kubeenv.Cluster) {
 		kube = c
-		dir, err := os.MkdirTemp("", "hubploy-faults-bin-")
-		if err != nil {
-			panic(err)
-		}
-		hubploy = filepath.Join(dir, "hubploy")
+		hubploy = filepath.Join(c.Dir(), "hubploy") // removed with the cluster's folder
 		build := exec.Command("go", "build", "-o", hubploy, "github.com/hubploy/hubploy/cmd/hubploy")
 		build.Stdout, build.Stderr = os.Stderr, os.Stderr
 		if err := build.Run(); err != nil {
