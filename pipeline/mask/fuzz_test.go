@@ -15,8 +15,8 @@ import (
 	"helm.sh/helm/v3/pkg/chart"
 
 	"github.com/hubploy/hubploy/pipeline/mask"
+	"github.com/hubploy/hubploy/pipeline/release"
 	"github.com/hubploy/hubploy/pipeline/render"
-	"github.com/hubploy/hubploy/pipeline/values"
 )
 
 // templates apply to .Values.secret what helm's template functions offer.
@@ -45,45 +45,39 @@ data:
 `
 
 // FuzzMaskDerived renders a secret through every template function above, masks the
-// output with what Derived finds against a stand-in render (as release.Trace does), and
-// checks that no secret, in any encoding the templates offer, survives: not in the
-// manifest, nor in the error of a template that fails quoting it. Its seeds are in
+// output with what release.TraceRender finds (as release.Trace does), and checks that
+// no secret, in any encoding the templates offer, survives: not in the manifest, nor in
+// the error of a template that fails quoting it. Its seeds are in
 // testdata/fuzz/FuzzMaskDerived.
 func FuzzMaskDerived(f *testing.F) {
+	ch := &chart.Chart{Metadata: &chart.Metadata{APIVersion: "v2", Name: "c", Version: "0.1.0"},
+		Templates: []*chart.File{{Name: "templates/c.yaml", Data: []byte(templates)}}}
+	r := &render.Template{ReleaseName: "r", Namespace: "n"}
+	isSecret := func(keys []string, _ any) bool { return keys[0] == "secret" }
+	// What the templates write whatever the secret: a form found there is no leak.
+	neutral, err := r.Run(context.Background(), ch, map[string]any{"secret": "x", "fail": false})
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, secret string) {
 		if !utf8.ValidString(secret) || len(strings.TrimSpace(secret)) < mask.MinLength {
 			t.Skip("masked only when valid text of at least mask.MinLength")
 		}
-		ch := &chart.Chart{Metadata: &chart.Metadata{APIVersion: "v2", Name: "c", Version: "0.1.0"},
-			Templates: []*chart.File{{Name: "templates/c.yaml", Data: []byte(templates)}}}
-		r := &render.Template{ReleaseName: "r", Namespace: "n"}
-		run := func(secret any, fail bool) (string, error) {
-			return r.Run(context.Background(), ch, map[string]any{"secret": secret, "fail": fail})
+		rendered := release.TraceRender(context.Background(), r, ch, map[string]any{"secret": secret, "fail": false}, isSecret)
+		if rendered.Err != nil {
+			t.Skipf("the manifest does not render with this secret: %v", rendered.Err)
 		}
-		// What the templates write whatever the secret: a form found there is no leak.
-		neutral, err := run("x", false)
-		if err != nil {
-			t.Fatal(err)
+		if rendered.Untraceable {
+			t.Fatal("renders with the secret, not with its stand-in")
 		}
-		standin := values.Standin(map[string]any{"secret": secret}, func([]string, any) bool { return true })["secret"]
-		out, err := run(secret, false)
-		if err != nil {
-			t.Skipf("the manifest does not render with this secret: %v", err)
-		}
-		other, err := run(standin, false)
-		if err != nil {
-			t.Fatalf("renders with the secret, not with its stand-in %q: %v", standin, err)
-		}
-		masked := mask.New(append([]string{secret}, mask.Derived(out, other)...)).Manifest(out)
+		masked := mask.New(append([]string{secret}, rendered.Derived...)).Manifest(rendered.Manifest)
 		leaks(t, "manifest", masked, neutral, secret)
 
-		failed, errReal := run(secret, true)
-		_, errStandin := run(standin, true)
-		if errReal == nil || errStandin == nil {
-			t.Fatalf("fail did not fail: %q", failed)
+		failed := release.TraceRender(context.Background(), r, ch, map[string]any{"secret": secret, "fail": true}, isSecret)
+		if failed.Err == nil {
+			t.Fatalf("fail did not fail:\n%s", masked)
 		}
-		m := mask.New([]string{secret, mask.Differing(errReal.Error(), errStandin.Error())})
-		leaks(t, "error", m.Error(errReal).Error(), neutral, secret)
+		leaks(t, "error", mask.New(append([]string{secret}, failed.Derived...)).Error(failed.Err).Error(), neutral, secret)
 	})
 }
 
@@ -107,6 +101,13 @@ func leaks(t *testing.T, what, text, neutral, secret string) {
 		form = strings.TrimSpace(form)
 		if len(form) >= mask.MinLength && strings.Contains(text, form) && !strings.Contains(neutral, form) {
 			t.Errorf("%s holds the secret %s (%q):\n%s", what, name, form, text)
+		}
+		// Nor any 8 bytes of it that the templates and the marker do not write anyway.
+		for i := 0; i+8 <= len(form); i++ {
+			if w := form[i : i+8]; strings.Contains(text, w) && !strings.Contains(neutral+mask.Marker, w) {
+				t.Errorf("%s holds 8 bytes of the secret %s (%q):\n%s", what, name, w, text)
+				break
+			}
 		}
 	}
 }

@@ -22,23 +22,23 @@ import (
 const SecretKeysAnnotation = "hubploy.io/secret-keys"
 
 // Trace finds what the release's output makes of its secrets, once BuildValues and
-// LoadChart have run. It renders the chart twice, with the values and with a stand-in
-// for every secret value (values.Standin), and sets Masker to hide, besides the secrets
-// as they are, everything in which the two renders differ (mask.Derived) or, when both
-// fail, the part of the error that differs (mask.Differing). It also records in the
+// LoadChart have run. It renders the chart with the values and with stand-ins for every
+// secret value (TraceRender), and sets Masker to hide, besides the secrets as they are,
+// everything in which the renders differ (mask.Derived) or, when they fail, the part of
+// the errors that differs (mask.Differing). It also records in the
 // chart where the values hold secrets (SecretKeysAnnotation). A chart that renders with
 // the values but not with the stand-ins is an error: what to mask cannot be told.
 func (rel *Release) Trace(ctx context.Context) error {
 	isSecret := rel.Values.IsSecret()
 	t := rel.trace(ctx, rel.Values.Values, isSecret)
-	if t.untraceable {
+	if t.Untraceable {
 		return &inputerr.Error{File: rel.Hub.Repo.Rel(rel.ChartDir),
 			Msg: fmt.Sprintf("renders hub %s for %s, but not when each secret value is replaced by another of its kind, so hubploy cannot tell which output comes from a secret and must be masked",
 				rel.Hub.Name, rel.Env),
 			Hint: "let the templates and the values schema accept any value of a secret's type: no pattern, enum or comparison on a secret value"}
 	}
-	rel.rendered, rel.renderErr = t.manifest, t.err
-	rel.setMasker(mask.New(append(slices.Clone(rel.Values.SecretStrings), t.derived...)))
+	rel.rendered, rel.renderErr = t.Manifest, t.Err
+	rel.setMasker(mask.New(append(slices.Clone(rel.Values.SecretStrings), t.Derived...)))
 	rel.Chart = recordSecretKeys(rel.Chart, rel.Values.SecretKeys())
 	rel.traced = true
 	return nil
@@ -50,39 +50,55 @@ func (rel *Release) Trace(ctx context.Context) error {
 // when the chart does not render with vals, or not with their stand-in.
 func (rel *Release) Derive(ctx context.Context, vals map[string]any, isSecret func(keys []string, leaf any) bool) ([]string, error) {
 	t := rel.trace(ctx, vals, isSecret)
-	if t.err != nil || t.untraceable {
+	if t.Err != nil || t.Untraceable {
 		return nil, fmt.Errorf("the chart %s does not render with those values, or not with their stand-ins", rel.Hub.Repo.Rel(rel.ChartDir))
 	}
-	return t.derived, nil
+	return t.Derived, nil
 }
 
-// traced is a render with some values and what it makes of their secrets.
-type traced struct {
-	manifest string
-	err      error
-	// derived is what the render and the stand-in's differ in: output or error text.
-	derived []string
-	// untraceable: the values rendered, their stand-in did not.
-	untraceable bool
+// Traced is a render of a chart with some values, and what it makes of their secrets.
+type Traced struct {
+	Manifest string
+	Err      error // the render's: show it only masked
+	// Derived is what the render and the stand-ins' differ in: output or error text.
+	Derived []string
+	// Untraceable: the values rendered, their stand-in did not.
+	Untraceable bool
 }
 
-func (rel *Release) trace(ctx context.Context, vals map[string]any, isSecret func([]string, any) bool) traced {
-	r := &render.Template{ReleaseName: rel.Name, Namespace: rel.Namespace}
-	var t traced
-	t.manifest, t.err = r.Run(ctx, rel.Chart, vals)
-	var standin string
-	var standinErr error
-	// helm's log lines about the stand-in render would show stand-ins.
-	mask.StdLog.Quiet(func() { standin, standinErr = r.Run(ctx, rel.Chart, values.Standin(vals, isSecret)) })
+// TraceRender renders ch with vals, in which isSecret picks the secrets, and with
+// stand-ins for them: one that renders as the secrets do (values.Standin), and one
+// that differs in every character (values.Scrambled), for what templates make of a
+// secret's punctuation alone, which the chart may refuse (then it tells nothing).
+func TraceRender(ctx context.Context, r *render.Template, ch *chart.Chart, vals map[string]any, isSecret func(keys []string, leaf any) bool) Traced {
+	var t Traced
+	t.Manifest, t.Err = r.Run(ctx, ch, vals)
+	var standin, scrambled string
+	var standinErr, scrambledErr error
+	// helm's log lines about these renders would show stand-ins.
+	mask.StdLog.Quiet(func() {
+		standin, standinErr = r.Run(ctx, ch, values.Standin(vals, isSecret))
+		scrambled, scrambledErr = r.Run(ctx, ch, values.Scrambled(vals, isSecret))
+	})
 	switch {
-	case t.err == nil && standinErr != nil:
-		t.untraceable = true
-	case t.err == nil:
-		t.derived = mask.Derived(t.manifest, standin)
+	case t.Err == nil && standinErr != nil:
+		t.Untraceable = true
+	case t.Err == nil:
+		t.Derived = mask.Derived(t.Manifest, standin)
+		if scrambledErr == nil {
+			t.Derived = append(t.Derived, mask.Derived(t.Manifest, scrambled)...)
+		}
 	case standinErr != nil:
-		t.derived = []string{mask.Differing(t.err.Error(), standinErr.Error())}
+		t.Derived = []string{mask.Differing(t.Err.Error(), standinErr.Error())}
+		if scrambledErr != nil {
+			t.Derived = append(t.Derived, mask.Differing(t.Err.Error(), scrambledErr.Error()))
+		}
 	}
 	return t
+}
+
+func (rel *Release) trace(ctx context.Context, vals map[string]any, isSecret func([]string, any) bool) Traced {
+	return TraceRender(ctx, &render.Template{ReleaseName: rel.Name, Namespace: rel.Namespace}, rel.Chart, vals, isSecret)
 }
 
 // recordSecretKeys returns ch with keys recorded in its annotations. The metadata is

@@ -52,9 +52,18 @@ func Standin(vals map[string]any, secret func(keys []string, leaf any) bool) map
 	return s.value(vals, nil).(map[string]any)
 }
 
+// Scrambled is Standin with the other characters of strings changed too (to letters;
+// line breaks are kept): it tells what the templates made of a secret's punctuation
+// and spaces alone, such as its first characters cut off, but the chart may refuse it.
+func Scrambled(vals map[string]any, secret func(keys []string, leaf any) bool) map[string]any {
+	s := &standins{secret: secret, made: map[string]any{}, scramble: true}
+	return s.value(vals, nil).(map[string]any)
+}
+
 type standins struct {
-	secret func([]string, any) bool
-	made   map[string]any // by the secret's type and value
+	secret   func([]string, any) bool
+	made     map[string]any // by the secret's type and value
+	scramble bool
 }
 
 func (s *standins) value(v any, keys []string) any {
@@ -81,13 +90,13 @@ func (s *standins) value(v any, keys []string) any {
 	if made, ok := s.made[id]; ok {
 		return made
 	}
-	made := standinFor(v, len(s.made))
+	made := s.standinFor(v, len(s.made))
 	s.made[id] = made
 	return made
 }
 
 // standinFor is the stand-in of the n-th different secret.
-func standinFor(v any, n int) any {
+func (s *standins) standinFor(v any, n int) any {
 	switch t := v.(type) {
 	case int:
 		return t ^ 1
@@ -101,8 +110,8 @@ func standinFor(v any, n int) any {
 		}
 		return t + 1
 	}
-	s := fmt.Sprint(v)
-	out := []rune(s)
+	str := fmt.Sprint(v)
+	out := []rune(str)
 	for i, c := range out {
 		// 1 to 5: never a multiple of a class's size (6, 10, 20), so every letter and
 		// digit changes; random, so a stand-in tells nothing of its secret.
@@ -118,9 +127,11 @@ func standinFor(v any, n int) any {
 			out[i] = 'A' + (c-'A'+shift)%6
 		case 'G' <= c && c <= 'Z':
 			out[i] = 'G' + (c-'G'+shift)%20
+		case s.scramble && c != '\n':
+			out[i] = 'g' + shift
 		}
 	}
-	if string(out) == s { // no ASCII letter or digit to change
+	if string(out) == str { // no ASCII letter or digit to change
 		return fmt.Sprintf("hubploy-standin-%d", n)
 	}
 	return string(out)
