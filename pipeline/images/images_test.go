@@ -129,7 +129,9 @@ func TestResolveErrors(t *testing.T) {
 		{"pinned tag is a list", twoImages, "prod:\n  reg.example/datahub/user-image: [a]\n",
 			pinsFile + `:2: key "prod.reg.example/datahub/user-image": must be a tag (write the tag, e.g. 3f2a9c1b4d5e)`},
 		{"environment listed twice", twoImages, "prod: {}\nprod: {}\n",
-			pinsFile + `:2: key "prod": is listed twice (keep one)`},
+			pinsFile + `:2: key "prod": is set twice, first at line 1 (keep one of the two)`},
+		{"second document", twoImages, "prod: {}\n---\nstaging: {}\n",
+			pinsFile + `:2: starts a second YAML document, which hubploy would ignore`},
 		{"not a mapping", twoImages, "- prod\n", pinsFile + `:1: must map environments to image names and tags (see hubploy's README)`},
 		{"malformed", twoImages, "prod: [\n", pinsFile + ":"},
 	} {

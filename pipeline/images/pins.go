@@ -66,10 +66,11 @@ func loadPins(h *repo.Hub) (*pinsFile, error) {
 	if err != nil {
 		return nil, &inputerr.Error{File: f.display, Msg: "cannot read: " + err.Error(), Err: err}
 	}
-	if err := yaml.Unmarshal(data, &f.doc); err != nil {
-		return nil, strictyaml.Error(f.display, err, "fix the YAML syntax")
+	doc, err := strictyaml.Parse(f.display, data) // one document, no key set twice
+	if err != nil {
+		return nil, err
 	}
-	if f.doc.Kind == 0 {
+	if f.doc = *doc; f.doc.Kind == 0 {
 		return f, nil
 	}
 	envs, err := h.Environments()
@@ -87,9 +88,6 @@ func loadPins(h *repo.Hub) (*pinsFile, error) {
 	for i := 0; i < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
 		env := k.Value
-		if _, dup := f.pins[env]; dup {
-			return nil, f.errorAt(k, env, "is listed twice", "keep one")
-		}
 		if !slices.Contains(envs, env) {
 			return nil, f.errorAt(k, env, fmt.Sprintf("hub %q has no environment %q: there is no %s", h.Name, env, h.Repo.Rel(h.Path("config", env+".yaml"))), strictyaml.SuggestHint(env, envs, "environments"))
 		}
@@ -103,9 +101,6 @@ func loadPins(h *repo.Hub) (*pinsFile, error) {
 		for j := 0; j < len(v.Content); j += 2 {
 			ik, iv := v.Content[j], v.Content[j+1]
 			key := env + "." + ik.Value
-			if _, dup := f.pins[env][ik.Value]; dup {
-				return nil, f.errorAt(ik, key, "is listed twice", "keep one")
-			}
 			if !slices.Contains(names, ik.Value) {
 				return nil, f.errorAt(ik, key, "is not an image of the hub's hubploy.yaml", strictyaml.SuggestHint(ik.Value, names, "images"))
 			}
