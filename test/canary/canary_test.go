@@ -203,7 +203,7 @@ func TestNoCanaryComesOut(t *testing.T) {
 
 	// Deploys that fail: the API server refuses a label made of a secret; a template fails.
 	x.hubploy(failure, []string{"Invalid value: <masked>"}, on("deploy", "datahub", "staging", "--set", "canaryFail.api=true", "--timeout", "60")...)
-	x.hubploy(failure, []string{"canary says <masked>"}, on("deploy", "datahub", "staging", "--set", "canaryFail.fail=true", "-o", "json")...)
+	x.hubploy(badIn, []string{"canary says <masked>"}, on("deploy", "datahub", "staging", "--set", "canaryFail.fail=true", "-o", "json")...)
 	x.hubploy(ok, []string{"failed"}, on("history", "datahub", "staging")...)
 	x.hubploy(ok, []string{`"revision"`}, on("history", "datahub", "staging", "-o", "json")...)
 	x.hubploy(ok, []string{"ConfigMap/canary"}, on("status", "datahub", "staging")...)
