@@ -83,8 +83,9 @@ func (d *Diff) Run(ctx context.Context, rel *release.Release) (*DiffResult, erro
 	sort.Strings(sorted)
 	var b strings.Builder
 	for _, k := range sorted {
-		oldDoc, newDoc := maskSecretPair(oldObjs[k], newObjs[k])
-		oldDoc, newDoc = masker.String(oldDoc), markChanged(oldDoc, newDoc, masker.String(oldDoc), masker.String(newDoc))
+		oldRaw, newRaw := maskSecretPair(oldObjs[k], newObjs[k])
+		oldDoc := masker.String(oldRaw)
+		newDoc := markChanged(oldRaw, newRaw, oldDoc, masker.String(newRaw))
 		if oldDoc == newDoc {
 			continue
 		}

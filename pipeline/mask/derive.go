@@ -24,17 +24,21 @@ import (
 func Derived(manifest, standin string) []string {
 	var found []string
 	pairDocuments(manifest, standin, func(doc, otherDoc *source, n, other *yaml.Node) {
-		if n.Kind != yaml.ScalarNode {
-			// comments only, below
-		} else if other == nil || other.Kind != yaml.ScalarNode {
+		switch {
+		case n.Kind != yaml.ScalarNode:
+		case other == nil:
 			found = append(found, n.Value, doc.raw(n))
-		} else if other.Value != n.Value {
+		case other.Value != n.Value:
 			found = append(found, lines(n.Value, other.Value, differing)...)
 			found = append(found, lines(doc.raw(n), otherDoc.raw(other), differing)...)
 		}
-		for _, c := range [][2]string{{n.HeadComment, comment(other, head)}, {n.LineComment, comment(other, line)}, {n.FootComment, comment(other, foot)}} {
-			if c[0] != c[1] {
-				found = append(found, c[0])
+		var otherComments [3]string
+		if other != nil {
+			otherComments = [3]string{other.HeadComment, other.LineComment, other.FootComment}
+		}
+		for i, c := range [3]string{n.HeadComment, n.LineComment, n.FootComment} {
+			if c != otherComments[i] {
+				found = append(found, c)
 			}
 		}
 	}, func(doc, other string) {
@@ -55,35 +59,20 @@ func Derived(manifest, standin string) []string {
 // in part), as values and as written: a live release's values where today's render has
 // a secret, even when a template now writes it differently.
 func Beside(manifest, other string, m *Masker) []string {
+	hidden := func(line, otherLine string, paired bool) string {
+		if paired && m.String(otherLine) != otherLine {
+			return line
+		}
+		return ""
+	}
 	var found []string
 	pairDocuments(manifest, other, func(doc, otherDoc *source, n, o *yaml.Node) {
-		if n.Kind == yaml.ScalarNode && o != nil && o.Kind == yaml.ScalarNode && m.String(o.Value) != o.Value {
-			hidden := func(line, otherLine string, paired bool) string {
-				if paired && m.String(otherLine) != otherLine {
-					return line
-				}
-				return ""
-			}
+		if n.Kind == yaml.ScalarNode && o != nil && m.String(o.Value) != o.Value {
 			found = append(found, lines(n.Value, o.Value, hidden)...)
 			found = append(found, lines(doc.raw(n), otherDoc.raw(o), hidden)...)
 		}
 	}, func(string, string) {})
 	return found
-}
-
-type commentKind int
-
-const (
-	head commentKind = iota
-	line
-	foot
-)
-
-func comment(n *yaml.Node, kind commentKind) string {
-	if n == nil {
-		return ""
-	}
-	return [...]string{n.HeadComment, n.LineComment, n.FootComment}[kind]
 }
 
 // lines is text if it is one line, else what pick makes of each line of text (""

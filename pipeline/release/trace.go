@@ -25,9 +25,9 @@ const SecretKeysAnnotation = "hubploy.io/secret-keys"
 // LoadChart have run. It renders the chart with the values and with stand-ins for every
 // secret value (TraceRender), and sets Masker to hide, besides the secrets as they are,
 // everything in which the renders differ (mask.Derived) or, when they fail, the part of
-// the errors that differs (mask.Differing). It also records in the
-// chart where the values hold secrets (SecretKeysAnnotation). A chart that renders with
-// the values but not with the stand-ins is an error: what to mask cannot be told.
+// the errors that differs (mask.Differing). It also records in the chart where the
+// values hold secrets (SecretKeysAnnotation). A chart that renders with the values but
+// not with the stand-ins is an error: what to mask cannot be told.
 func (rel *Release) Trace(ctx context.Context) error {
 	isSecret := rel.Values.IsSecret()
 	t := rel.trace(ctx, rel.Values.Values, isSecret)
