@@ -8,7 +8,6 @@ package action
 import (
 	"context"
 	"fmt"
-	"log"
 	"os"
 	"path/filepath"
 	"slices"
@@ -67,9 +66,6 @@ type Config struct {
 // New checks the settings and makes a Config. It does not open the repository
 // until a job needs it, so that decrypting a file works anywhere.
 func New(s Settings) (*Config, error) {
-	// helm prints messages that can quote values through the standard logger: mask them
-	// with the secrets of every release this process prepares.
-	log.SetOutput(mask.StdLog)
 	c := &Config{Settings: s, Decrypter: &secrets.Decrypter{AgeIdentities: s.AgeKeys, AllowUnencrypted: s.AllowUnencryptedSecrets}}
 	mirrors, err := charts.ParseMirrors(s.ChartMirrors)
 	if err != nil {

@@ -2,16 +2,19 @@ package mask
 
 import (
 	"io"
+	"log"
 	"os"
 	"sync"
 )
 
-// StdLog is the writer for the standard logger (log.SetOutput(mask.StdLog)). helm's
-// engine and chartutil print through that logger messages that can quote values: a
-// template's fail message and missing required values while linting, values that
-// cannot be merged. StdLog masks each line with every Masker added to it, so it hides
-// every release's secrets the process knows, and writes it to os.Stderr.
+// StdLog is the standard logger's writer from the start of any program that uses this
+// package. helm's engine and chartutil print through that logger messages that can
+// quote values: a template's fail message and missing required values while linting,
+// values that cannot be merged. StdLog masks each line with every Masker added to it,
+// so it hides every release's secrets the process knows, and writes it to os.Stderr.
 var StdLog = NewSink(os.Stderr)
+
+func init() { log.SetOutput(StdLog) }
 
 // Sink masks what is written to it with a growing set of maskers.
 type Sink struct {

@@ -1,7 +1,6 @@
 package render
 
 import (
-	"log"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,9 +13,8 @@ import (
 // quote a secret in any form; Lint lets none of it through the standard logger.
 func TestLintLogsNothing(t *testing.T) {
 	var logged strings.Builder
-	log.SetOutput(mask.StdLog)
 	mask.StdLog.SetOutput(&logged)
-	t.Cleanup(func() { mask.StdLog.SetOutput(os.Stderr); log.SetOutput(os.Stderr) })
+	t.Cleanup(func() { mask.StdLog.SetOutput(os.Stderr) })
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "templates"), 0o755)
 	os.WriteFile(filepath.Join(dir, "Chart.yaml"), []byte("apiVersion: v2\nname: t\nversion: 0.1.0\n"), 0o644)
