@@ -141,18 +141,26 @@ func history() (string, error) {
 	return string(out), nil
 }
 
+// ended is how a run of hubploy ended.
+type ended struct {
+	code           int
+	stdout, stderr string
+	took, cpu      time.Duration // wall time, and the CPU time it used
+}
+
 // run runs c and says how it ended.
-func run(t *testing.T, c *exec.Cmd) (code int, stdout, stderr string, took time.Duration) {
+func run(t *testing.T, c *exec.Cmd) ended {
 	t.Helper()
 	var out, errb bytes.Buffer
 	c.Stdout, c.Stderr = &out, &errb
 	began := time.Now()
 	err := c.Run()
-	took = time.Since(began)
+	e := ended{stdout: out.String(), stderr: errb.String(), took: time.Since(began)}
 	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
+		e.code = ee.ExitCode()
 	} else if err != nil {
 		t.Fatal(err)
 	}
-	return code, out.String(), errb.String(), took
+	e.cpu = c.ProcessState.UserTime() + c.ProcessState.SystemTime()
+	return e
 }
