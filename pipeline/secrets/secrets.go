@@ -106,8 +106,8 @@ func (d *Decrypter) ReadFile(path, display string) (cleartext []byte, encrypted 
 func (d *Decrypter) Decrypt(display string, data []byte) ([]byte, error) {
 	format := formats.FormatForPath(display)
 	if format != formats.Dotenv && format != formats.Ini {
-		// sops reads YAML and JSON with yaml.v3, which would report a key set twice
-		// only after minutes for a large mapping, as a MAC mismatch.
+		// Read first to say where the file is damaged (its line, a key set twice):
+		// sops' own errors name no line.
 		if _, err := strictyaml.Parse(display, data); err != nil {
 			return nil, damaged(err)
 		}
