@@ -2,10 +2,10 @@ package values
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
-	"sort"
 	"strings"
 )
 
@@ -30,14 +30,7 @@ func walkValue(v any, keys []string, visit func([]string, any)) {
 	}
 }
 
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
+func sortedKeys(m map[string]any) []string { return slices.Sorted(maps.Keys(m)) }
 
 // Standin returns a copy of vals in which every scalar that secret picks is replaced by
 // a stand-in of its kind: a string by a string of the same length whose letters and

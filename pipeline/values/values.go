@@ -172,15 +172,5 @@ func SetPath(m map[string]any, path string, value string) {
 
 // Lookup returns the value at a dotted path and whether it exists.
 func Lookup(m map[string]any, path string) (any, bool) {
-	var cur any = m
-	for _, p := range strings.Split(path, ".") {
-		mm, ok := cur.(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		if cur, ok = mm[p]; !ok {
-			return nil, false
-		}
-	}
-	return cur, true
+	return LookupKeys(m, strings.Split(path, "."))
 }
