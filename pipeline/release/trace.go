@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"helm.sh/helm/v3/pkg/chart"
 
@@ -32,16 +33,38 @@ func (rel *Release) Trace(ctx context.Context) error {
 	isSecret := rel.Values.IsSecret()
 	t := rel.trace(ctx, rel.Values.Values, isSecret)
 	if t.Untraceable {
-		return &inputerr.Error{File: rel.Hub.Repo.Rel(rel.ChartDir),
-			Msg: fmt.Sprintf("renders hub %s for %s, but not when each secret value is replaced by another of its kind, so hubploy cannot tell which output comes from a secret and must be masked",
-				rel.Hub.Name, rel.Env),
-			Hint: "let the templates and the values schema accept any value of a secret's type: no pattern, enum or comparison on a secret value"}
+		return rel.untraceable(ctx)
 	}
 	rel.rendered, rel.renderErr = t.Manifest, t.Err
 	rel.setMasker(mask.New(append(slices.Clone(rel.Values.SecretStrings), t.Derived...)))
 	rel.Chart = recordSecretKeys(rel.Chart, rel.Values.SecretKeys())
 	rel.traced = true
 	return nil
+}
+
+// untraceable says that the chart refuses the stand-ins of the release's secrets,
+// naming the keys whose stand-in alone it refuses, found by trying each (a choice
+// from a list, such as hub.db.type, often sits in a secrets file with the rest).
+func (rel *Release) untraceable(ctx context.Context) error {
+	r := &render.Template{ReleaseName: rel.Name, Namespace: rel.Namespace}
+	var refused []string
+	for _, keys := range rel.Values.SecretKeys() {
+		at := func(k []string, _ any) bool { return slices.Equal(k, keys) }
+		var err error
+		mask.StdLog.Quiet(func() { _, err = r.Run(ctx, rel.Chart, values.Standin(rel.Values.Values, at)) })
+		if err != nil {
+			refused = append(refused, strings.Join(keys, "."))
+		}
+	}
+	what, hint := "each secret value", "let the templates and the values schema accept any value of a secret's type, with no pattern, enum or comparison on it"
+	if len(refused) > 0 {
+		what = "the secret at " + strings.Join(refused, ", ")
+		hint = "a value that is no secret, such as a choice from a list, belongs in config/; else " + hint
+	}
+	return &inputerr.Error{File: rel.Hub.Repo.Rel(rel.ChartDir),
+		Msg: fmt.Sprintf("renders hub %s for %s, but not when %s is replaced by another value of its kind, so hubploy cannot tell which output comes from a secret and must be masked",
+			rel.Hub.Name, rel.Env, what),
+		Hint: hint}
 }
 
 // Derive returns what the release's chart makes of the secrets of vals, other values

@@ -113,7 +113,7 @@ func TestTraceMasksFailMessages(t *testing.T) {
 func TestTraceRefusesWhatItCannotTrace(t *testing.T) {
 	h := withSecret(t, `{{ if ne .Values.jupyterhub.proxy.secretToken "0123456789abcdef" }}{{ fail "wrong token" }}{{ end }}`)
 	_, err := release.Prepare(context.Background(), h, "prod", options(t))
-	if err == nil || !strings.Contains(err.Error(), "cannot tell which output comes from a secret") || !inputerr.Is(err) {
+	if err == nil || !strings.Contains(err.Error(), "but not when the secret at jupyterhub.proxy.secretToken is replaced") || !inputerr.Is(err) {
 		t.Fatalf("got %v", err)
 	}
 }
