@@ -1,0 +1,123 @@
+package daggere2e
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/hubploy/hubploy/internal/example"
+	"github.com/hubploy/hubploy/internal/sopstest"
+	"github.com/hubploy/hubploy/pipeline/secrets"
+)
+
+// moduleCanaries are secret values no output of the module may show in any form:
+// quotes, a backslash, <&>, a control character and non-ASCII.
+var moduleCanaries = []string{`k4n4ry-'q"b\s<&>-é-Z`, "c4nary-\x01-ctl-\u00fc-Q9"}
+
+// canaryForms are the ways a template or a message can write s.
+func canaryForms(s string) []string {
+	j, _ := json.Marshal(s) // a string always marshals
+	return []string{s, strconv.Quote(s), string(j), strings.ReplaceAll(s, "'", "''"),
+		base64.StdEncoding.EncodeToString([]byte(s)), strings.ToUpper(s)}
+}
+
+// The module's functions on a repository whose secrets are canaries that templates
+// escape, encode and transform: validate, render (and the files it exports), a dry-run
+// deploy and decrypt show none of them, in any form, on stdout or stderr.
+func TestModuleShowsNoCanary(t *testing.T) {
+	setup(t)
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(fixture)); err != nil {
+		t.Fatal(err)
+	}
+	// A template that writes the canaries as charts do.
+	tpl := `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: canary
+data:
+  yaml: {{ toYaml .Values.canary | quote }}
+  json: {{ toJson .Values.canary | quote }}
+  b64: {{ .Values.canary.a | b64enc }}
+  upper: {{ .Values.canary.b | upper | quote }}
+  quoted: {{ .Values.canary.a | quote }}
+  url: {{ printf "%s@host" .Values.canary.b | quote }}
+`
+	if err := os.WriteFile(filepath.Join(dir, "hub/templates/canary.yaml"), []byte(tpl), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// datahub's staging secrets, with the canaries added, encrypted for the example key.
+	key, err := os.ReadFile(example.AgeKeyFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const file = "deployments/datahub/secrets/staging.yaml"
+	plain, _, err := (&secrets.Decrypter{AgeIdentities: []string{string(key)}}).ReadFile(filepath.Join(dir, file), file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := json.Marshal(map[string]string{"a": moduleCanaries[0], "b": moduleCanaries[1]}) // JSON is YAML
+	plain = append(plain, []byte("canary: "+string(block)+"\n")...)
+	enc, err := sopstest.Encrypt(file, plain, "age1txruq9xh3q3erp3ghe4msltxd3y78j9vvnt9y7ffsjtpnpf8naqq36fvf7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, file), enc, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	flags := []string{"--repo=" + dir, "--age-key=file:" + example.AgeKeyFile(), "--chart-mirror=" + example.Z2JHRepository + "=offline-charts"}
+	exported := t.TempDir()
+	ns := kube.NewNamespace(t)
+	runs := map[string]result{
+		"validate": callModule(t, ".", append(flags, "validate", "--hub=datahub", "--env=staging")...),
+		"render":   callModule(t, ".", append(flags, "render", "--hub=datahub", "--env=staging", "export", "--path="+exported)...),
+		"deploy --dry-run": callModule(t, ".", append(append(flags, "deploy", "--env=staging", "--hub=datahub", "--namespace="+ns, "--dry-run"),
+			tunnelKubeconfig(t)...)...),
+		"decrypt": callModule(t, ".", append(flags, "decrypt", "--file="+file)...),
+	}
+	var files strings.Builder
+	filepath.WalkDir(exported, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			data, _ := os.ReadFile(p)
+			files.Write(data)
+		}
+		return nil
+	})
+	// The canaries reached the chart (so the checks below can fail): every value of the
+	// ConfigMap is there, masked.
+	doc := files.String()
+	if i := strings.Index(doc, "name: canary"); i >= 0 {
+		doc = doc[i:]
+		if j := strings.Index(doc, "\n---"); j >= 0 {
+			doc = doc[:j]
+		}
+	}
+	if !strings.HasPrefix(doc, "name: canary") || strings.Count(doc, "<masked>") != 6 {
+		t.Fatalf("render exported no masked canary ConfigMap:\n%s\n%s", doc, tail(runs["render"].output(), 20))
+	}
+	outputs := map[string]string{"render's files": files.String()}
+	for name, r := range runs {
+		if r.err != nil {
+			t.Errorf("%s failed: %v\n%s", name, r.err, tail(r.output(), 20))
+		}
+		outputs[name] = r.output()
+	}
+	checked := 0
+	for name, out := range outputs {
+		for _, c := range moduleCanaries {
+			for _, form := range canaryForms(c) {
+				checked++
+				if strings.Contains(out, form) {
+					t.Errorf("%s shows the canary %q as %q", name, c, form)
+				}
+			}
+		}
+	}
+	t.Logf("%d canaries × %d outputs of the module checked (%d forms)", len(moduleCanaries), len(outputs), checked)
+}
