@@ -23,23 +23,29 @@ import (
 	"github.com/hubploy/hubploy/pipeline/charts"
 )
 
-// Main runs a package's tests with one cluster and one hubploy binary built for them;
-// use receives both before any test runs. Call it from TestMain.
+// Main runs a package's tests with one cluster and one hubploy binary built for them,
+// in the cluster's folder (removed with it); use receives both before any test runs.
+// Call it from TestMain.
 func Main(m *testing.M, use func(kube *kubeenv.Cluster, bin string)) {
 	kubeenv.Main(m, func(c *kubeenv.Cluster) {
-		dir, err := os.MkdirTemp("", "hubploy-bin-")
+		bin, err := Build(c.Dir())
 		if err != nil {
-			panic(err)
-		}
-		bin := filepath.Join(dir, "hubploy")
-		build := exec.Command("go", "build", "-o", bin, "github.com/hubploy/hubploy/cmd/hubploy")
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "building hubploy:", err)
+			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
 		use(c, bin)
 	})
+}
+
+// Build builds the hubploy binary into dir and returns its path.
+func Build(dir string) (string, error) {
+	bin := filepath.Join(dir, "hubploy")
+	build := exec.Command("go", "build", "-o", bin, "github.com/hubploy/hubploy/cmd/hubploy")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return "", fmt.Errorf("building hubploy: %w", err)
+	}
+	return bin, nil
 }
 
 // Env is one test's copy of hubs-example, with a kubeconfig file for the cluster.

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubploy/hubploy/internal/clitest"
 	"github.com/hubploy/hubploy/internal/example"
 	"github.com/hubploy/hubploy/internal/testenv/kubeenv"
 	"github.com/hubploy/hubploy/pipeline/charts"
@@ -54,11 +55,8 @@ func setUp(c *kubeenv.Cluster) error {
 	if shared, err = os.MkdirTemp("", "hubploy-badinput-"); err != nil {
 		return err
 	}
-	hubploy = filepath.Join(shared, "hubploy")
-	build := exec.Command("go", "build", "-o", hubploy, "github.com/hubploy/hubploy/cmd/hubploy")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("building hubploy: %w", err)
+	if hubploy, err = clitest.Build(shared); err != nil {
+		return err
 	}
 	unreachable, err := c.KubeconfigFor("https://127.0.0.1:1")
 	if err != nil {

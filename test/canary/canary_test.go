@@ -6,7 +6,6 @@ package canary
 
 import (
 	"bytes"
-	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -15,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubploy/hubploy/internal/clitest"
 	"github.com/hubploy/hubploy/internal/example"
 	"github.com/hubploy/hubploy/internal/testenv/kubeenv"
 	"github.com/hubploy/hubploy/pipeline/charts"
@@ -26,20 +26,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	kubeenv.Main(m, func(c *kubeenv.Cluster) {
-		kube = c
-		dir, err := os.MkdirTemp("", "hubploy-canary-bin-")
-		if err != nil {
-			panic(err)
-		}
-		hubploy = filepath.Join(dir, "hubploy")
-		build := exec.Command("go", "build", "-o", hubploy, "github.com/hubploy/hubploy/cmd/hubploy")
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "building hubploy:", err)
-			os.Exit(1)
-		}
-	})
+	clitest.Main(m, func(c *kubeenv.Cluster, bin string) { kube, hubploy = c, bin })
 }
 
 // run is one test's runs of hubploy on the canary repository, each with HOME, TMPDIR

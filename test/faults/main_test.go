@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubploy/hubploy/internal/clitest"
 	"github.com/hubploy/hubploy/internal/example"
 	"github.com/hubploy/hubploy/internal/testenv/kubeenv"
 	"github.com/hubploy/hubploy/pipeline/charts"
@@ -31,16 +32,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	kubeenv.Main(m, func(c *kubeenv.Cluster) {
-		kube = c
-		hubploy = filepath.Join(c.Dir(), "hubploy") // removed with the cluster's folder
-		build := exec.Command("go", "build", "-o", hubploy, "github.com/hubploy/hubploy/cmd/hubploy")
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "building hubploy:", err)
-			os.Exit(1)
-		}
-	})
+	clitest.Main(m, func(c *kubeenv.Cluster, bin string) { kube, hubploy = c, bin })
 }
 
 // The example hub and environment every test deploys.
