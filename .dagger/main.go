@@ -412,11 +412,16 @@ func (m *Hubploy) Deploy(
 	// Refuse to deploy unless the umbrella chart has this version.
 	// +optional
 	chartVersion string,
+	// Deploy without first checking that the registries have the image tags the
+	// release sets (for registries the engine cannot reach).
+	// +optional
+	skipImageCheck bool,
 ) (string, error) {
 	d := &action.Deploy{
 		Targets:      action.Targets{Env: env, Hubs: hub, All: all},
 		Upgrade:      deploy.Upgrade{Force: force, Atomic: atomic, CleanupOnFail: cleanupOnFail, DryRun: dryRun, Recover: recover},
 		ChartVersion: chartVersion, PerCluster: concurrency, Progress: deploy.PrintProgress(os.Stderr),
+		SkipImageCheck: skipImageCheck,
 	}
 	var err error
 	if d.Upgrade.Timeout, err = deploy.ParseTimeout(timeout); err != nil {

@@ -53,6 +53,11 @@ memory, the chart's dependencies from the cache, then an upgrade (or install) of
 release <hub>-<env> in namespace <hub>-<env>, created if absent. hubploy waits until every
 resource of the release is ready (kstatus), printing each change; Ctrl-C stops cleanly.
 
+Before touching the cluster, hubploy asks the registries whether they have every image
+tag the release sets (hubploy.yaml's images, image-pins.yaml): a missing tag fails the
+deploy with the command that builds it (a dry run only warns). --skip-image-check skips
+this, for registries hubploy cannot reach.
+
 A release whose rendered manifests and values equal the deployed revision's is left alone
 ("unchanged"; --force deploys anyway). A release left pending by a run that was killed is
 reported; --recover rolls it back to its last good revision and goes on. A second hubploy
@@ -131,6 +136,7 @@ The 0.3 form "hubploy deploy HUB CHART ENV" is accepted too.`,
 	f.BoolVar(&d.Upgrade.DryRun, "dry-run", false, "render against the cluster and print the manifests (secrets masked); change nothing")
 	f.BoolVar(&d.Upgrade.Recover, "recover", false, "roll back a release left pending by a killed run, then deploy")
 	f.IntVar(&d.PerCluster, "concurrency", deploy.DefaultPerCluster, "hubs deployed at once on one cluster")
+	f.BoolVar(&d.SkipImageCheck, "skip-image-check", false, "deploy without first checking that the registries have the image tags the release sets (for registries hubploy cannot reach)")
 	f.BoolVar(&printCmds, "print-commands", false, "print the helm and sops commands that do this deploy by hand, and deploy nothing")
 	completeFlag(cmd, "env", envCompletion(g))
 	return uses(cmd, renderFlags...)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hubploy/hubploy/pipeline/cluster"
 	"github.com/hubploy/hubploy/pipeline/deploy"
+	"github.com/hubploy/hubploy/pipeline/images"
 	"github.com/hubploy/hubploy/pipeline/inputerr"
 	"github.com/hubploy/hubploy/pipeline/release"
 	"github.com/hubploy/hubploy/pipeline/secrets"
@@ -26,6 +27,11 @@ type Deploy struct {
 	// ChartVersion, if set, refuses an umbrella chart of another version.
 	ChartVersion string
 	PerCluster   int // zero: deploy.DefaultPerCluster
+	// SkipImageCheck deploys without first asking the registries whether they have
+	// every image tag the release sets (for registries hubploy cannot reach).
+	SkipImageCheck bool
+	// Registry is how the image check reaches the registries.
+	Registry Registry
 	// Progress receives each hub's progress lines.
 	Progress func(job deploy.Job, format string, args ...any)
 }
@@ -129,7 +135,51 @@ func (d *Deploy) job(ctx context.Context, hub string) (deploy.Job, error) {
 	if err != nil {
 		return deploy.Job{}, err
 	}
+	if !d.SkipImageCheck {
+		if err := d.checkImages(ctx, rel); err != nil {
+			return deploy.Job{}, err
+		}
+	}
 	return deploy.Job{Release: rel, Access: access}, nil
+}
+
+// checkImages fails the deploy, before it touches the cluster, when a registry lacks an
+// image tag the release sets: the pods would never start (ImagePullBackOff) and the
+// wait would time out. A dry run only warns: in a pull request the images are built
+// but not pushed yet.
+func (d *Deploy) checkImages(ctx context.Context, rel *release.Release) error {
+	for _, st := range d.check(ctx, rel.Hub, rel.Resolved, d.Registry) {
+		err := st.Err
+		if err != nil {
+			err = fmt.Errorf("cannot check that the registry has image %s: %w (pass --skip-image-check to deploy without asking it)", st.Ref(), err)
+		} else if !st.Exists {
+			err = fmt.Errorf("image %s is not in the registry: %s, or pass --skip-image-check", st.Ref(), howToGet(rel, st.Image))
+		}
+		if err == nil {
+			continue
+		}
+		if d.Upgrade.DryRun {
+			d.log("%s/%s: warning: %v", rel.Hub.Name, rel.Env, err)
+			continue
+		}
+		return err
+	}
+	return nil
+}
+
+// howToGet says how the missing image img gets into its registry.
+func howToGet(rel *release.Release, img images.Image) string {
+	switch {
+	case img.Source == images.SourcePin:
+		return fmt.Sprintf("image-pins.yaml pins it for %s; pin a tag the registry has (hubploy images promote %s --from ENV --to %s)", rel.Env, rel.Hub.Name, rel.Env)
+	case img.Buildable():
+		build := "hubploy build " + rel.Hub.Name + " --push"
+		if len(rel.Resolved) > 1 {
+			build += " --image " + img.Name
+		}
+		return "build and push it first (" + build + ")"
+	}
+	return fmt.Sprintf("%s names this tag; push the image, or name a tag the registry has", img.ConfigFile)
 }
 
 // Commands returns, for each target hub, the plain helm and sops commands that make

@@ -172,9 +172,9 @@ func TestNoCanaryComesOut(t *testing.T) {
 	x.hubploy(failure, []string{"cannot reach the cluster at https://127.0.0.1:1 "}, "diff", "datahub", "staging")
 
 	// The cluster: dry-runs, a deploy, diffs against it as the secrets change.
-	x.hubploy(ok, []string{"dry-run"}, on("deploy", "datahub", "staging", "--dry-run", "-o", "json")...)
-	x.hubploy(ok, []string{"deployed"}, on("-D", "deploy", "datahub", "staging", "--timeout", "120")...)
-	x.hubploy(ok, []string{"kind: ConfigMap"}, on("deploy", "datahub", "staging", "--dry-run", "--set", "jupyterhub.cull.timeout=7200")...)
+	x.hubploy(ok, []string{"dry-run"}, on("deploy", "datahub", "staging", "--skip-image-check", "--dry-run", "-o", "json")...)
+	x.hubploy(ok, []string{"deployed"}, on("-D", "deploy", "datahub", "staging", "--skip-image-check", "--timeout", "120")...)
+	x.hubploy(ok, []string{"kind: ConfigMap"}, on("deploy", "datahub", "staging", "--skip-image-check", "--dry-run", "--set", "jupyterhub.cull.timeout=7200")...)
 	x.hubploy(ok, []string{"0 object(s) would change"}, on("diff", "datahub", "staging")...)
 
 	delete(r.staging.canary, "removed")
@@ -189,19 +189,19 @@ func TestNoCanaryComesOut(t *testing.T) {
 	x.hubploy(ok, []string{"-  b64: <masked>", "+  b64: <masked, changed>"}, on("diff", "datahub", "staging")...)
 
 	// Deploys that fail: the API server refuses a label made of a secret; a template fails.
-	x.hubploy(failure, []string{"Invalid value: <masked>"}, on("deploy", "datahub", "staging", "--set", "canaryFail.api=true", "--timeout", "60")...)
-	x.hubploy(badIn, []string{"canary says <masked>"}, on("deploy", "datahub", "staging", "--set", "canaryFail.fail=true", "-o", "json")...)
+	x.hubploy(failure, []string{"Invalid value: <masked>"}, on("deploy", "datahub", "staging", "--skip-image-check", "--set", "canaryFail.api=true", "--timeout", "60")...)
+	x.hubploy(badIn, []string{"canary says <masked>"}, on("deploy", "datahub", "staging", "--skip-image-check", "--set", "canaryFail.fail=true", "-o", "json")...)
 	x.hubploy(ok, []string{"failed"}, on("history", "datahub", "staging")...)
 	x.hubploy(ok, []string{`"revision"`}, on("history", "datahub", "staging", "-o", "json")...)
 	x.hubploy(ok, []string{"ConfigMap/canary"}, on("status", "datahub", "staging")...)
 	x.hubploy(ok, []string{`"resources"`}, on("status", "datahub", "staging", "-o", "json")...)
 	x.hubploy(failure, []string{`Invalid value: "<masked>"`}, on("rollback", "datahub", "staging", "2")...)
 	x.hubploy(ok, []string{"now at revision"}, on("rollback", "datahub", "staging", "1")...)
-	x.hubploy(ok, []string{"deployed"}, on("deploy", "datahub", "staging", "--timeout", "120", "-o", "json")...)
+	x.hubploy(ok, []string{"deployed"}, on("deploy", "datahub", "staging", "--skip-image-check", "--timeout", "120", "-o", "json")...)
 
 	// A kubeconfig whose server URL carries credentials, on an address that refuses.
 	down := []string{"--kubeconfig", r.down, "--namespace", ns}
-	x.hubploy(failure, []string{"connecting to https://127.0.0.1:1", "cannot reach the cluster at https://127.0.0.1:1 "}, append([]string{"deploy", "datahub", "staging"}, down...)...)
+	x.hubploy(failure, []string{"connecting to https://127.0.0.1:1", "cannot reach the cluster at https://127.0.0.1:1 "}, append([]string{"deploy", "datahub", "staging", "--skip-image-check"}, down...)...)
 	x.hubploy(failure, []string{"cannot reach the cluster at https://127.0.0.1:1 "}, append([]string{"status", "datahub", "staging"}, down...)...)
 
 	files := x.files()

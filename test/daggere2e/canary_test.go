@@ -77,7 +77,7 @@ data:
 	runs := map[string]result{
 		"validate": callModule(t, ".", append(flags, "validate", "--hub=datahub", "--env=staging")...),
 		"render":   callModule(t, ".", append(flags, "render", "--hub=datahub", "--env=staging", "export", "--path="+exported)...),
-		"deploy --dry-run": callModule(t, ".", append(append(flags, "deploy", "--env=staging", "--hub=datahub", "--namespace="+ns, "--dry-run"),
+		"deploy --dry-run": callModule(t, ".", append(append(flags, "deploy", "--env=staging", "--hub=datahub", "--skip-image-check", "--namespace="+ns, "--dry-run"),
 			tunnelKubeconfig(t)...)...),
 		"decrypt": callModule(t, ".", append(flags, "decrypt", "--file="+file)...),
 	}

@@ -184,7 +184,7 @@ func TestDeployThenDiff(t *testing.T) {
 	setup(t)
 	ns := kube.NewNamespace(t)
 	access := tunnelKubeconfig(t)
-	args := append([]string{"deploy", "--env=staging", "--hub=datahub", "--namespace=" + ns, "--timeout=120s"}, access...)
+	args := append([]string{"deploy", "--env=staging", "--hub=datahub", "--skip-image-check", "--namespace=" + ns, "--timeout=120s"}, access...)
 	r := mustCall(t, args...)
 	if !regexp.MustCompile(`datahub\s+staging\s+deployed\s+1\s`).MatchString(r.stdout) {
 		t.Fatalf("deploy summary:\n%s", r.stdout)
@@ -252,7 +252,7 @@ func TestBadInput(t *testing.T) {
 		}
 		path := filepath.Join(t.TempDir(), "kubeconfig")
 		os.WriteFile(path, kc, 0o600)
-		res := call(t, "deploy", "--env=staging", "--hub=datahub", "--kubeconfig=file:"+path, "--timeout=20s")
+		res := call(t, "deploy", "--env=staging", "--hub=datahub", "--skip-image-check", "--kubeconfig=file:"+path, "--timeout=20s")
 		if res.err == nil || !strings.Contains(res.output(), "cannot reach the cluster at https://127.0.0.1:1") {
 			t.Fatalf("got:\n%s", tail(res.output(), 20))
 		}
@@ -300,9 +300,9 @@ func TestLiveReleaseFunctions(t *testing.T) {
 	ns := kube.NewNamespace(t)
 	access := tunnelKubeconfig(t)
 	withCluster := append([]string{"with-cluster", "--namespace=" + ns}, access...)
-	mustCall(t, append(append([]string{}, withCluster...), "deploy", "--env=staging", "--hub=datahub", "--timeout=120s")...)
+	mustCall(t, append(append([]string{}, withCluster...), "deploy", "--env=staging", "--hub=datahub", "--skip-image-check", "--timeout=120s")...)
 	changed := append(append(repoArgs(), "--set=jupyterhub.cull.timeout=7200"), withCluster...)
-	if r := callModule(t, ".", append(changed, "deploy", "--env=staging", "--hub=datahub", "--timeout=120s")...); r.err != nil {
+	if r := callModule(t, ".", append(changed, "deploy", "--env=staging", "--hub=datahub", "--skip-image-check", "--timeout=120s")...); r.err != nil {
 		t.Fatalf("second deploy: %v\n%s", r.err, tail(r.stderr, 30))
 	}
 	rb := mustCall(t, append(append([]string{}, withCluster...), "rollback", "--hub=datahub", "--env=staging", "--revision=1")...)
@@ -328,7 +328,7 @@ func TestDeployAllKeepsGoing(t *testing.T) {
 	for _, ns := range []string{"datahub-staging", "stat20-staging"} {
 		t.Cleanup(func() { kube.Client().CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
 	}
-	r := call(t, append([]string{"deploy", "--env=staging", "--all", "--timeout=120s"}, tunnelKubeconfig(t)...)...)
+	r := call(t, append([]string{"deploy", "--env=staging", "--all", "--skip-image-check", "--timeout=120s"}, tunnelKubeconfig(t)...)...)
 	if r.err == nil {
 		t.Fatalf("deploy --all succeeded with a hub that cannot reach its context:\n%s", r.stdout)
 	}

@@ -59,7 +59,7 @@ func TestDiffExitCode(t *testing.T) {
 	e := newEnv(t)
 	ns := e.Namespace("diff")
 	base := []string{"--kubeconfig", e.Kubeconfig, "--namespace", ns}
-	e.MustRun(append([]string{"deploy", "datahub", "staging"}, base...)...)
+	e.MustRun(append([]string{"deploy", "datahub", "staging", "--skip-image-check"}, base...)...)
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -96,7 +96,7 @@ func TestDeployManyKeepsGoingPastPreparationErrors(t *testing.T) {
 		e.Namespace(hub + "-staging")
 	}
 	appendTo(t, e.Repo, "deployments/stat20/config/staging.yaml", "  bad: [\n")
-	code, out, errOut := e.Run("deploy", "--env", "staging", "--all", "--kubeconfig", e.Kubeconfig, "--output", "json")
+	code, out, errOut := e.Run("deploy", "--skip-image-check", "--env", "staging", "--all", "--kubeconfig", e.Kubeconfig, "--output", "json")
 	var rep struct {
 		OK      bool `json:"ok"`
 		Failed  int  `json:"failed"`
@@ -116,7 +116,7 @@ func TestDeployManyKeepsGoingPastPreparationErrors(t *testing.T) {
 		!strings.Contains(rep.Results[1].Error, "deployments/stat20/config/staging.yaml") {
 		t.Fatalf("report: %+v", rep)
 	}
-	code, out, errOut = e.Run("deploy", "--env", "staging", "datahub", "stat20", "--kubeconfig", e.Kubeconfig)
+	code, out, errOut = e.Run("deploy", "--skip-image-check", "--env", "staging", "datahub", "stat20", "--kubeconfig", e.Kubeconfig)
 	if code != 1 || !regexp.MustCompile(`datahub\s+staging\s+unchanged`).MatchString(out) || !regexp.MustCompile(`stat20\s+staging\s+failed`).MatchString(out) ||
 		!strings.Contains(errOut, "deployments/stat20/config/staging.yaml") {
 		t.Fatalf("table: exit %d\n%s%s", code, out, errOut)
@@ -188,7 +188,7 @@ func TestStreamsAndJSON(t *testing.T) {
 			t.Errorf("render object lacks %q: %v", k, first)
 		}
 	}
-	d := jsonOf(append([]string{"deploy", "datahub", "staging"}, cluster...)...)
+	d := jsonOf(append([]string{"deploy", "datahub", "staging", "--skip-image-check"}, cluster...)...)
 	res := d["results"].([]any)[0].(map[string]any)
 	if d["ok"] != true || res["ok"] != true || res["outcome"] != "deployed" || res["revision"] != 1.0 {
 		t.Errorf("deploy: %v", d)
@@ -238,8 +238,8 @@ func TestHistory(t *testing.T) {
 	e := newEnv(t)
 	ns := e.Namespace("hist")
 	base := []string{"--kubeconfig", e.Kubeconfig, "-n", ns}
-	e.MustRun(append([]string{"deploy", "datahub", "staging"}, base...)...)
-	e.MustRun(append([]string{"deploy", "datahub", "staging", "--set", "jupyterhub.cull.timeout=7200"}, base...)...)
+	e.MustRun(append([]string{"deploy", "datahub", "staging", "--skip-image-check"}, base...)...)
+	e.MustRun(append([]string{"deploy", "datahub", "staging", "--skip-image-check", "--set", "jupyterhub.cull.timeout=7200"}, base...)...)
 	e.MustRun(append([]string{"rollback", "datahub", "staging", "1"}, base...)...)
 	out := e.MustRun(append([]string{"history", "datahub", "staging"}, base...)...)
 	for _, want := range []*regexp.Regexp{
@@ -333,7 +333,7 @@ func appendTo(t *testing.T, repo, rel, content string) {
 func TestPythonHubployDeployLine(t *testing.T) {
 	e := newEnv(t)
 	ns := e.Namespace("py")
-	code, out, errOut := e.Run("-v", "-D", "deploy", "datahub", "hub", "staging", "--namespace", ns, "--kubeconfig", e.Kubeconfig,
+	code, out, errOut := e.Run("-v", "-D", "deploy", "datahub", "hub", "staging", "--skip-image-check", "--namespace", ns, "--kubeconfig", e.Kubeconfig,
 		"--timeout", "120", "--set", "jupyterhub.cull.timeout=7200", "--atomic", "--cleanup-on-fail", "--force")
 	if code != 0 || !regexp.MustCompile(`datahub\s+staging\s+deployed\s+1\s`).MatchString(out) {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)

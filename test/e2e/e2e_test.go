@@ -32,12 +32,12 @@ func TestDeployStatusDiffRollback(t *testing.T) {
 	e := newEnv(t)
 	ns := e.Namespace("dh")
 	base := []string{"--kubeconfig", e.Kubeconfig, "--namespace", ns}
-	out := e.MustRun(append([]string{"deploy", "datahub", "staging", "--timeout", "120"}, base...)...)
+	out := e.MustRun(append([]string{"deploy", "datahub", "staging", "--skip-image-check", "--timeout", "120"}, base...)...)
 	if !strings.Contains(out, "datahub  staging  deployed  1") {
 		t.Fatalf("summary:\n%s", out)
 	}
 	// Redeploying the same thing makes no revision.
-	out = e.MustRun(append([]string{"deploy", "datahub", "staging"}, base...)...)
+	out = e.MustRun(append([]string{"deploy", "datahub", "staging", "--skip-image-check"}, base...)...)
 	if !strings.Contains(out, "unchanged  1") {
 		t.Fatalf("summary:\n%s", out)
 	}
@@ -46,7 +46,7 @@ func TestDeployStatusDiffRollback(t *testing.T) {
 	if code != 0 || !strings.Contains(diff, "-    timeout: 3600") || !strings.Contains(diff, "+    timeout: 7200") || !strings.Contains(errOut, "2 object(s) would change") {
 		t.Fatalf("diff exit %d:\n%s%s", code, diff, errOut)
 	}
-	e.MustRun(append([]string{"deploy", "datahub", "staging", "--set", "jupyterhub.cull.timeout=7200"}, base...)...)
+	e.MustRun(append([]string{"deploy", "datahub", "staging", "--skip-image-check", "--set", "jupyterhub.cull.timeout=7200"}, base...)...)
 	status := e.MustRun(append([]string{"status", "datahub", "staging", "--output", "json"}, base...)...)
 	var st struct {
 		Status    string
@@ -123,8 +123,8 @@ func TestInterruptStopsCleanly(t *testing.T) {
 	e := newEnv(t)
 	ns := e.Namespace("ctrlc")
 	base := []string{"--kubeconfig", e.Kubeconfig, "--namespace", ns}
-	e.MustRun(append([]string{"deploy", "datahub", "prod"}, base...)...)
-	c, errb := e.StartUntil("Deployment/hub ", append([]string{"deploy", "datahub", "prod", "--set", "jupyterhub.hub.nodeSelector.nowhere=x"}, base...)...)
+	e.MustRun(append([]string{"deploy", "datahub", "prod", "--skip-image-check"}, base...)...)
+	c, errb := e.StartUntil("Deployment/hub ", append([]string{"deploy", "datahub", "prod", "--skip-image-check", "--set", "jupyterhub.hub.nodeSelector.nowhere=x"}, base...)...)
 	start := time.Now()
 	c.Process.Signal(os.Interrupt)
 	err := c.Wait()
@@ -146,7 +146,7 @@ func TestManyHubsSummary(t *testing.T) {
 		os.WriteFile(filepath.Join(e.Repo, "deployments", hub, "hubploy.yaml"),
 			[]byte(fmt.Sprintf("deploy:\n  namespace: %s-{env}\n", e.Namespace(hub))), 0o644)
 	}
-	code, out, errOut := e.Run("deploy", "--env", "staging", "--all", "--kubeconfig", e.Kubeconfig, "--kube-context", "kubeenv", "--output", "json")
+	code, out, errOut := e.Run("deploy", "--skip-image-check", "--env", "staging", "--all", "--kubeconfig", e.Kubeconfig, "--kube-context", "kubeenv", "--output", "json")
 	var rep struct {
 		OK      bool
 		Results []struct {
@@ -166,7 +166,7 @@ func TestManyHubsSummary(t *testing.T) {
 	f, _ := os.OpenFile(filepath.Join(e.Repo, "deployments/stat20/config/prod.yaml"), os.O_APPEND|os.O_WRONLY, 0)
 	f.WriteString("nfsPVC:\n  enabled: true\n")
 	f.Close()
-	code, out, errOut = e.Run("deploy", "--env", "prod", "datahub", "stat20", "--kubeconfig", e.Kubeconfig, "--kube-context", "kubeenv")
+	code, out, errOut = e.Run("deploy", "--skip-image-check", "--env", "prod", "datahub", "stat20", "--kubeconfig", e.Kubeconfig, "--kube-context", "kubeenv")
 	if code != 1 || !strings.Contains(out, "datahub  prod  deployed") || !strings.Contains(out, "stat20   prod  failed") || !strings.Contains(errOut, "nfsPVC.nfs.serverIP is required") {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
@@ -210,12 +210,12 @@ func TestDeployBadInput(t *testing.T) {
 		code int
 		want string
 	}{
-		{"kubeconfig file missing", []string{"deploy", "datahub", "prod"}, 2, "deployments/datahub/secrets/kubeconfig.yaml: cannot read"},
-		{"unreachable", []string{"deploy", "datahub", "prod", "--kubeconfig", bad}, 1, "cannot reach the cluster at https://127.0.0.1:1"},
-		{"wrong context", []string{"deploy", "datahub", "prod", "--kubeconfig", e.Kubeconfig, "--kube-context", "nope"}, 2, `has no context "nope"`},
+		{"kubeconfig file missing", []string{"deploy", "datahub", "prod", "--skip-image-check"}, 2, "deployments/datahub/secrets/kubeconfig.yaml: cannot read"},
+		{"unreachable", []string{"deploy", "datahub", "prod", "--skip-image-check", "--kubeconfig", bad}, 1, "cannot reach the cluster at https://127.0.0.1:1"},
+		{"wrong context", []string{"deploy", "datahub", "prod", "--skip-image-check", "--kubeconfig", e.Kubeconfig, "--kube-context", "nope"}, 2, `has no context "nope"`},
 		{"usage", []string{"deploy", "datahub"}, 2, "usage: hubploy deploy HUB ENV"},
-		{"namespace with many", []string{"deploy", "--env", "prod", "--all", "--namespace", "x"}, 2, `key "namespace": applies to one hub only`},
-		{"bad timeout", []string{"deploy", "datahub", "prod", "--timeout", "soon"}, 2, `"soon" is neither a duration`},
+		{"namespace with many", []string{"deploy", "--skip-image-check", "--env", "prod", "--all", "--namespace", "x"}, 2, `key "namespace": applies to one hub only`},
+		{"bad timeout", []string{"deploy", "datahub", "prod", "--skip-image-check", "--timeout", "soon"}, 2, `"soon" is neither a duration`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, errOut := e.Run(tc.args...)
