@@ -1,8 +1,9 @@
-// Package cluster builds a hub's access to its Kubernetes cluster in memory, from the
-// hubploy.yaml cluster block: the kubeconfig is read (and sops-decrypted) into memory,
-// never written out, and neither the process environment nor ~/.kube is read or
-// changed. Each hub gets its own client, so hubs on different clusters deploy side by
-// side.
+// Package cluster builds a hub's access to its Kubernetes cluster in memory, from a
+// given kubeconfig or the hubploy.yaml cluster block: the kubeconfig is read (and
+// sops-decrypted) into memory, never written out, and neither KUBECONFIG nor ~/.kube is
+// read. Only a hub without a cluster block, given no kubeconfig, reaches its cluster as
+// kubectl would (see Ambient), and then too no file is changed. Each hub gets its own
+// client, so hubs on different clusters deploy side by side.
 package cluster
 
 import (
@@ -48,6 +49,9 @@ type Options struct {
 	// Server, if set, replaces the API server address of the chosen cluster (a tunnel
 	// to the same API server under another name).
 	Server string
+	// Ambient is where a hub without a cluster block, given no Kubeconfig, finds its
+	// cluster; nil: ProcessAmbient.
+	Ambient *Ambient
 }
 
 // Access is one hub's way to its cluster.
@@ -55,7 +59,7 @@ type Access struct {
 	Getter  genericclioptions.RESTClientGetter
 	Context string // the context used; "" when the kubeconfig's current one
 	Server  string // the API server URL without credentials, for messages
-	Source  string // where the kubeconfig came from, for messages
+	Source  string // where the kubeconfig came from (a file, $KUBECONFIG, the service account), for messages
 	// HelmLog receives helm's debug log (hubploy --helm-debug); nil drops it.
 	HelmLog func(format string, args ...any)
 }
@@ -63,12 +67,9 @@ type Access struct {
 // ForHub builds the access of hub h to the cluster for namespace. It does not contact
 // the cluster, so it also checks a hub's access offline.
 func ForHub(h *repo.Hub, namespace string, dec *secrets.Decrypter, opts Options) (*Access, error) {
-	data, source := opts.Kubeconfig, cmp.Or(opts.KubeconfigSource, "the given kubeconfig")
-	if data == nil {
-		var err error
-		if data, source, err = readHubKubeconfig(h, dec); err != nil {
-			return nil, err
-		}
+	kc, err := loadKubeconfig(h, dec, opts)
+	if err != nil {
+		return nil, err
 	}
 	context, fix := opts.Context, "fix --kube-context"
 	if context == "" {
@@ -76,36 +77,67 @@ func ForHub(h *repo.Hub, namespace string, dec *secrets.Decrypter, opts Options)
 			fix = fmt.Sprintf("fix key %q in %s, or pass --kube-context", "cluster.kubeconfig.context", h.Config.File)
 		}
 	}
-	// A kubeconfig holds credentials, which its parser's and client-go's messages may quote.
-	masker := mask.New(credentials(data))
-	cfg, err := clientcmd.Load(data)
-	if err != nil {
-		return nil, &inputerr.Error{File: source, Msg: "is not a valid kubeconfig: " + masker.Error(err).Error(), Hint: "check the file (hubploy decrypt shows an encrypted one)"}
-	}
 	if context != "" {
-		if _, ok := cfg.Contexts[context]; !ok {
-			return nil, &inputerr.Error{File: source, Msg: fmt.Sprintf("has no context %q", context),
-				Hint: "it has: " + strings.Join(contextNames(cfg), ", ") + "; " + fix}
+		if _, ok := kc.config.Contexts[context]; !ok {
+			return nil, &inputerr.Error{File: kc.source, Msg: fmt.Sprintf("has no context %q", context),
+				Hint: "it has: " + strings.Join(contextNames(kc.config), ", ") + "; " + fix}
 		}
-	} else if cfg.CurrentContext == "" || cfg.Contexts[cfg.CurrentContext] == nil {
-		return nil, &inputerr.Error{File: source, Msg: "sets no current context",
-			Hint: fmt.Sprintf("set its current-context, or key %q in %s, or pass --kube-context", "cluster.kubeconfig.context", h.Config.File)}
+	} else if kc.config.CurrentContext == "" || kc.config.Contexts[kc.config.CurrentContext] == nil {
+		hint := "set its current-context, or pass --kube-context"
+		if _, templated := KubeconfigFile(h); templated {
+			hint = fmt.Sprintf("set its current-context, or key %q in %s, or pass --kube-context", "cluster.kubeconfig.context", h.Config.File)
+		}
+		return nil, &inputerr.Error{File: kc.source, Msg: "sets no current context", Hint: hint}
 	}
 	overrides := &clientcmd.ConfigOverrides{CurrentContext: context, Context: clientcmdapi.Context{Namespace: namespace}}
 	if opts.Server != "" {
 		overrides.ClusterInfo.Server = opts.Server
 	}
-	cc := clientcmd.NewNonInteractiveClientConfig(*cfg, context, overrides, nil)
+	cc := clientcmd.NewNonInteractiveClientConfig(*kc.config, context, overrides, nil)
 	rc, err := cc.ClientConfig()
 	if err != nil {
-		return nil, &inputerr.Error{File: source, Msg: "cannot be used: " + masker.Error(err).Error(), Hint: "check its clusters, users and contexts"}
+		return nil, &inputerr.Error{File: kc.source, Msg: "cannot be used: " + kc.masker.Error(err).Error(), Hint: "check its clusters, users and contexts"}
 	}
 	server, err := url.Parse(rc.Host)
 	if err != nil || rc.Host == "" {
-		return nil, &inputerr.Error{File: source, Msg: fmt.Sprintf("has no usable server address (%s)", masker.String(fmt.Sprintf("%q", rc.Host)))}
+		return nil, &inputerr.Error{File: kc.source, Msg: fmt.Sprintf("has no usable server address (%s)", kc.masker.String(fmt.Sprintf("%q", rc.Host)))}
 	}
 	server.User = nil
-	return &Access{Getter: newGetter(cc), Context: context, Server: server.String(), Source: source}, nil
+	return &Access{Getter: newGetter(cc), Context: context, Server: server.String(), Source: kc.source}, nil
+}
+
+// kubeconfig is a hub's kubeconfig in memory, where it came from, and a masker for the
+// credentials in it, which its parser's and client-go's messages may quote.
+type kubeconfig struct {
+	config *clientcmdapi.Config
+	source string
+	masker *mask.Masker
+}
+
+// loadKubeconfig loads the kubeconfig hub h uses: the given one, else the one its
+// cluster block names, else the ambient one.
+func loadKubeconfig(h *repo.Hub, dec *secrets.Decrypter, opts Options) (*kubeconfig, error) {
+	switch {
+	case opts.Kubeconfig != nil:
+		return parseKubeconfig(opts.Kubeconfig, cmp.Or(opts.KubeconfigSource, "the given kubeconfig"))
+	case h.Config.Cluster != nil:
+		data, source, err := readHubKubeconfig(h, dec)
+		if err != nil {
+			return nil, err
+		}
+		return parseKubeconfig(data, source)
+	default:
+		return cmp.Or(opts.Ambient, ProcessAmbient()).kubeconfig(h)
+	}
+}
+
+func parseKubeconfig(data []byte, source string) (*kubeconfig, error) {
+	masker := mask.New(credentials(data))
+	cfg, err := clientcmd.Load(data)
+	if err != nil {
+		return nil, &inputerr.Error{File: source, Msg: "is not a valid kubeconfig: " + masker.Error(err).Error(), Hint: "check the file (hubploy decrypt shows an encrypted one)"}
+	}
+	return &kubeconfig{config: cfg, source: source, masker: masker}, nil
 }
 
 // credentials are the strings of a kubeconfig that could be secret: every scalar value
@@ -140,14 +172,10 @@ func credentials(kubeconfig []byte) []string {
 	return out
 }
 
-// readHubKubeconfig reads (and decrypts) the kubeconfig file hubploy.yaml names, and
-// says where it came from.
+// readHubKubeconfig reads (and decrypts) the kubeconfig file hub h's cluster block
+// names, and says where it came from.
 func readHubKubeconfig(h *repo.Hub, dec *secrets.Decrypter) (data []byte, source string, err error) {
 	cl := h.Config.Cluster
-	if cl == nil {
-		return nil, "", &inputerr.Error{File: h.Config.File, Key: "cluster", Msg: "is missing, so hubploy does not know how to reach the cluster",
-			Hint: "add a cluster block (provider: kubeconfig) or pass --kubeconfig"}
-	}
 	if cl.Provider != "kubeconfig" {
 		return nil, "", &inputerr.Error{File: h.Config.File, Key: "cluster.provider",
 			Msg:  fmt.Sprintf("provider %q cannot be used to deploy yet: hubploy runs no cloud CLI, and in-process %s login is not built", cl.Provider, cl.Provider),

@@ -130,7 +130,7 @@ func TestErrors(t *testing.T) {
 		opts          cluster.Options
 		want          string
 	}{
-		{"no cluster block", "", nil, cluster.Options{}, `deployments/h/hubploy.yaml: key "cluster": is missing`},
+		{"no cluster block and no ambient cluster", "", nil, cluster.Options{Ambient: &cluster.Ambient{}}, `deployments/h/hubploy.yaml: key "cluster": is missing`},
 		{"cloud provider", "cluster:\n  provider: gcloud\n  gcloud: {project: p, cluster: c, zone: z}\n", nil, cluster.Options{},
 			`deployments/h/hubploy.yaml: key "cluster.provider": provider "gcloud" cannot be used to deploy yet`},
 		{"missing file", "cluster:\n  provider: kubeconfig\n  kubeconfig: {filename: kc.yaml}\n", nil, cluster.Options{},
