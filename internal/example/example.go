@@ -3,9 +3,11 @@
 package example
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"testing"
 )
@@ -27,6 +29,34 @@ func MirrorFolder() string { return filepath.Join(Dir(), "offline-charts") }
 
 // AgeKeyFile is the example-only age key that decrypts the example's secrets.
 func AgeKeyFile() string { return filepath.Join(Dir(), "example-age-key.txt") }
+
+// DataHubShaped is a deployment repository shaped like Berkeley DataHub's, written for
+// the Python hubploy: test/compat/testdata/datahub-shaped.
+func DataHubShaped() string {
+	return filepath.Join(Dir(), "..", "test", "compat", "testdata", "datahub-shaped")
+}
+
+// DataHubChartRepository is the chart repository DataHub's umbrella chart names.
+const DataHubChartRepository = "https://jupyterhub.github.io/helm-chart/"
+
+// StandInAt writes a copy of the stand-in z2jh chart, made version version, into the
+// folder dir/jupyterhub-<version>, and returns that folder.
+func StandInAt(dir, version string) (string, error) {
+	dst := filepath.Join(dir, "jupyterhub-"+version)
+	if err := os.CopyFS(dst, os.DirFS(StandInChart())); err != nil {
+		return "", err
+	}
+	meta := filepath.Join(dst, "Chart.yaml")
+	data, err := os.ReadFile(meta)
+	if err != nil {
+		return "", err
+	}
+	v := regexp.MustCompile(`(?m)^version: .*$`)
+	if !v.Match(data) {
+		return "", fmt.Errorf("%s has no version line", meta)
+	}
+	return dst, os.WriteFile(meta, v.ReplaceAll(data, []byte("version: "+version)), 0o644)
+}
 
 // Copy copies hubs-example into a temporary folder and returns it.
 func Copy(t testing.TB) string {
