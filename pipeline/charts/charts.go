@@ -1,30 +1,25 @@
 // Package charts loads a deployment repo's umbrella chart with its dependencies, in
 // memory: dependencies pinned by Chart.lock are fetched from their chart repository (or
 // a mirror of it) once, kept in a cache keyed by the lock, and never written into the
-// repo's chart folder, so parallel runs and read-only checkouts are safe.
+// repo's chart folder, so parallel runs and read-only checkouts are safe. A chart
+// without a lock, as the Python hubploy's `helm dep up` on every deploy allowed, has
+// its dependencies pinned as `helm dependency update` would pin them, then loaded the
+// same way.
 package charts
 
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
-	"time"
+	"sync"
 
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/provenance"
-	"helm.sh/helm/v3/pkg/repo"
-	"sigs.k8s.io/yaml"
 
 	"github.com/hubploy/hubploy/pipeline/inputerr"
 )
@@ -41,7 +36,8 @@ const (
 	MaxArchiveSize = 50 << 20
 )
 
-// Loader loads charts and their locked dependencies.
+// Loader loads charts and their dependencies. Its zero value is ready to use; it must
+// not be copied once used.
 type Loader struct {
 	// CacheDir holds downloaded dependency archives; empty means the user cache dir.
 	CacheDir string
@@ -50,8 +46,12 @@ type Loader struct {
 	Mirrors map[string]string
 	// Client fetches over HTTP; nil means a client with a 60 s timeout.
 	Client *http.Client
-	// Progress, if set, is told about each download.
+	// Progress, if set, is told about each download, and once per chart about the
+	// versions its dependencies resolved to when no lock pins them.
 	Progress func(format string, args ...any)
+
+	mu          sync.Mutex
+	resolutions map[string]*resolution // by chart folder: the hubs of a run share one chart
 }
 
 // ParseMirrors reads "URL=MIRROR" specs, as given to --chart-mirror or MirrorsEnv.
@@ -74,33 +74,98 @@ func normalize(u string) string { return strings.TrimSuffix(strings.TrimSpace(u)
 
 // Load loads the chart in dir (display names it in errors) with its dependencies.
 func (l *Loader) Load(ctx context.Context, dir, display string) (*chart.Chart, error) {
-	c, err := loader.Load(dir)
+	c, err := loadChart(dir, display)
 	if err != nil {
-		return nil, &inputerr.Error{File: display, Msg: "cannot load the chart: " + err.Error(), Hint: "check its Chart.yaml and templates", Err: err}
+		return nil, err
 	}
 	missing := missingDependencies(c)
 	if len(missing) == 0 {
 		return c, nil
 	}
+	var p *pinned
 	if c.Lock == nil {
-		return nil, &inputerr.Error{File: display + "/Chart.yaml", Msg: "has dependencies but no Chart.lock pins them",
-			Hint: "run `helm dependency update " + display + "` and commit Chart.lock"}
+		if p, err = l.resolveOnce(ctx, c, dir, display); err != nil {
+			return nil, err
+		}
+	} else {
+		if sum, err := hashReq(c.Metadata.Dependencies, c.Lock.Dependencies); err != nil || sum != c.Lock.Digest {
+			return nil, &inputerr.Error{File: display + "/" + LockFile(c), Msg: "is out of sync with " + dependenciesFile(c), Hint: lockHint(c, display)}
+		}
+		p = &pinned{lock: c.Lock, indexes: &indexes{}}
 	}
-	if sum, err := hashReq(c.Metadata.Dependencies, c.Lock.Dependencies); err != nil || sum != c.Lock.Digest {
-		return nil, &inputerr.Error{File: display + "/Chart.lock", Msg: "is out of sync with Chart.yaml",
-			Hint: "run `helm dependency update " + display + "` and commit Chart.lock"}
+	return c, l.addDependencies(ctx, c, dir, display, missing, p)
+}
+
+// Resolve pins the dependencies of the chart in dir as `helm dependency update` does,
+// whether or not a lock pins them already, and loads them. It returns the chart and
+// the lock helm would write, nil for a chart without dependencies.
+func (l *Loader) Resolve(ctx context.Context, dir, display string) (*chart.Chart, *chart.Lock, error) {
+	c, err := loadChart(dir, display)
+	if err != nil || len(c.Metadata.Dependencies) == 0 {
+		return c, nil, err
 	}
-	for _, dep := range c.Lock.Dependencies {
+	p, err := l.resolve(ctx, c, dir, display)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := l.addDependencies(ctx, c, dir, display, missingDependencies(c), p); err != nil {
+		return nil, nil, err
+	}
+	return c, p.lock, nil
+}
+
+// RequireLock refuses a chart whose dependencies neither charts/ nor a lock pin, as
+// `validate --strict` does: each deploy of such a chart may resolve other versions. A
+// chart that does not load is Load's to report.
+func RequireLock(dir, display string) error {
+	c, err := loader.Load(dir)
+	if err != nil || c.Lock != nil || len(missingDependencies(c)) == 0 {
+		return nil
+	}
+	return &inputerr.Error{File: display + "/" + dependenciesFile(c), Msg: "has dependencies that no " + LockFile(c) + " pins", Hint: lockHint(c, display)}
+}
+
+// LockFile is the name of the lock helm reads and writes for c.
+func LockFile(c *chart.Chart) string {
+	if c.Metadata.APIVersion == chart.APIVersionV1 {
+		return "requirements.lock"
+	}
+	return "Chart.lock"
+}
+
+// dependenciesFile is the file that declares c's dependencies.
+func dependenciesFile(c *chart.Chart) string {
+	if c.Metadata.APIVersion == chart.APIVersionV1 {
+		return "requirements.yaml"
+	}
+	return "Chart.yaml"
+}
+
+func lockHint(c *chart.Chart, display string) string {
+	return "run `hubploy lock " + display + "` and commit " + display + "/" + LockFile(c)
+}
+
+func loadChart(dir, display string) (*chart.Chart, error) {
+	c, err := loader.Load(dir)
+	if err != nil {
+		return nil, &inputerr.Error{File: display, Msg: "cannot load the chart: " + err.Error(), Hint: "check its Chart.yaml and templates", Err: err}
+	}
+	return c, nil
+}
+
+// addDependencies loads the missing dependencies as p pins them.
+func (l *Loader) addDependencies(ctx context.Context, c *chart.Chart, dir, display string, missing map[string]bool, p *pinned) error {
+	for _, dep := range p.lock.Dependencies {
 		if !missing[dep.Name] {
 			continue
 		}
-		sub, err := l.dependency(ctx, dir, c.Lock.Digest, dep)
+		sub, err := l.dependency(ctx, dir, p, dep)
 		if err != nil {
-			return nil, fmt.Errorf("%s: dependency %s %s from %s: %w", display, dep.Name, dep.Version, dep.Repository, err)
+			return fmt.Errorf("%s: dependency %s %s from %s: %w", display, dep.Name, dep.Version, dep.Repository, err)
 		}
 		c.AddDependency(sub)
 	}
-	return c, nil
+	return nil
 }
 
 // missingDependencies names the dependencies that are not vendored in charts/.
@@ -128,26 +193,37 @@ func hashReq(req, lock []*chart.Dependency) (string, error) {
 	return "sha256:" + s, err
 }
 
-func (l *Loader) dependency(ctx context.Context, chartDir, lockDigest string, dep *chart.Dependency) (*chart.Chart, error) {
-	if p, ok := strings.CutPrefix(dep.Repository, "file://"); ok {
-		return loader.Load(filepath.Join(chartDir, p))
+// dependency loads one pinned dependency: from the path a file:// repository gives,
+// from a mirror folder, or from the cache, which a download from the repository fills.
+func (l *Loader) dependency(ctx context.Context, chartDir string, p *pinned, dep *chart.Dependency) (*chart.Chart, error) {
+	if strings.HasPrefix(dep.Repository, "file://") {
+		return loader.Load(localPath(chartDir, dep.Repository))
 	}
-	source := l.mirrorFor(dep.Repository)
-	if !strings.Contains(source, "://") || strings.HasPrefix(source, "file://") {
-		return loadFromFolder(strings.TrimPrefix(source, "file://"), dep)
-	}
-	if !strings.HasPrefix(source, "http://") && !strings.HasPrefix(source, "https://") {
-		return nil, &inputerr.Error{Msg: "unsupported repository " + source,
-			Hint: "use an http(s) chart repository URL, or map it to one with --chart-mirror"}
-	}
-	cacheFile, err := l.cachePath(lockDigest, source, dep)
+	s, err := l.source(dep.Repository)
 	if err != nil {
 		return nil, err
 	}
-	if c, err := loader.LoadFile(cacheFile); err == nil {
-		return c, nil
+	var cacheFile string
+	if !s.folder {
+		if cacheFile, err = l.cachePath(p.lock.Digest, s, dep); err != nil {
+			return nil, err
+		}
+		if c, err := loader.LoadFile(cacheFile); err == nil {
+			return c, nil
+		}
 	}
-	data, err := l.download(ctx, source, dep)
+	idx, err := l.index(ctx, s, p.indexes)
+	if err != nil {
+		return nil, err
+	}
+	cv, err := idx.Get(dep.Name, dep.Version)
+	if err != nil || len(cv.URLs) == 0 {
+		return nil, fmt.Errorf("%s has no %s %s (the lock pins it; was it removed from the repository?)", s, dep.Name, dep.Version)
+	}
+	if s.folder {
+		return loader.Load(filepath.Join(s.location, filepath.FromSlash(cv.URLs[0])))
+	}
+	data, err := l.download(ctx, s.location, cv)
 	if err != nil {
 		return nil, err
 	}
@@ -157,160 +233,12 @@ func (l *Loader) dependency(ctx context.Context, chartDir, lockDigest string, de
 	return loader.LoadArchive(bytes.NewReader(data))
 }
 
-// mirrorFor returns the mirror of a repository URL, or the URL itself.
-func (l *Loader) mirrorFor(repository string) string {
-	for from, to := range l.Mirrors {
-		if normalize(from) == normalize(repository) {
-			return to
-		}
+// localPath is the folder of a file:// repository, relative to the chart's own unless
+// absolute, as helm reads it.
+func localPath(chartDir, repository string) string {
+	p := strings.TrimPrefix(repository, "file://")
+	if filepath.IsAbs(p) {
+		return p
 	}
-	return repository
-}
-
-// cachePath keys the cache by the lock's digest and where the chart came from, so a
-// stand-in served by a mirror never poses as the real chart.
-func (l *Loader) cachePath(lockDigest, source string, dep *chart.Dependency) (string, error) {
-	dir := l.CacheDir
-	if dir == "" {
-		base, err := os.UserCacheDir()
-		if err != nil {
-			return "", err
-		}
-		dir = filepath.Join(base, "hubploy", "charts")
-	}
-	sum := sha256.Sum256([]byte(lockDigest + "\n" + normalize(source)))
-	return filepath.Join(dir, hex.EncodeToString(sum[:])[:32], fmt.Sprintf("%s-%s.tgz", dep.Name, dep.Version)), nil
-}
-
-func (l *Loader) download(ctx context.Context, source string, dep *chart.Dependency) ([]byte, error) {
-	base := normalize(source) + "/"
-	indexData, err := l.get(ctx, base+"index.yaml", "repository index", MaxIndexSize)
-	if err != nil {
-		return nil, err
-	}
-	var idx repo.IndexFile
-	if err := yaml.Unmarshal(indexData, &idx); err != nil {
-		return nil, fmt.Errorf("%sindex.yaml is not a chart repository index: %w", base, err)
-	}
-	idx.SortEntries()
-	cv, err := idx.Get(dep.Name, dep.Version)
-	if err != nil || len(cv.URLs) == 0 {
-		return nil, fmt.Errorf("the repository has no %s %s (Chart.lock pins it; was it removed from the repository?)", dep.Name, dep.Version)
-	}
-	chartURL, err := resolveURL(base, cv.URLs[0])
-	if err != nil {
-		return nil, err
-	}
-	if l.Progress != nil {
-		l.Progress("downloading chart %s %s from %s", dep.Name, dep.Version, chartURL)
-	}
-	data, err := l.get(ctx, chartURL, "chart archive", MaxArchiveSize)
-	if err != nil {
-		return nil, err
-	}
-	if cv.Digest != "" {
-		sum := sha256.Sum256(data)
-		if hex.EncodeToString(sum[:]) != cv.Digest {
-			return nil, fmt.Errorf("%s does not match the digest in the repository index", chartURL)
-		}
-	}
-	return data, nil
-}
-
-func resolveURL(base, ref string) (string, error) {
-	b, err := url.Parse(base)
-	if err != nil {
-		return "", err
-	}
-	r, err := url.Parse(ref)
-	if err != nil {
-		return "", err
-	}
-	return b.ResolveReference(r).String(), nil
-}
-
-// get downloads u, a what, refusing more than limit bytes.
-func (l *Loader) get(ctx context.Context, u, what string, limit int64) ([]byte, error) {
-	client := l.Client
-	if client == nil {
-		client = &http.Client{Timeout: 60 * time.Second}
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, fmt.Errorf("not reachable: GET %s: %v (check the network, or map the repository to a mirror with --chart-mirror URL=MIRROR or %s)", u, err, MirrorsEnv)
-	}
-	defer resp.Body.Close() // read to the end or abandoned: a close error loses nothing
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", u, resp.Status)
-	}
-	tooLarge := fmt.Errorf("GET %s: more than %d MiB, the most hubploy reads of a %s (is the repository or mirror URL right?)", u, limit>>20, what)
-	if resp.ContentLength > limit {
-		return nil, tooLarge
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", u, err)
-	}
-	if int64(len(data)) > limit {
-		return nil, tooLarge
-	}
-	return data, nil
-}
-
-// loadFromFolder finds a dependency in a local mirror: a repository folder with
-// index.yaml and archives, or unpacked chart folders.
-func loadFromFolder(dir string, dep *chart.Dependency) (*chart.Chart, error) {
-	if data, err := os.ReadFile(filepath.Join(dir, "index.yaml")); err == nil {
-		var idx repo.IndexFile
-		if err := yaml.Unmarshal(data, &idx); err != nil {
-			return nil, fmt.Errorf("%s/index.yaml: %w", dir, err)
-		}
-		idx.SortEntries()
-		if cv, err := idx.Get(dep.Name, dep.Version); err == nil && len(cv.URLs) > 0 {
-			return loader.LoadFile(filepath.Join(dir, filepath.FromSlash(cv.URLs[0])))
-		}
-	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("mirror folder %s: %w", dir, err)
-	}
-	for _, e := range entries {
-		if !e.IsDir() {
-			continue
-		}
-		c, err := loader.LoadDir(filepath.Join(dir, e.Name())) // a folder that is no chart is not the one sought
-		if err == nil && c.Name() == dep.Name && c.Metadata.Version == dep.Version {
-			return c, nil
-		}
-	}
-	return nil, fmt.Errorf("mirror folder %s has no chart %s %s", dir, dep.Name, dep.Version)
-}
-
-func writeAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".download-*")
-	if err != nil {
-		return err
-	}
-	// After the rename there is nothing left to remove; before it, a leftover
-	// ".download-*" file is harmless and the next download makes its own.
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close() // the write error is the one to report
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return filepath.Join(chartDir, p)
 }
