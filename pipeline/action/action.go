@@ -236,7 +236,7 @@ func (c *Config) access(h *repo.Hub, namespace string, co ClusterOptions, masker
 		return nil, err
 	}
 	if c.Settings.Verbose || c.Settings.Debug {
-		c.log("%s: cluster %s (context %q, kubeconfig %s), namespace %s", h.Name, a.Server, a.Context, a.Source, namespace)
+		c.log("%s: cluster %s (context %q, access from %s), namespace %s", h.Name, a.Server, a.Context, a.Source, namespace)
 	}
 	if c.Settings.HelmDebug {
 		if masker == nil {

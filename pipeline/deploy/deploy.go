@@ -63,7 +63,7 @@ func newSession(ctx context.Context, access *cluster.Access, namespace string, p
 	waiter := &statusWaiter{Client: base, ctx: ctx, progress: orDiscard(progress), interval: interval}
 	cfg.KubeClient = waiter
 	if err := base.IsReachable(); err != nil {
-		return nil, fmt.Errorf("cannot reach the cluster at %s (kubeconfig %s): %v; check the cluster block of hubploy.yaml, the kubeconfig and the network", access.Server, access.Source, unwrapAll(err))
+		return nil, fmt.Errorf("cannot reach the cluster at %s (access from %s): %v; check the cluster block of hubploy.yaml, the kubeconfig and the network", access.Server, access.Source, unwrapAll(err))
 	}
 	records, err := releaseRecords(access, namespace, cfg.Log)
 	if err != nil {
