@@ -17,6 +17,7 @@ import (
 
 // Exit codes: 0 ok, 1 a failure of the work, 2 bad usage or bad input.
 func TestExitCodes(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	unreachable, err := kube.KubeconfigFor("https://127.0.0.1:1")
 	if err != nil {
@@ -56,6 +57,7 @@ func TestExitCodes(t *testing.T) {
 
 // diff --exit-code (and --detailed-exitcode): 0 no change, 2 changes, 1 an error.
 func TestDiffExitCode(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ns := e.Namespace("diff")
 	base := []string{"--kubeconfig", e.Kubeconfig, "--namespace", ns}
@@ -125,6 +127,7 @@ func TestDeployManyKeepsGoingPastPreparationErrors(t *testing.T) {
 
 // --kubeconfig keeps hubploy.yaml's context template; --kube-context overrides it.
 func TestKubeconfigKeepsContextTemplate(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ns := e.Namespace("st")
 	code, _, errOut := e.Run("status", "stat20", "staging", "--kubeconfig", e.Kubeconfig, "-n", ns)
@@ -145,6 +148,7 @@ func TestKubeconfigKeepsContextTemplate(t *testing.T) {
 // --print-commands reaches the same cluster: the hub's kubeconfig through sops, its
 // context; or the kubeconfig given.
 func TestPrintCommandsReachTheCluster(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	out := e.MustRun("deploy", "stat20", "prod", "--print-commands")
 	for _, want := range []string{"--kubeconfig <(sops --decrypt deployments/stat20/secrets/kubeconfig.yaml)", "--kube-context stat20-stat20-prod"} {
@@ -162,6 +166,7 @@ func TestPrintCommandsReachTheCluster(t *testing.T) {
 
 // Data on stdout, diagnostics on stderr; JSON has a stable shape with ok/outcome.
 func TestStreamsAndJSON(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ns := e.Namespace("json")
 	cluster := []string{"--kubeconfig", e.Kubeconfig, "--namespace", ns}
@@ -224,6 +229,7 @@ func TestStreamsAndJSON(t *testing.T) {
 }
 
 func TestVersion(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	for _, args := range [][]string{{"version"}, {"--version"}} {
 		out := e.MustRun(args...)
@@ -235,6 +241,7 @@ func TestVersion(t *testing.T) {
 
 // history lists the revisions that rollback takes.
 func TestHistory(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ns := e.Namespace("hist")
 	base := []string{"--kubeconfig", e.Kubeconfig, "-n", ns}
@@ -269,6 +276,7 @@ func TestHistory(t *testing.T) {
 
 // Shell completion offers hubs and environments, for deploy as for the others.
 func TestCompletion(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	for _, tc := range []struct {
 		args []string
@@ -294,6 +302,7 @@ func TestCompletion(t *testing.T) {
 // validate reports every problem of a hub × environment, including what would stop
 // a deploy or a build later.
 func TestValidateFlagsWhatStopsADeploy(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	os.Remove(filepath.Join(e.Repo, "deployments/datahub/secrets/kubeconfig.yaml"))
 	os.Remove(filepath.Join(e.Repo, "deployments/datahub/image/Dockerfile"))
@@ -331,6 +340,7 @@ func appendTo(t *testing.T, repo, rel, content string) {
 
 // hubploy 0.3's deploy command line, with the global flags CI scripts put before it.
 func TestPythonHubployDeployLine(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ns := e.Namespace("py")
 	code, out, errOut := e.Run("-v", "-D", "deploy", "datahub", "hub", "staging", "--skip-image-check", "--namespace", ns, "--kubeconfig", e.Kubeconfig,

@@ -29,6 +29,7 @@ func TestMain(m *testing.M) {
 func newEnv(t *testing.T) *clitest.Env { return clitest.New(t, kube, hubploy) }
 
 func TestDeployStatusDiffRollback(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ns := e.Namespace("dh")
 	base := []string{"--kubeconfig", e.Kubeconfig, "--namespace", ns}
@@ -78,6 +79,7 @@ func TestDeployStatusDiffRollback(t *testing.T) {
 // kill -9 while helm waits leaves the release pending-upgrade; --recover brings it back
 // with its history.
 func TestKilledDeployIsRecovered(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ns := e.Namespace("st")
 	// stat20's context template names contexts the test cluster's kubeconfig lacks.
@@ -120,6 +122,7 @@ func TestKilledDeployIsRecovered(t *testing.T) {
 
 // An interrupted deploy (Ctrl-C) stops waiting at once and leaves no pending release.
 func TestInterruptStopsCleanly(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ns := e.Namespace("ctrlc")
 	base := []string{"--kubeconfig", e.Kubeconfig, "--namespace", ns}
@@ -173,6 +176,7 @@ func TestManyHubsSummary(t *testing.T) {
 }
 
 func TestPrintCommands(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	out := e.MustRun("deploy", "datahub", "prod", "--print-commands", "--atomic", "--timeout", "30m")
 	for _, want := range []string{
@@ -197,6 +201,7 @@ func TestPrintCommands(t *testing.T) {
 }
 
 func TestDeployBadInput(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	if err := os.Remove(filepath.Join(e.Repo, "deployments/datahub/secrets/kubeconfig.yaml")); err != nil {
 		t.Fatal(err)
