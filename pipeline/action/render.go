@@ -17,6 +17,8 @@ type Validate struct {
 	*Config
 	Hubs []string // empty: every hub
 	Env  string   // empty: every environment of each hub
+	// Strict holds a chart whose dependencies no lock pins as a problem (for CI).
+	Strict bool
 	// Progress, if set, receives each result as soon as it is known.
 	Progress func(validate.Result)
 }
@@ -35,7 +37,7 @@ func (v *Validate) Run(ctx context.Context) (*ValidateReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	results, err := (&validate.Check{Repo: r, Hubs: v.Hubs, Env: v.Env, Release: v.Release, Progress: v.Progress}).Run(ctx)
+	results, err := (&validate.Check{Repo: r, Hubs: v.Hubs, Env: v.Env, Release: v.Release, Strict: v.Strict, Progress: v.Progress}).Run(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hubploy/hubploy/pipeline/charts"
 	"github.com/hubploy/hubploy/pipeline/cluster"
 	"github.com/hubploy/hubploy/pipeline/mask"
 	"github.com/hubploy/hubploy/pipeline/release"
@@ -114,6 +115,9 @@ type Check struct {
 	Hubs    []string // empty: every hub
 	Env     string   // empty: every environment of each hub
 	Release release.Options
+	// Strict holds a chart whose dependencies no lock pins as a problem, for CI: each
+	// deploy of such a chart may resolve other versions.
+	Strict bool
 	// Progress, if set, receives each result as soon as it is known.
 	Progress func(Result)
 }
@@ -187,6 +191,9 @@ func (v *Check) check(ctx context.Context, h *repo.Hub, env string) (res Result)
 	valuesErr := rel.BuildValues()
 	chartErr := rel.LoadChart(ctx)
 	problems = append(problems, valuesErr, chartErr)
+	if v.Strict {
+		problems = append(problems, charts.RequireLock(rel.ChartDir, v.Repo.Rel(rel.ChartDir)))
+	}
 	if chartErr == nil {
 		problems = append(problems, rel.CheckImagePaths())
 	}

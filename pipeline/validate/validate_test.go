@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -111,6 +112,32 @@ func TestExampleIsValid(t *testing.T) {
 	for _, r := range res {
 		if !r.OK() || len(r.Warnings) > 0 {
 			t.Errorf("%s/%s: problems %q, warnings %q", r.Hub, r.Env, r.Problems, r.Warnings)
+		}
+	}
+}
+
+// A chart that no lock pins is valid (its dependencies are resolved), but not with
+// Strict, which CI uses to keep deploys reproducible: there it is a problem of every
+// hub and environment, and the other checks still run.
+func TestStrictWantsALock(t *testing.T) {
+	root := exampleWithKubeconfigs(t)
+	if err := os.Remove(filepath.Join(root, "hub", "Chart.lock")); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range run(t, root, validate.Check{Env: "prod"}) {
+		if !r.OK() {
+			t.Errorf("%s/%s without --strict: %q", r.Hub, r.Env, r.Problems)
+		}
+	}
+	writeFile(t, filepath.Join(root, "deployments/stat20/config/prod.yaml"), []byte("jupyterhub: {hub: {nope: 1}}\n"))
+	res := run(t, root, validate.Check{Env: "prod", Strict: true})
+	const want = "hub/Chart.yaml: has dependencies that no Chart.lock pins (run `hubploy lock hub` and commit hub/Chart.lock)"
+	for _, r := range res {
+		if !slices.Contains(r.Problems, want) {
+			t.Errorf("%s/%s: %q", r.Hub, r.Env, r.Problems)
+		}
+		if r.Hub == "stat20" && len(r.Problems) < 2 {
+			t.Errorf("stat20's schema problem went unreported: %q", r.Problems)
 		}
 	}
 }
