@@ -29,6 +29,7 @@ versions, and validate --strict accepts the chart.`,
 			}
 			return nil
 		},
+		ValidArgsFunction: cobra.FixedCompletions(nil, cobra.ShellCompDirectiveFilterDirs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := g.config()
 			if err != nil {
