@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -88,8 +89,8 @@ func (l *Loader) Load(ctx context.Context, dir, display string) (*chart.Chart, e
 			return nil, err
 		}
 	} else {
-		if sum, err := hashReq(c.Metadata.Dependencies, c.Lock.Dependencies); err != nil || sum != c.Lock.Digest {
-			return nil, &inputerr.Error{File: display + "/" + LockFile(c), Msg: "is out of sync with " + dependenciesFile(c), Hint: lockHint(c, display)}
+		if !inSync(c) {
+			return nil, &inputerr.Error{File: display + "/" + lockFileRead(c), Msg: "is out of sync with " + dependenciesFile(c), Hint: lockHint(c, display)}
 		}
 		p = &pinned{lock: c.Lock, indexes: &indexes{}}
 	}
@@ -125,7 +126,7 @@ func RequireLock(dir, display string) error {
 	return &inputerr.Error{File: display + "/" + dependenciesFile(c), Msg: "has dependencies that no " + LockFile(c) + " pins", Hint: lockHint(c, display)}
 }
 
-// LockFile is the name of the lock helm reads and writes for c.
+// LockFile is the name of the lock helm writes for c.
 func LockFile(c *chart.Chart) string {
 	if c.Metadata.APIVersion == chart.APIVersionV1 {
 		return "requirements.lock"
@@ -133,12 +134,27 @@ func LockFile(c *chart.Chart) string {
 	return "Chart.lock"
 }
 
-// dependenciesFile is the file that declares c's dependencies.
+// lockFileRead is the name of the lock c was loaded with: helm reads either name
+// whatever the chart's apiVersion.
+func lockFileRead(c *chart.Chart) string {
+	if has(c, "requirements.lock") {
+		return "requirements.lock"
+	}
+	return "Chart.lock"
+}
+
+// dependenciesFile is the file that declares c's dependencies: requirements.yaml,
+// which helm reads whatever the chart's apiVersion, replaces Chart.yaml's list.
 func dependenciesFile(c *chart.Chart) string {
-	if c.Metadata.APIVersion == chart.APIVersionV1 {
+	if has(c, "requirements.yaml") {
 		return "requirements.yaml"
 	}
 	return "Chart.yaml"
+}
+
+// has reports whether the chart folder holds the file name at its top.
+func has(c *chart.Chart, name string) bool {
+	return slices.ContainsFunc(c.Raw, func(f *chart.File) bool { return f.Name == name })
 }
 
 func lockHint(c *chart.Chart, display string) string {
@@ -183,9 +199,28 @@ func missingDependencies(c *chart.Chart) map[string]bool {
 	return missing
 }
 
+// inSync reports whether c's lock pins what c declares, as `helm dependency build`
+// checks: an apiVersion v1 chart's requirements.lock written by helm 2 holds helm 2's
+// digest, of the requirements alone.
+func inSync(c *chart.Chart) bool {
+	if sum, err := hashReq(c.Metadata.Dependencies, c.Lock.Dependencies); err == nil && sum == c.Lock.Digest {
+		return true
+	}
+	if c.Metadata.APIVersion != chart.APIVersionV1 {
+		return false
+	}
+	sum, err := digest(map[string][]*chart.Dependency{"dependencies": c.Metadata.Dependencies})
+	return err == nil && sum == c.Lock.Digest
+}
+
 // hashReq is helm's Chart.lock digest of the requirements and the lock.
 func hashReq(req, lock []*chart.Dependency) (string, error) {
-	data, err := json.Marshal([2][]*chart.Dependency{req, lock})
+	return digest([2][]*chart.Dependency{req, lock})
+}
+
+// digest is helm's digest of v's JSON.
+func digest(v any) (string, error) {
+	data, err := json.Marshal(v)
 	if err != nil {
 		return "", err
 	}

@@ -131,6 +131,29 @@ func TestLoadErrors(t *testing.T) {
 	})
 }
 
+// An apiVersion v1 chart's requirements.lock that helm 2 wrote holds helm 2's digest,
+// which helm 3 accepts too (testdata/helm2-lock/hub is helm's testcharts/issue-7233).
+func TestHelm2RequirementsLock(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join("testdata", "helm2-lock"))); err != nil {
+		t.Fatal(err)
+	}
+	c, err := (&charts.Loader{}).Load(context.Background(), filepath.Join(dir, "hub"), "hub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Dependencies()) != 1 || c.Dependencies()[0].Name() != "alpine" {
+		t.Fatalf("dependencies: %v", c.Dependencies())
+	}
+	requirements := filepath.Join(dir, "hub", "requirements.yaml")
+	data, _ := os.ReadFile(requirements)
+	os.WriteFile(requirements, []byte(strings.Replace(string(data), "version: 0.1.0", "version: ~0.1.0", 1)), 0o644)
+	_, err = (&charts.Loader{}).Load(context.Background(), filepath.Join(dir, "hub"), "hub")
+	if want := "hub/requirements.lock: is out of sync with requirements.yaml (run `hubploy lock hub` and commit hub/requirements.lock)"; err == nil || err.Error() != want {
+		t.Fatalf("got  %v\nwant %s", err, want)
+	}
+}
+
 // A repository or mirror that sends without end is cut off at the limit, with one line
 // naming the URL and the limit, rather than filling the memory.
 func TestEndlessDownload(t *testing.T) {
