@@ -202,9 +202,23 @@ func TestFindings(t *testing.T) {
 			name: "no cluster block",
 			change: func(t *testing.T, root string) {
 				writeFile(t, filepath.Join(root, "deployments/stat20/hubploy.yaml"), []byte("# no cluster: deployed with --kubeconfig\n"))
+				// Nor a kubeconfig or service account around it, whatever the machine has.
+				t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "absent"))
+				t.Setenv("KUBERNETES_SERVICE_HOST", "")
 			},
 			hub: "stat20", env: "prod",
-			warnings: []string{`deployments/stat20/hubploy.yaml: key "cluster": is missing, so hubploy does not know how to reach the cluster (add a cluster block (provider: kubeconfig) or pass --kubeconfig)`},
+			warnings: []string{`deployments/stat20/hubploy.yaml: key "cluster": is missing, and neither $KUBECONFIG (`},
+		},
+		{
+			name: "no cluster block, KUBECONFIG set",
+			change: func(t *testing.T, root string) {
+				writeFile(t, filepath.Join(root, "deployments/stat20/hubploy.yaml"), []byte("# no cluster: KUBECONFIG says where\n"))
+				kc := filepath.Join(t.TempDir(), "kubeconfig")
+				writeFile(t, kc, []byte("apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: https://k.example.org}}]\n"+
+					"users: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n"))
+				t.Setenv("KUBECONFIG", kc)
+			},
+			hub: "stat20", env: "prod",
 		},
 		{
 			name: "image folder without Dockerfile",
