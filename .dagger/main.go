@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -182,12 +183,16 @@ func (m *Hubploy) Validate(
 	// The one environment to check (default: every environment of each hub).
 	// +optional
 	env string,
+	// Make a chart whose dependencies no Chart.lock pins a problem (for CI), rather
+	// than a note.
+	// +optional
+	strict bool,
 ) (string, error) {
 	cfg, err := m.config(ctx)
 	if err != nil {
 		return "", err
 	}
-	rep, err := (&action.Validate{Config: cfg, Hubs: hub, Env: env}).Run(ctx)
+	rep, err := (&action.Validate{Config: cfg, Hubs: hub, Env: env, Strict: strict}).Run(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -202,6 +207,27 @@ func (m *Hubploy) Validate(
 		return "", fmt.Errorf("%d hub environment(s) failed validation:\n%s", rep.Failed, b.String())
 	}
 	return b.String(), nil
+}
+
+// The umbrella chart's lock file (Chart.lock; requirements.lock for an apiVersion v1
+// chart), pinning its dependencies as `helm dependency update` would: the newest
+// version each constraint allows, from the repository or its mirror. The same bytes
+// helm writes but the generated time; the current lock when its digest is unchanged.
+// Export it into the repository and commit it.
+func (m *Hubploy) Lock(ctx context.Context) (*dagger.File, error) {
+	cfg, err := m.config(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res, err := (&action.Lock{Config: cfg, NoWrite: true}).Run(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if res.File == "" {
+		return nil, fmt.Errorf("%s has no dependencies: there is nothing to lock", res.Chart)
+	}
+	name := path.Base(res.File)
+	return dag.Directory().WithNewFile(name, string(res.Content)).File(name), nil
 }
 
 // Render a hub's manifests for an environment, secrets masked, as a Directory.

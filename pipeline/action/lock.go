@@ -22,6 +22,9 @@ type Lock struct {
 	// ChartDir is the chart folder, relative to Settings.PathBase; empty: the
 	// repository's umbrella chart.
 	ChartDir string
+	// NoWrite leaves the chart folder alone: the lock is only in the result's Content
+	// (the Dagger module hands it back as a File).
+	NoWrite bool
 }
 
 // LockResult says what the lock pins and whether it was written.
@@ -31,6 +34,9 @@ type LockResult struct {
 	Written      bool               `json:"written"` // false: the lock was current, or the chart has no dependencies
 	Digest       string             `json:"digest,omitempty"`
 	Dependencies []LockedDependency `json:"dependencies"`
+	// Content is the lock file as it is after Run (as written, or as it was when
+	// current); empty when the chart has no dependencies.
+	Content []byte `json:"-"`
 }
 
 // LockedDependency is one dependency as the lock pins it.
@@ -61,14 +67,19 @@ func (l *Lock) Run(ctx context.Context) (*LockResult, error) {
 	for i, d := range lock.Dependencies {
 		res.Dependencies = append(res.Dependencies, LockedDependency{Name: d.Name, Repository: d.Repository, Constraint: c.Metadata.Dependencies[i].Version, Version: d.Version})
 	}
+	path := filepath.Join(dir, name)
 	if c.Lock != nil && c.Lock.Digest == lock.Digest {
-		return res, nil
+		res.Content, err = os.ReadFile(path)
+		return res, err
 	}
 	data, err := yaml.Marshal(lock) // helm's lock writer, so that both write the same bytes
 	if err != nil {
 		return nil, err
 	}
-	path := filepath.Join(dir, name)
+	res.Content = data
+	if l.NoWrite {
+		return res, nil
+	}
 	if info, err := os.Lstat(path); err == nil && info.Mode()&os.ModeSymlink != 0 {
 		return nil, &inputerr.Error{File: res.File, Msg: "is a symbolic link, which helm does not write through either", Hint: "replace it with the file"}
 	}

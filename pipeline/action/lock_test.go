@@ -170,12 +170,20 @@ func TestLockTheExample(t *testing.T) {
 	if err := os.Remove(lockFile); err != nil {
 		t.Fatal(err)
 	}
-	res, err := (&Lock{Config: c}).Run(context.Background())
+	committed := readFile(t, filepath.Join(example.Dir(), "hub", "Chart.lock"))
+	// NoWrite gives the same lock in the result only.
+	res, err := (&Lock{Config: c, NoWrite: true}).Run(context.Background())
+	if err != nil || res.Written || generated.ReplaceAllString(string(res.Content), "") != generated.ReplaceAllString(committed, "") {
+		t.Fatalf("NoWrite: %+v, %v", res, err)
+	}
+	if _, err := os.Stat(lockFile); err == nil {
+		t.Fatal("NoWrite wrote the lock")
+	}
+	res, err = (&Lock{Config: c}).Run(context.Background())
 	if err != nil || !res.Written {
 		t.Fatalf("%+v, %v", res, err)
 	}
-	committed := readFile(t, filepath.Join(example.Dir(), "hub", "Chart.lock"))
-	if got := readFile(t, lockFile); generated.ReplaceAllString(got, "") != generated.ReplaceAllString(committed, "") {
+	if got := readFile(t, lockFile); generated.ReplaceAllString(got, "") != generated.ReplaceAllString(committed, "") || got != string(res.Content) {
 		t.Fatalf("wrote:\n%s\ncommitted:\n%s", got, committed)
 	}
 }
