@@ -97,7 +97,9 @@ func TestValidateAndRenderAsIs(t *testing.T) {
 	// The images 0.3's blocks name, with their content tags, are in the manifests.
 	manifests := e.MustRun("render", "datahub", "staging")
 	_, list, _ := e.Run("images", "list", "datahub", "data100", "--output", "json") // the registries are fictional: exit 1
-	var rows struct{ Images []struct{ Hub, Name, Tag string } }
+	var rows struct {
+		Images []struct{ Hub, Name, Tag string }
+	}
 	if err := json.Unmarshal([]byte(list), &rows); err != nil || len(rows.Images) != 3 {
 		t.Fatalf("images list: %v\n%s", err, list)
 	}
