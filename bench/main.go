@@ -68,8 +68,9 @@ type bench struct {
 	work          string
 	env           []string // of both tools
 	repo          string   // hubs bench01..: the deploy rows
-	manyRepo      string   // the validate row's hubs
-	chart         string   // helm's copy of the umbrella chart, its dependency in charts/
+	manyRepo      string   // the validate row's
+	manyHubs      []string
+	chart         string // helm's copy of the umbrella chart, its dependency in charts/
 	secrets       map[string]string
 	hubs          []string
 	client        kubernetes.Interface
@@ -123,10 +124,11 @@ func run(ctx context.Context, helm string, runs, nHubs, nValidate int, out strin
 	report.Helm = firstLine(b.output(ctx, b.helm, "version", "--short"))
 
 	logf("generating %d hubs, %d more for validate, and helm's copy of the chart", nHubs, nValidate)
-	if b.repo, b.hubs, err = generate(filepath.Join(b.work, "repo"), nHubs); err != nil {
+	b.repo, b.manyRepo = filepath.Join(b.work, "repo"), filepath.Join(b.work, "validate-repo")
+	if b.hubs, err = generate(b.repo, nHubs); err != nil {
 		return err
 	}
-	if b.manyRepo, _, err = generate(filepath.Join(b.work, "validate-repo"), nValidate); err != nil {
+	if b.manyHubs, err = generate(b.manyRepo, nValidate); err != nil {
 		return err
 	}
 	if err := b.prepareHelm(ctx); err != nil {
@@ -184,10 +186,6 @@ func run(ctx context.Context, helm string, runs, nHubs, nValidate int, out strin
 		}
 	}
 
-	manyNames, err := hubNames(b.manyRepo)
-	if err != nil {
-		return err
-	}
 	hubNamespaces := namespaces(b.hubs, "")
 	helmNamespaces := namespaces(b.hubs, "helm-")
 	for i := 1; i <= runs; i++ {
@@ -223,7 +221,7 @@ func run(ctx context.Context, helm string, runs, nHubs, nValidate int, out strin
 		logf("run %d/%d: validate %d hubs", i, runs, nValidate)
 		if err := both(&rows[5], i,
 			func() (Sample, error) { return b.exec(ctx, b.env, b.hubploy, "--repo", b.manyRepo, "validate") },
-			func() (Sample, error) { return b.loop(ctx, b.env, b.helmLints(b.manyRepo, manyNames)) }); err != nil {
+			func() (Sample, error) { return b.loop(ctx, b.env, b.helmLints(b.manyRepo, b.manyHubs)) }); err != nil {
 			return err
 		}
 	}
@@ -325,9 +323,9 @@ func (b *bench) prepareHelm(ctx context.Context) error {
 // generate writes a deployment repository at dir: hubs-example's chart and n copies of
 // its stat20 hub, bench01.. (bench001.. for 100 or more). Their hubploy.yaml has no
 // cluster block: both tools reach the cluster through KUBECONFIG, with no flag.
-func generate(dir string, n int) (string, []string, error) {
+func generate(dir string, n int) ([]string, error) {
 	if err := os.CopyFS(filepath.Join(dir, "hub"), os.DirFS(filepath.Join(example.Dir(), "hub"))); err != nil {
-		return "", nil, err
+		return nil, err
 	}
 	stat20 := filepath.Join(example.Dir(), "deployments", "stat20")
 	width := max(2, len(strconv.Itoa(n)))
@@ -337,26 +335,17 @@ func generate(dir string, n int) (string, []string, error) {
 		hubs = append(hubs, hub)
 		hubDir := filepath.Join(dir, "deployments", hub)
 		if err := os.CopyFS(hubDir, os.DirFS(stat20)); err != nil {
-			return "", nil, err
+			return nil, err
 		}
 		if err := os.Remove(filepath.Join(hubDir, "secrets", "kubeconfig.yaml")); err != nil {
-			return "", nil, err
+			return nil, err
 		}
 		if err := os.WriteFile(filepath.Join(hubDir, "hubploy.yaml"),
 			[]byte("# A copy of stat20 made by bench/; no cluster block: the cluster comes from KUBECONFIG.\n"), 0o644); err != nil {
-			return "", nil, err
+			return nil, err
 		}
 	}
-	return dir, hubs, nil
-}
-
-func hubNames(repo string) ([]string, error) {
-	entries, err := os.ReadDir(filepath.Join(repo, "deployments"))
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	return names, err
+	return hubs, nil
 }
 
 func namespaces(hubs []string, prefix string) []string {
