@@ -65,15 +65,16 @@ func logf(format string, args ...any) {
 // bench holds what the rows run against.
 type bench struct {
 	hubploy, helm string
-	work          string
+	work          string   // a temporary folder, removed at the end
 	env           []string // of both tools
-	repo          string   // hubs bench01..: the deploy rows
-	manyRepo      string   // the validate row's
-	manyHubs      []string
-	chart         string // helm's copy of the umbrella chart, its dependency in charts/
-	secrets       map[string]string
-	hubs          []string
 	client        kubernetes.Interface
+	// The deploy rows' repository and hubs (bench01..), the validate row's.
+	repo, manyRepo string
+	hubs, manyHubs []string
+	// helm's copy of the umbrella chart, its dependency in charts/, and the decrypted
+	// secrets files by environment.
+	chart   string
+	secrets map[string]string
 }
 
 func run(ctx context.Context, helm string, runs, nHubs, nValidate int, out string) (err error) {
