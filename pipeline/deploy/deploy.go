@@ -48,7 +48,7 @@ type session struct {
 }
 
 // newSession connects to the cluster; ctx bounds the waits until lock rebinds them.
-func newSession(ctx context.Context, access *cluster.Access, namespace string, progress func(string, ...any), interval time.Duration) (*session, error) {
+func newSession(ctx context.Context, access *cluster.Access, namespace string, progress func(string, ...any)) (*session, error) {
 	cfg := new(action.Configuration)
 	if err := cfg.Init(access.Getter, namespace, "secret", orDiscard(access.HelmLog)); err != nil {
 		return nil, err
@@ -57,10 +57,11 @@ func newSession(ctx context.Context, access *cluster.Access, namespace string, p
 	if !ok {
 		return nil, fmt.Errorf("unexpected helm kube client %T", cfg.KubeClient)
 	}
-	if interval == 0 {
-		interval = 2 * time.Second
+	objects, err := base.Factory.DynamicClient()
+	if err != nil {
+		return nil, err
 	}
-	waiter := &statusWaiter{Client: base, ctx: ctx, progress: orDiscard(progress), interval: interval}
+	waiter := &statusWaiter{Client: base, ctx: ctx, progress: orDiscard(progress), objects: objects, pace: defaultPace}
 	cfg.KubeClient = waiter
 	if err := base.IsReachable(); err != nil {
 		return nil, fmt.Errorf("cannot reach the cluster at %s (access from %s): %v; check the cluster block of hubploy.yaml, the kubeconfig and the network", access.Server, access.Source, unwrapAll(err))

@@ -21,7 +21,7 @@ type Rollback struct {
 // Run rolls back and returns the new revision.
 func (rb *Rollback) Run(ctx context.Context, name, namespace string, revision int) (rev int, err error) {
 	progress := orDiscard(rb.Progress)
-	s, err := newSession(ctx, rb.Access, namespace, progress, 0)
+	s, err := newSession(ctx, rb.Access, namespace, progress)
 	if err != nil {
 		return 0, err
 	}

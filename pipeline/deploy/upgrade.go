@@ -31,8 +31,6 @@ type Upgrade struct {
 	Recover       bool // roll back a release left pending by a killed run, then go on
 	// Progress receives progress lines; nil drops them.
 	Progress func(format string, args ...any)
-	// PollInterval is how often the wait looks at the resources; zero means 2 s.
-	PollInterval time.Duration
 }
 
 // Run deploys rel. The error, "<release>: " and one masked line, is also in the result.
@@ -48,7 +46,7 @@ func (u *Upgrade) Run(ctx context.Context, rel *release.Release) (res *Result, e
 	}()
 	progress := orDiscard(u.Progress)
 	progress("connecting to %s", u.Access.Server)
-	s, err := newSession(ctx, u.Access, rel.Namespace, progress, u.PollInterval)
+	s, err := newSession(ctx, u.Access, rel.Namespace, progress)
 	if err != nil {
 		return res, err
 	}

@@ -10,11 +10,18 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-logr/logr"
 	"helm.sh/helm/v3/pkg/kube"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/cli-runtime/pkg/resource"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/klog/v2"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 )
 
@@ -24,17 +31,32 @@ const LoadBalancerMessage = "waiting for a load-balancer address: nothing has se
 	"use proxy.service.type ClusterIP or NodePort there)"
 
 // statusWaiter is helm's kube client with the wait replaced: readiness comes from
-// kstatus, each change is reported as it happens, a cancelled context stops the wait at
-// once, and a timeout names what was not ready.
+// kstatus over a watch of each resource, each change is reported as the API server
+// reports it, a cancelled context stops the wait at once, and a timeout names what was
+// not ready.
 type statusWaiter struct {
 	*kube.Client
 	ctx      context.Context
 	progress func(format string, args ...any)
-	interval time.Duration
+	objects  dynamic.Interface // watches the resources
+	pace     pace
 
 	mu      sync.Mutex
 	failure error // the first wait that ended on its own: a timeout, a failed resource
 }
+
+// pace is how a wait reads the cluster besides its watches.
+type pace struct {
+	// quiet is how long the wait hears nothing before it reads one resource, to learn
+	// whether the cluster still answers: a watch cannot tell a cluster where nothing
+	// changes from one whose storage stopped answering (a paused etcd leaves the API
+	// server's watches open and silent).
+	quiet time.Duration
+	poll  time.Duration // between reads of a resource the cluster does not allow to watch
+	read  time.Duration // bounds each read
+}
+
+var defaultPace = pace{quiet: 2 * time.Second, poll: 2 * time.Second, read: 10 * time.Second}
 
 // cause is err, or the wait's own failure when err is a cancel that came after it: helm
 // answers a cancel while it records the failed revision (a deploy lock lost because the
@@ -66,96 +88,327 @@ func (w *statusWaiter) wait(resources kube.ResourceList, timeout time.Duration, 
 			w.failure = err
 		}
 	}()
-	start := time.Now()
 	var targets []*resource.Info
-	var found poll // what the last whole poll found; before the first, nothing is ready
 	for _, info := range resources {
 		if info.Mapping.GroupVersionKind.Kind == "Job" && !jobs {
 			continue
 		}
 		targets = append(targets, info)
-		found.notReady = append(found.notReady, resourceKey(info))
 	}
-	last := map[string]string{} // each resource's last status line, to report changes
-	reported := ""              // the read error said last, to say each once
+	if len(targets) == 0 {
+		return nil
+	}
+	run := &waitRun{ctx: ctx, objects: w.objects, pace: w.pace, targets: targets, reports: make(chan report),
+		board: newBoard(targets, w.progress)}
+	// client-go logs what goes wrong with a watch; the board says it, once.
+	watchCtx, stopWatching := context.WithCancel(klog.NewContext(ctx, logr.Discard()))
+	defer stopWatching()
+	for i := range targets {
+		go run.follow(watchCtx, i)
+	}
+	return run.until(timeout)
+}
+
+// report is what was learnt of one resource: its status, or why it cannot be read.
+type report struct {
+	target  int
+	status  status.Status // "" when only err changed
+	message string
+	err     error // nil: the cluster answers again
+	refused bool  // the cluster does not allow to watch it: err says so
+}
+
+// waitRun is one wait: a watch of each target, whose reports it puts on its board.
+type waitRun struct {
+	ctx     context.Context
+	objects dynamic.Interface
+	pace    pace
+	targets []*resource.Info
+	reports chan report
+	board   *board
+}
+
+// send hands rep to the wait, unless the wait is over.
+func (r *waitRun) send(rep report) {
+	select {
+	case r.reports <- rep:
+	case <-r.ctx.Done():
+	}
+}
+
+// until takes reports until every target is ready, one failed or the wait ends (ctx).
+// After pace.quiet without news, it reads one resource, so that a cluster that stopped
+// answering is named as such.
+func (r *waitRun) until(timeout time.Duration) error {
+	quiet := time.NewTimer(r.pace.quiet)
+	defer quiet.Stop()
+	answers := make(chan error)
+	asking := false
 	for {
-		p, err := w.poll(ctx, targets, last, start)
-		if err != nil {
-			return err
-		}
-		// A poll that the end of the wait cut short knows less than the one before.
-		if ctx.Err() == nil {
-			found = p
-			if len(p.notReady)+len(p.unread) == 0 {
+		select {
+		case <-r.ctx.Done():
+			return r.board.standing().notReadyError(r.ctx, timeout)
+		case rep := <-r.reports:
+			if r.ctx.Err() != nil {
+				// The end of the wait may have cut the read short: it knows less than the board.
+				return r.board.standing().notReadyError(r.ctx, timeout)
+			}
+			if rep.refused {
+				r.board.refused(rep.err, r.pace.poll)
+				go r.poll(rep.target)
+				continue
+			}
+			if err := r.board.apply(rep); err != nil {
+				return err
+			}
+			if r.board.standing().ready() {
 				return nil
 			}
-			if p.readErr == nil {
-				reported = ""
-			} else if msg := p.readErr.Error(); msg != reported {
-				reported = msg
-				w.progress("could not read %d resource(s) from the cluster: %s; retrying", len(p.unread), msg)
+			if rep.err == nil && !asking {
+				quiet.Reset(r.pace.quiet)
 			}
-		}
-		select {
-		case <-ctx.Done():
-			return found.notReadyError(ctx, timeout)
-		case <-time.After(w.interval):
+		case <-quiet.C:
+			asking = true
+			go func() {
+				// Any read that reaches the cluster's storage will do: the first
+				// resource's, whose answer only tells that the cluster answers.
+				_, _, err := r.pace.look(r.ctx, r.targets[0])
+				select {
+				case answers <- err:
+				case <-r.ctx.Done():
+				}
+			}()
+		case err := <-answers:
+			if r.ctx.Err() != nil {
+				return r.board.standing().notReadyError(r.ctx, timeout)
+			}
+			asking = false
+			r.board.heard(err)
+			quiet.Reset(r.pace.quiet)
 		}
 	}
 }
 
-// readTimeout bounds one read of a resource during a wait.
-const readTimeout = 10 * time.Second
+// follow reports on target i from a watch of it alone, which client-go lists again and
+// watches anew whenever the connection drops; it reports each failed attempt and the
+// first that works after them. A cluster that refuses the watch ends it: the wait reads
+// the target instead.
+func (r *waitRun) follow(ctx context.Context, i int) {
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	info := r.targets[i]
+	objects := r.objects.Resource(info.Mapping.Resource).Namespace(namespaceIfScoped(info))
+	byName := fields.OneTermEqualSelector("metadata.name", info.Name).String()
+	failing := false
+	answered := func(err error) error {
+		switch {
+		case err == nil:
+			if failing {
+				failing = false
+				r.send(report{target: i})
+			}
+		case ctx.Err() != nil, apierrors.IsResourceExpired(err), apierrors.IsGone(err):
+			// The wait is over, or client-go lists again at once.
+		case apierrors.IsForbidden(err):
+			stop()
+			r.send(report{target: i, err: err, refused: true})
+		default:
+			failing = true
+			r.send(report{target: i, err: withoutURL(err)})
+		}
+		return err
+	}
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+			opts.FieldSelector = byName
+			if opts.ResourceVersion == "0" {
+				// The first list may come from the API server's cache ("0"), which can
+				// predate what helm just applied: an old Deployment would look ready.
+				opts.ResourceVersion = ""
+			}
+			list, err := objects.List(ctx, opts)
+			return list, answered(err)
+		},
+		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			opts.FieldSelector = byName
+			w, err := objects.Watch(ctx, opts)
+			return w, answered(err)
+		},
+	}
+	seen := func(obj any, gone bool) {
+		if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+			obj = tomb.Obj
+		}
+		// An aggregated API server may ignore the field selector.
+		if u, ok := obj.(*unstructured.Unstructured); ok && u.GetName() == info.Name {
+			st, msg := status.NotFoundStatus, "not found"
+			if !gone {
+				st, msg = objectStatus(u)
+			}
+			r.send(report{target: i, status: st, message: msg})
+		}
+	}
+	logger := klog.FromContext(ctx)
+	store, informer := cache.NewInformerWithOptions(cache.InformerOptions{
+		Logger:        &logger,
+		ListerWatcher: cache.ToListWatcherWithWatchListSemantics(lw, r.objects),
+		ObjectType:    &unstructured.Unstructured{},
+		Handler: cache.ResourceEventHandlerFuncs{
+			AddFunc:    func(obj any) { seen(obj, false) },
+			UpdateFunc: func(_, obj any) { seen(obj, false) },
+			DeleteFunc: func(obj any) { seen(obj, true) },
+		},
+	})
+	go func() {
+		// An object that is not there is no event at all: look once the first list is in.
+		if cache.WaitForCacheSync(ctx.Done(), informer.HasSynced) {
+			if _, there, _ := store.GetByKey(cache.NewObjectName(namespaceIfScoped(info), info.Name).String()); !there {
+				r.send(report{target: i, status: status.NotFoundStatus, message: "not found"})
+			}
+		}
+	}()
+	informer.RunWithContext(ctx)
+}
 
-// poll is what one look at every resource of a wait found.
-type poll struct {
+// poll reports on target i from a read every pace.poll, for a cluster that does not
+// allow to watch it.
+func (r *waitRun) poll(i int) {
+	for {
+		st, msg, err := r.pace.look(r.ctx, r.targets[i])
+		r.send(report{target: i, status: st, message: msg, err: err})
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-time.After(r.pace.poll):
+		}
+	}
+}
+
+// look reads info once, within p.read: a cluster that does not answer by then is a
+// noAnswerError.
+func (p pace) look(ctx context.Context, info *resource.Info) (status.Status, string, error) {
+	readCtx, cancel := context.WithTimeout(ctx, p.read)
+	defer cancel()
+	st, msg, err := readStatus(readCtx, info)
+	if err != nil && errors.Is(readCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+		err = noAnswerError{p.read}
+	}
+	return st, msg, err
+}
+
+// noAnswerError is a read the cluster did not answer in time.
+type noAnswerError struct{ within time.Duration }
+
+func (e noAnswerError) Error() string {
+	return fmt.Sprintf("the cluster did not answer within %s", e.within)
+}
+
+// board is what a wait knows of each of its resources, from the last report on it.
+type board struct {
+	keys     []string        // "Kind/name"
+	statuses []status.Status // "" before the first report
+	lines    []string        // "status: message", as reported
+	errs     []error         // why it cannot be read now
+	silence  error           // the cluster did not answer the last look, and nothing was heard since
+	progress func(format string, args ...any)
+	start    time.Time
+	said     string // the read trouble said last, to say each once
+	refusal  bool   // a refused watch was said
+}
+
+func newBoard(targets []*resource.Info, progress func(string, ...any)) *board {
+	b := &board{statuses: make([]status.Status, len(targets)), lines: make([]string, len(targets)),
+		errs: make([]error, len(targets)), progress: progress, start: time.Now()}
+	for _, info := range targets {
+		b.keys = append(b.keys, resourceKey(info))
+	}
+	return b
+}
+
+// apply records rep, saying a change of status. A failed resource ends the wait:
+// waiting longer cannot make it ready.
+func (b *board) apply(rep report) error {
+	i := rep.target
+	b.errs[i] = rep.err
+	if rep.err == nil {
+		b.silence = nil // the cluster answers
+	}
+	if rep.status != "" {
+		line := string(rep.status) + ": " + rep.message
+		if b.lines[i] != line {
+			b.statuses[i], b.lines[i] = rep.status, line
+			b.progress("%-40s %s (%.0fs)", b.keys[i], line, time.Since(b.start).Seconds())
+		}
+		if rep.status == status.FailedStatus {
+			return fmt.Errorf("%s failed: %s", b.keys[i], rep.message)
+		}
+	}
+	b.sayTrouble()
+	return nil
+}
+
+// heard records what a look at the cluster found: nil, an answer of any kind.
+func (b *board) heard(err error) {
+	var silent noAnswerError
+	if errors.As(err, &silent) {
+		b.silence = err
+	} else {
+		b.silence = nil
+	}
+	b.sayTrouble()
+}
+
+// refused says, once a wait, that the cluster does not allow to watch (RBAC).
+func (b *board) refused(err error, poll time.Duration) {
+	if !b.refusal {
+		b.refusal = true
+		b.progress("the cluster does not allow to watch (%v): reading what it does not every %s instead", err, poll)
+	}
+}
+
+// sayTrouble says why resources cannot be read, once for each reason, in one line for
+// all: the cluster's trouble, not the resources'.
+func (b *board) sayTrouble() {
+	s := b.standing()
+	if s.readErr == nil {
+		b.said = ""
+	} else if msg := s.readErr.Error(); msg != b.said {
+		b.said = msg
+		b.progress("could not read from the cluster: %s; retrying", msg)
+	}
+}
+
+// standing is where a wait stands: what is not ready, what cannot be read.
+type standing struct {
 	notReady []string // "Kind/name (status: message)" of each resource read and not ready
-	unread   []string // "Kind/name" of each that could not be read
+	unread   []string // "Kind/name" of each that cannot be read
 	readErr  error    // why, for the last of them
 }
 
-// poll reads every target once, reporting each change of status against last. A failed
-// resource ends the wait at once: waiting longer cannot make it ready.
-func (w *statusWaiter) poll(ctx context.Context, targets []*resource.Info, last map[string]string, start time.Time) (poll, error) {
-	var p poll
-	for i, info := range targets {
-		key := resourceKey(info)
-		readCtx, cancel := context.WithTimeout(ctx, readTimeout)
-		st, msg, err := readStatus(readCtx, info)
-		noAnswer := err != nil && errors.Is(readCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
-		cancel()
-		if noAnswer {
-			// The cluster does not answer: asking for each of the rest would hold the
-			// wait readTimeout per resource.
-			p.readErr = fmt.Errorf("the cluster did not answer within %s", readTimeout)
-			for _, rest := range targets[i:] {
-				p.unread = append(p.unread, resourceKey(rest))
-			}
-			break
-		}
-		if err != nil {
-			// One line for all, in wait: the cluster's trouble, not the resources'.
-			p.unread, p.readErr = append(p.unread, key), err
-			continue
-		}
-		line := string(st) + ": " + msg
-		if last[key] != line {
-			last[key] = line
-			w.progress("%-40s %s (%.0fs)", key, line, time.Since(start).Seconds())
-		}
-		if st == status.FailedStatus {
-			return p, fmt.Errorf("%s failed: %s", key, msg)
-		}
-		if st != status.CurrentStatus {
-			p.notReady = append(p.notReady, key+" ("+line+")")
+func (b *board) standing() standing {
+	var s standing
+	for i, key := range b.keys {
+		switch {
+		case b.errs[i] != nil:
+			s.unread, s.readErr = append(s.unread, key), b.errs[i]
+		case b.statuses[i] == status.CurrentStatus:
+		case b.silence != nil:
+			// Its watch is silent: the resource may have changed since.
+			s.unread, s.readErr = append(s.unread, key), b.silence
+		case b.lines[i] == "":
+			s.notReady = append(s.notReady, key)
+		default:
+			s.notReady = append(s.notReady, key+" ("+b.lines[i]+")")
 		}
 	}
-	return p, nil
+	return s
 }
+
+func (s standing) ready() bool { return len(s.notReady)+len(s.unread) == 0 }
 
 // notReadyError says, on one line, that the wait ended (ctx, done) before every resource
 // was ready, which were not, and why some could not be read.
-func (p poll) notReadyError(ctx context.Context, timeout time.Duration) error {
+func (s standing) notReadyError(ctx context.Context, timeout time.Duration) error {
 	what := "timed out after " + timeout.String()
 	if errors.Is(ctx.Err(), context.Canceled) {
 		what = "stopped"
@@ -163,13 +416,13 @@ func (p poll) notReadyError(ctx context.Context, timeout time.Duration) error {
 			what += " (" + cause.Error() + ")" // a signal, a lost lock
 		}
 	}
-	parts := slices.Sorted(slices.Values(p.notReady))
-	if len(p.unread) > 0 {
+	parts := slices.Sorted(slices.Values(s.notReady))
+	if len(s.unread) > 0 {
 		parts = append(parts, fmt.Sprintf("%d could not be read from the cluster (%s): %v",
-			len(p.unread), strings.Join(slices.Sorted(slices.Values(p.unread)), ", "), p.readErr))
+			len(s.unread), strings.Join(slices.Sorted(slices.Values(s.unread)), ", "), s.readErr))
 	}
 	return &waitError{
-		msg:   fmt.Sprintf("%s waiting for %d resource(s) to be ready: %s", what, len(p.notReady)+len(p.unread), strings.Join(parts, "; ")),
+		msg:   fmt.Sprintf("%s waiting for %d resource(s) to be ready: %s", what, len(s.notReady)+len(s.unread), strings.Join(parts, "; ")),
 		cause: ctx.Err(),
 	}
 }
@@ -186,6 +439,13 @@ func (e *waitError) Unwrap() error { return e.cause }
 
 func resourceKey(info *resource.Info) string {
 	return info.Mapping.GroupVersionKind.Kind + "/" + info.Name
+}
+
+func namespaceIfScoped(info *resource.Info) string {
+	if info.Namespaced() {
+		return info.Namespace
+	}
+	return ""
 }
 
 // liveStatus is the object's kstatus, Unknown with the reason when it cannot be read.
@@ -220,14 +480,20 @@ func readStatus(ctx context.Context, info *resource.Info) (status.Status, string
 		}
 		u = &unstructured.Unstructured{Object: m}
 	}
+	st, msg := objectStatus(u)
+	return st, msg, nil
+}
+
+// objectStatus is u's kstatus, with helm's rule for LoadBalancer Services.
+func objectStatus(u *unstructured.Unstructured) (status.Status, string) {
 	if waitingForLoadBalancer(u) {
-		return status.InProgressStatus, LoadBalancerMessage, nil
+		return status.InProgressStatus, LoadBalancerMessage
 	}
 	res, err := status.Compute(u)
 	if err != nil {
-		return status.UnknownStatus, err.Error(), nil
+		return status.UnknownStatus, err.Error()
 	}
-	return res.Status, res.Message, nil
+	return res.Status, res.Message
 }
 
 // withoutURL drops the request's URL from a transport error: it names the object, which

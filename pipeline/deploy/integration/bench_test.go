@@ -35,7 +35,7 @@ func benchHubs(b *testing.B, n int) func(set ...string) []deploy.Job {
 
 func runAll(b *testing.B, jobs []deploy.Job, want deploy.Outcome) {
 	b.Helper()
-	many := &deploy.Many{Options: deploy.Upgrade{Timeout: 2 * time.Minute, PollInterval: 250 * time.Millisecond}}
+	many := &deploy.Many{Options: deploy.Upgrade{Timeout: 2 * time.Minute}}
 	for _, r := range many.Run(context.Background(), jobs) {
 		if r.Outcome != want {
 			b.Fatalf("%s: %s, want %s: %s", r.Release, r.Outcome, want, r.Error)

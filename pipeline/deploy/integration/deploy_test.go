@@ -119,7 +119,7 @@ func (f *fixture) accessIn(ns, hub string) *cluster.Access {
 }
 
 func (f *fixture) deployer(hub string) *deploy.Upgrade {
-	return &deploy.Upgrade{Access: f.access(hub), Timeout: 90 * time.Second, PollInterval: 500 * time.Millisecond,
+	return &deploy.Upgrade{Access: f.access(hub), Timeout: 90 * time.Second,
 		Progress: func(format string, args ...any) { f.t.Logf(format, args...) }}
 }
 
@@ -270,7 +270,7 @@ func TestTenHubsInParallel(t *testing.T) {
 		})
 		jobs = append(jobs, deploy.Job{Release: f.prepareIn(ns, name, "staging"), Access: f.accessIn(ns, name)})
 	}
-	many := &deploy.Many{Options: deploy.Upgrade{Timeout: 2 * time.Minute, PollInterval: time.Second}, PerCluster: 4}
+	many := &deploy.Many{Options: deploy.Upgrade{Timeout: 2 * time.Minute}, PerCluster: 4}
 	start := time.Now()
 	results := many.Run(context.Background(), jobs)
 	for _, r := range results {
