@@ -362,7 +362,7 @@ func (b *board) heard(err error) {
 func (b *board) refused(err error, poll time.Duration) {
 	if !b.refusal {
 		b.refusal = true
-		b.progress("the cluster does not allow to watch (%v): reading what it does not every %s instead", err, poll)
+		b.progress("watching is not allowed (%v): reading what may not be watched every %s instead", err, poll)
 	}
 }
 

@@ -396,7 +396,7 @@ func TestWaitReadsWhatItMayNotWatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := count(said, "the cluster does not allow to watch ("); n != 1 || count(said, "reading what it does not every 10ms instead") != 1 ||
+	if n := count(said, "watching is not allowed ("); n != 1 || count(said, "reading what may not be watched every 10ms instead") != 1 ||
 		count(said, "Current") != 2 {
 		t.Errorf("said the refusal %d times: %q", n, said)
 	}
