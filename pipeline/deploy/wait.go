@@ -115,7 +115,7 @@ type report struct {
 	status  status.Status // "" when only err changed
 	message string
 	err     error // nil: the cluster answers again
-	refused bool  // the cluster does not allow to watch it: err says so
+	refused bool  // the cluster does not allow to watch it (RBAC), or cannot: err says so
 }
 
 // waitRun is one wait: a watch of each target, whose reports it puts on its board.
@@ -209,7 +209,7 @@ func (r *waitRun) follow(ctx context.Context, i int) {
 			}
 		case ctx.Err() != nil, apierrors.IsResourceExpired(err), apierrors.IsGone(err):
 			// The wait is over, or client-go lists again at once.
-		case apierrors.IsForbidden(err):
+		case apierrors.IsForbidden(err), apierrors.IsMethodNotSupported(err):
 			stop()
 			r.send(report{target: i, err: err, refused: true})
 		default:
