@@ -8,6 +8,9 @@ package cluster
 
 import (
 	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -62,6 +65,10 @@ type Access struct {
 	Source  string // where the kubeconfig came from (a file, $KUBECONFIG, the service account), for messages
 	// HelmLog receives helm's debug log (hubploy --helm-debug); nil drops it.
 	HelmLog func(format string, args ...any)
+	// Identity is the same for accesses to one API server with the same credentials,
+	// so that hubs deployed together share what they learn of the server (its schemas);
+	// "" shares nothing.
+	Identity string
 }
 
 // ForHub builds the access of hub h to the cluster for namespace. It does not contact
@@ -103,7 +110,19 @@ func ForHub(h *repo.Hub, namespace string, dec *secrets.Decrypter, opts Options)
 		return nil, &inputerr.Error{File: kc.source, Msg: fmt.Sprintf("has no usable server address (%s)", kc.masker.String(fmt.Sprintf("%q", rc.Host)))}
 	}
 	server.User = nil
-	return &Access{Getter: newGetter(cc), Context: context, Server: server.String(), Source: kc.source}, nil
+	return &Access{Getter: newGetter(cc), Context: context, Server: server.String(), Source: kc.source, Identity: identity(rc)}, nil
+}
+
+// identity hashes the server and the credentials of a client config; "" when they
+// cannot be written out.
+func identity(rc *rest.Config) string {
+	data, err := json.Marshal([]any{rc.Host, rc.APIPath, rc.Username, rc.Password, rc.BearerToken, rc.BearerTokenFile,
+		rc.Impersonate, rc.TLSClientConfig, rc.AuthProvider, rc.ExecProvider})
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
 }
 
 // kubeconfig is a hub's kubeconfig in memory, where it came from, and a masker for the

@@ -159,3 +159,33 @@ func TestErrors(t *testing.T) {
 		})
 	}
 }
+
+// Accesses share an identity when they reach the same API server as the same user,
+// whatever the namespace; another server, user or API server address is another.
+func TestIdentity(t *testing.T) {
+	h := hub(t, "# no cluster block\n", map[string][]byte{})
+	access := func(namespace string, opts cluster.Options) string {
+		t.Helper()
+		if opts.Kubeconfig == nil {
+			opts.Kubeconfig = []byte(kubeconfig)
+		}
+		a, err := cluster.ForHub(h, namespace, nil, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.Identity
+	}
+	same := access("ns1", cluster.Options{})
+	if same == "" || access("ns2", cluster.Options{}) != same {
+		t.Error("two namespaces on one server, as one user, have different identities")
+	}
+	for name, opts := range map[string]cluster.Options{
+		"another cluster":      {Context: "stat20-stat20-prod"},
+		"another server":       {Server: "https://tunnel.example.org:6443"},
+		"another user's token": {Kubeconfig: []byte(strings.Replace(kubeconfig, "s3cr3t-token", "other-token", 1))},
+	} {
+		if access("ns1", opts) == same {
+			t.Errorf("%s has the same identity", name)
+		}
+	}
+}

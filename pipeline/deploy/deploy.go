@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"helm.sh/helm/v3/pkg/action"
@@ -19,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/kubectl/pkg/validation"
 
 	"github.com/hubploy/hubploy/pipeline/cluster"
 	"github.com/hubploy/hubploy/pipeline/release"
@@ -48,7 +50,8 @@ type session struct {
 }
 
 // newSession connects to the cluster; ctx bounds the waits until lock rebinds them.
-func newSession(ctx context.Context, access *cluster.Access, namespace string, progress func(string, ...any)) (*session, error) {
+// Validators come from shared, or from the session's own cache when it is nil.
+func newSession(ctx context.Context, access *cluster.Access, namespace string, progress func(string, ...any), shared *validators) (*session, error) {
 	cfg := new(action.Configuration)
 	if err := cfg.Init(access.Getter, namespace, "secret", orDiscard(access.HelmLog)); err != nil {
 		return nil, err
@@ -57,6 +60,10 @@ func newSession(ctx context.Context, access *cluster.Access, namespace string, p
 	if !ok {
 		return nil, fmt.Errorf("unexpected helm kube client %T", cfg.KubeClient)
 	}
+	if shared == nil || access.Identity == "" {
+		shared = &validators{}
+	}
+	base.Factory = memoFactory{Factory: base.Factory, identity: access.Identity, validators: shared}
 	objects, err := base.Factory.DynamicClient()
 	if err != nil {
 		return nil, err
@@ -76,6 +83,40 @@ func newSession(ctx context.Context, access *cluster.Access, namespace string, p
 		return nil, err
 	}
 	return &session{cfg: cfg, client: client, waiter: waiter}, nil
+}
+
+// validators memoizes helm's manifest validators by API server identity and directive.
+// helm makes a validator for every Build, and each fetches and parses the OpenAPI
+// schema of every group-version it checks: the CPU of a deploy, times every hub.
+type validators struct {
+	mu sync.Mutex
+	m  map[[2]string]validation.Schema
+}
+
+// memoFactory is helm's factory with its validators taken from validators.
+type memoFactory struct {
+	kube.Factory
+	identity   string
+	validators *validators
+}
+
+func (f memoFactory) Validator(directive string) (validation.Schema, error) {
+	v := f.validators
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	key := [2]string{f.identity, directive}
+	if s, ok := v.m[key]; ok {
+		return s, nil
+	}
+	s, err := f.Factory.Validator(directive) // cheap: the schemas are fetched when first used, once
+	if err != nil {
+		return nil, err
+	}
+	if v.m == nil {
+		v.m = map[[2]string]validation.Schema{}
+	}
+	v.m[key] = s
+	return s, nil
 }
 
 // recordTimeout bounds each request for a release record. A healthy API server takes
@@ -178,6 +219,10 @@ func (s *session) dryRunUpgrade(ctx context.Context, rel *release.Release) (*hel
 	up := action.NewUpgrade(s.cfg)
 	up.Namespace = rel.Namespace
 	up.DryRun, up.DryRunOption = true, "server"
+	// Only the rendered manifest is wanted, and the real upgrade validates it: checking
+	// it against the server's OpenAPI schema here was most of a no-op's CPU time (each
+	// group-version's schema fetched and parsed, for every hub).
+	up.DisableOpenAPIValidation = true
 	return up.RunWithContext(ctx, rel.Name, rel.Chart, rel.Values.Values)
 }
 

@@ -41,7 +41,7 @@ type DiffResult struct {
 // data, values from secret files and what the templates make of them are masked on
 // both sides (see liveMasker); a changed secret's data shows as ChangedMarker.
 func (d *Diff) Run(ctx context.Context, rel *release.Release) (*DiffResult, error) {
-	s, err := newSession(ctx, d.Access, rel.Namespace, nil)
+	s, err := newSession(ctx, d.Access, rel.Namespace, nil, nil)
 	if err != nil {
 		return nil, err
 	}

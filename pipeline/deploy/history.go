@@ -27,7 +27,7 @@ type Revision struct {
 
 // Run returns the revisions of the release name in namespace, oldest first.
 func (h *History) Run(ctx context.Context, name, namespace string) ([]Revision, error) {
-	s, err := newSession(ctx, h.Access, namespace, nil)
+	s, err := newSession(ctx, h.Access, namespace, nil, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -44,6 +44,7 @@ func (m *Many) Run(ctx context.Context, jobs []Job) []*Result {
 			slots[j.Access.Server] = make(chan struct{}, limit)
 		}
 	}
+	shared := &validators{}
 	results := make([]*Result, len(jobs))
 	var wg sync.WaitGroup
 	for i, j := range jobs {
@@ -69,7 +70,7 @@ func (m *Many) Run(ctx context.Context, jobs []Job) []*Result {
 				return
 			}
 			u := m.Options
-			u.Access = j.Access
+			u.Access, u.validators = j.Access, shared
 			if m.Progress != nil {
 				u.Progress = func(format string, args ...any) { m.Progress(j, format, args...) }
 			}

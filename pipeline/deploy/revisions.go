@@ -19,7 +19,7 @@ import (
 // revision's secrets are its values at the keys it recorded (recordedSecrets), as they
 // are and as messages quote them.
 func RevisionMasker(ctx context.Context, access *cluster.Access, name, namespace string) (*mask.Masker, error) {
-	s, err := newSession(ctx, access, namespace, nil)
+	s, err := newSession(ctx, access, namespace, nil, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -21,7 +21,7 @@ type Rollback struct {
 // Run rolls back and returns the new revision.
 func (rb *Rollback) Run(ctx context.Context, name, namespace string, revision int) (rev int, err error) {
 	progress := orDiscard(rb.Progress)
-	s, err := newSession(ctx, rb.Access, namespace, progress)
+	s, err := newSession(ctx, rb.Access, namespace, progress, nil)
 	if err != nil {
 		return 0, err
 	}

@@ -35,7 +35,7 @@ type StatusResult struct {
 
 // Run reads the release name in namespace.
 func (st *Status) Run(ctx context.Context, name, namespace string) (*StatusResult, error) {
-	s, err := newSession(ctx, st.Access, namespace, nil)
+	s, err := newSession(ctx, st.Access, namespace, nil, nil)
 	if err != nil {
 		return nil, err
 	}

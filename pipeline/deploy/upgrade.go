@@ -31,6 +31,9 @@ type Upgrade struct {
 	Recover       bool // roll back a release left pending by a killed run, then go on
 	// Progress receives progress lines; nil drops them.
 	Progress func(format string, args ...any)
+	// validators is shared by the upgrades of one Many.Run: hubs on one API server
+	// fetch and parse its schemas once.
+	validators *validators
 }
 
 // Run deploys rel. The error, "<release>: " and one masked line, is also in the result.
@@ -46,7 +49,7 @@ func (u *Upgrade) Run(ctx context.Context, rel *release.Release) (res *Result, e
 	}()
 	progress := orDiscard(u.Progress)
 	progress("connecting to %s", u.Access.Server)
-	s, err := newSession(ctx, u.Access, rel.Namespace, progress)
+	s, err := newSession(ctx, u.Access, rel.Namespace, progress, u.validators)
 	if err != nil {
 		return res, err
 	}

@@ -15,6 +15,8 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -72,6 +74,19 @@ func (g recordingGetter) ToRESTConfig() (*rest.Config, error) {
 		return roundTripper(func(req *http.Request) (*http.Response, error) { return g.record.RoundTrip(next, req) })
 	})
 	return rc, nil
+}
+
+// ToDiscoveryClient records discovery too (the server's API list and OpenAPI schemas).
+func (g recordingGetter) ToDiscoveryClient() (discovery.CachedDiscoveryInterface, error) {
+	rc, err := g.ToRESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	dc, err := discovery.NewDiscoveryClientForConfig(rc)
+	if err != nil {
+		return nil, err
+	}
+	return memory.NewMemCacheClient(dc), nil
 }
 
 type roundTripper func(*http.Request) (*http.Response, error)
