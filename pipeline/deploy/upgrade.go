@@ -53,6 +53,15 @@ func (u *Upgrade) Run(ctx context.Context, rel *release.Release) (res *Result, e
 	if err != nil {
 		return res, err
 	}
+	checked, same, err := u.unchangedBeforeLocking(ctx, s, rel)
+	if err != nil {
+		return res, err
+	}
+	if same {
+		res.Outcome, res.Revision = Unchanged, checked
+		progress("%s: revision %d matches what would be deployed", res.Outcome, checked)
+		return res, nil
+	}
 	if !u.DryRun {
 		if err := ensureNamespace(ctx, s.client, rel.Namespace); err != nil {
 			return res, err
@@ -74,8 +83,8 @@ func (u *Upgrade) Run(ctx context.Context, rel *release.Release) (res *Result, e
 		return res, err
 	}
 	// Only a deployed last revision is known to be what is live: after a failed one,
-	// always upgrade.
-	if from.live && !u.Force && !u.DryRun {
+	// always upgrade. One found changed before locking needs no second look.
+	if from.live && !u.Force && !u.DryRun && !(from.base.Version == checked && !from.rolledBack) {
 		same, err := unchanged(ctx, s, rel, from.base)
 		if err != nil {
 			return res, err
@@ -107,6 +116,27 @@ func (u *Upgrade) Run(ctx context.Context, rel *release.Release) (res *Result, e
 	res.Outcome = Deployed
 	progress("deployed revision %d in %.1fs", out.Version, time.Since(began).Seconds())
 	return res, nil
+}
+
+// unchangedBeforeLocking looks, reading only, whether the deployed revision is what rel
+// would deploy: in a deploy of many hubs most are unchanged, and need neither their
+// namespace checked nor a lease taken. It returns the revision it compared with (0 when
+// none: the release is in any other state, or the deploy is forced, a dry run or a
+// recovery), which the locked path then handles.
+func (u *Upgrade) unchangedBeforeLocking(ctx context.Context, s *session, rel *release.Release) (revision int, same bool, err error) {
+	if u.Force || u.DryRun || u.Recover {
+		return 0, false, nil
+	}
+	hist, err := s.history(rel.Name)
+	if err != nil {
+		return 0, false, err
+	}
+	p, err := planFor(hist, false, false)
+	if err != nil || p.step != upgradeLive {
+		return 0, false, nil // the locked path says what stops it
+	}
+	same, err = unchanged(ctx, s, rel, p.good)
+	return p.good.Version, same, err
 }
 
 // start is where a deploy begins.
