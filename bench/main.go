@@ -68,6 +68,7 @@ type bench struct {
 	work          string   // a temporary folder, removed at the end
 	env           []string // of both tools
 	client        kubernetes.Interface
+	cluster       *kubeenv.Cluster
 	// The deploy rows' repository and hubs (bench01..), the validate row's.
 	repo, manyRepo string
 	hubs, manyHubs []string
@@ -104,7 +105,7 @@ func run(ctx context.Context, helm string, runs, nHubs, nValidate int, out strin
 		return err
 	}
 	defer kube.Stop()
-	b.client = kube.Client()
+	b.client, b.cluster = kube.Client(), kube
 	kubeconfig := filepath.Join(b.work, "kubeconfig")
 	if err := os.WriteFile(kubeconfig, kube.Kubeconfig(), 0o600); err != nil {
 		return err
@@ -357,9 +358,15 @@ func namespaces(hubs []string, prefix string) []string {
 	return ns
 }
 
-// deploy times one deploy and counts the revisions it made in the namespaces.
+// deploy times one deploy, counts the revisions it made in the namespaces, and what
+// CPU time the control plane spent meanwhile: on 2 cores, what bounds the wall time
+// of many hubs at once.
 func (b *bench) deploy(ctx context.Context, namespaces []string, run func() (Sample, error)) (Sample, error) {
 	before, err := b.revisions(ctx, namespaces)
+	if err != nil {
+		return Sample{}, err
+	}
+	cpuBefore, err := b.cluster.CPUSeconds()
 	if err != nil {
 		return Sample{}, err
 	}
@@ -367,12 +374,16 @@ func (b *bench) deploy(ctx context.Context, namespaces []string, run func() (Sam
 	if err != nil {
 		return Sample{}, err
 	}
+	cpuAfter, err := b.cluster.CPUSeconds()
+	if err != nil {
+		return Sample{}, err
+	}
 	after, err := b.revisions(ctx, namespaces)
 	if err != nil {
 		return Sample{}, err
 	}
-	n := after - before
-	s.Revisions = &n
+	n, cp := after-before, cpuAfter-cpuBefore
+	s.Revisions, s.ControlPlaneCPU = &n, &cp
 	return s, nil
 }
 

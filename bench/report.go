@@ -15,6 +15,9 @@ type Sample struct {
 	RSS  int64   `json:"max_rss_kib"`
 	// Revisions is the number of new helm revisions the run made, for deploys.
 	Revisions *int `json:"new_revisions,omitempty"`
+	// ControlPlaneCPU is the CPU time the test cluster's processes used during the
+	// run, for deploys.
+	ControlPlaneCPU *float64 `json:"control_plane_cpu_s,omitempty"`
 }
 
 // Stat summarizes one quantity over the samples.
@@ -47,11 +50,13 @@ type Tool struct {
 	CPU       Stat     `json:"cpu_s"`
 	RSS       Stat     `json:"max_rss_mib"`
 	Revisions *Stat    `json:"new_revisions,omitempty"`
+	// ControlPlaneCPU is the cluster's CPU time during the runs, for deploys.
+	ControlPlaneCPU *Stat `json:"control_plane_cpu_s,omitempty"`
 }
 
 // summarize fills the stats from the samples.
 func (t *Tool) summarize() {
-	var wall, cpu, rss, revs []float64
+	var wall, cpu, rss, revs, cp []float64
 	for _, s := range t.Samples {
 		wall = append(wall, s.Wall)
 		cpu = append(cpu, s.CPU)
@@ -59,13 +64,21 @@ func (t *Tool) summarize() {
 		if s.Revisions != nil {
 			revs = append(revs, float64(*s.Revisions))
 		}
+		if s.ControlPlaneCPU != nil {
+			cp = append(cp, *s.ControlPlaneCPU)
+		}
 	}
 	t.Wall, t.CPU, t.RSS = summarize(wall), summarize(cpu), summarize(rss)
-	t.Revisions = nil
-	if len(revs) > 0 {
-		r := summarize(revs)
-		t.Revisions = &r
+	t.Revisions, t.ControlPlaneCPU = optional(revs), optional(cp)
+}
+
+// optional summarizes xs, or is nil when there are none.
+func optional(xs []float64) *Stat {
+	if len(xs) == 0 {
+		return nil
 	}
+	s := summarize(xs)
+	return &s
 }
 
 // Row is one scenario, measured for both tools.
@@ -133,23 +146,26 @@ func (r *Report) Markdown(w io.Writer) {
 	fmt.Fprintf(w, "hubploy %s (%s) vs helm %s, %s; %s, %d CPUs, load %s before, %s after.\n",
 		r.Commit, r.Hubploy, r.Helm, r.Date, r.Go, r.CPUs, r.LoadBefore, r.LoadAfter)
 	fmt.Fprintf(w, "Median (min–max) of %d runs, %d for process start; helm loops: summed CPU, largest RSS.\n\n", r.Runs, r.StartRuns)
-	fmt.Fprintln(w, "| scenario | tool | wall s | CPU s | peak RSS MiB | new revisions | hubploy/helm wall · CPU · RSS |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| scenario | tool | wall s | CPU s | peak RSS MiB | new revisions | control plane CPU s | hubploy/helm wall · CPU · RSS |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
 	for _, row := range r.Rows {
 		for _, t := range []struct {
 			name string
 			tool Tool
 		}{{"hubploy", row.Hubploy}, {"helm", row.Helm}} {
-			revs, name, ratios := "", "", ""
+			revs, cp, name, ratios := "", "", "", ""
 			if t.tool.Revisions != nil {
 				revs = format(*t.tool.Revisions, "%.0f")
+			}
+			if t.tool.ControlPlaneCPU != nil {
+				cp = format(*t.tool.ControlPlaneCPU, "%.2f")
 			}
 			if t.name == "hubploy" {
 				name = row.Name
 				ratios = fmt.Sprintf("%.2f · %.2f · %.2f", row.Ratio.Wall, row.Ratio.CPU, row.Ratio.RSS)
 			}
-			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", name, t.name,
-				format(t.tool.Wall, "%.2f"), format(t.tool.CPU, "%.2f"), format(t.tool.RSS, "%.0f"), revs, ratios)
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", name, t.name,
+				format(t.tool.Wall, "%.2f"), format(t.tool.CPU, "%.2f"), format(t.tool.RSS, "%.0f"), revs, cp, ratios)
 		}
 	}
 	fmt.Fprintln(w)

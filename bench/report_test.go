@@ -33,10 +33,12 @@ func TestFormat(t *testing.T) {
 
 func revs(n int) *int { return &n }
 
+func secs(x float64) *float64 { return &x }
+
 func testReport() *Report {
 	r := &Report{Commit: "abc", Hubploy: "hubploy v1", Helm: "v3.22.0", Runs: 2, StartRuns: 5, Rows: []Row{{
 		Name:    "no-op redeploy, 2 hubs",
-		Hubploy: Tool{Command: "hubploy deploy --env staging --all", Samples: []Sample{{Wall: 1, CPU: 0.5, RSS: 2048, Revisions: revs(0)}, {Wall: 3, CPU: 0.5, RSS: 4096, Revisions: revs(0)}}},
+		Hubploy: Tool{Command: "hubploy deploy --env staging --all", Samples: []Sample{{Wall: 1, CPU: 0.5, RSS: 2048, Revisions: revs(0), ControlPlaneCPU: secs(0.25)}, {Wall: 3, CPU: 0.5, RSS: 4096, Revisions: revs(0), ControlPlaneCPU: secs(0.75)}}},
 		Helm:    Tool{Command: "helm upgrade", Samples: []Sample{{Wall: 4, CPU: 1, RSS: 1024, Revisions: revs(2)}, {Wall: 4, CPU: 1, RSS: 1024, Revisions: revs(2)}}},
 	}}}
 	r.summarize()
@@ -60,9 +62,9 @@ func TestMarkdown(t *testing.T) {
 	var b strings.Builder
 	testReport().Markdown(&b)
 	for _, want := range []string{
-		"| scenario | tool | wall s | CPU s | peak RSS MiB | new revisions | hubploy/helm wall · CPU · RSS |\n|---|",
-		"| no-op redeploy, 2 hubs | hubploy | 2.00 (1.00–3.00) | 0.50 | 3 (2–4) | 0 | 0.50 · 0.50 · 3.00 |\n",
-		"|  | helm | 4.00 | 1.00 | 1 | 2 |  |\n",
+		"| scenario | tool | wall s | CPU s | peak RSS MiB | new revisions | control plane CPU s | hubploy/helm wall · CPU · RSS |\n|---|",
+		"| no-op redeploy, 2 hubs | hubploy | 2.00 (1.00–3.00) | 0.50 | 3 (2–4) | 0 | 0.50 (0.25–0.75) | 0.50 · 0.50 · 3.00 |\n",
+		"|  | helm | 4.00 | 1.00 | 1 | 2 |  |  |\n",
 		"- no-op redeploy, 2 hubs: `hubploy deploy --env staging --all` vs `helm upgrade`\n",
 	} {
 		if !strings.Contains(b.String(), want) {

@@ -1,11 +1,14 @@
 package kubeenv
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 )
@@ -159,3 +162,37 @@ func startFromLockedThread(cmd *exec.Cmd) error {
 	spawnReqs <- spawnReq{cmd: cmd, done: done}
 	return <-done
 }
+
+// cpuSeconds is the CPU time (user and system) the component's running process and its
+// reaped children have used; 0 when it is not running.
+func (p *component) cpuSeconds() (float64, error) {
+	p.mu.Lock()
+	proc := p.proc
+	p.mu.Unlock()
+	if proc == nil || proc.cmd.Process == nil {
+		return 0, nil
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", proc.cmd.Process.Pid))
+	if err != nil {
+		return 0, nil // it exited meanwhile
+	}
+	// Fields after the command name, which is in parentheses and may hold spaces:
+	// utime, stime, cutime and cstime are the 14th to 17th of the whole line.
+	fields := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
+	if len(fields) < 15 {
+		return 0, fmt.Errorf("/proc/%d/stat: too few fields", proc.cmd.Process.Pid)
+	}
+	var ticks int64
+	for _, f := range fields[11:15] {
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/%d/stat: %w", proc.cmd.Process.Pid, err)
+		}
+		ticks += n
+	}
+	return float64(ticks) / clockTicks, nil
+}
+
+// clockTicks is the unit of /proc/<pid>/stat's times: USER_HZ, 100 on every Linux
+// architecture Go runs on.
+const clockTicks = 100
