@@ -53,6 +53,14 @@ type Loader struct {
 
 	mu          sync.Mutex
 	resolutions map[string]*resolution // by chart folder: the hubs of a run share one chart
+	loads       map[string]*load       // by chart folder: loaded once, copied for each hub
+}
+
+// load is a chart folder loaded with its dependencies, or why it could not be.
+type load struct {
+	once  sync.Once
+	chart *chart.Chart
+	err   error
 }
 
 // ParseMirrors reads "URL=MIRROR" specs, as given to --chart-mirror or MirrorsEnv.
@@ -73,8 +81,73 @@ func ParseMirrors(specs []string) (map[string]string, error) {
 
 func normalize(u string) string { return strings.TrimSuffix(strings.TrimSpace(u), "/") }
 
-// Load loads the chart in dir (display names it in errors) with its dependencies.
+// Load loads the chart in dir (display names it in errors) with its dependencies. The
+// folder is read once per Loader: every call returns its own copy, which helm may change
+// as it processes the dependencies for a hub's values.
 func (l *Loader) Load(ctx context.Context, dir, display string) (*chart.Chart, error) {
+	l.mu.Lock()
+	if l.loads == nil {
+		l.loads = map[string]*load{}
+	}
+	ld := l.loads[dir]
+	if ld == nil {
+		ld = &load{}
+		l.loads[dir] = ld
+	}
+	l.mu.Unlock()
+	ld.once.Do(func() { ld.chart, ld.err = l.load(ctx, dir, display) })
+	if ld.err != nil {
+		return nil, ld.err
+	}
+	return copyChart(ld.chart), nil
+}
+
+// copyChart copies c deeply enough for helm to process its dependencies: what
+// chartutil.ProcessDependencies changes (the lists of dependencies, their entries, the
+// values) is copied; templates and files, which nothing changes, are shared.
+func copyChart(c *chart.Chart) *chart.Chart {
+	out := *c
+	md := *c.Metadata
+	md.Dependencies = make([]*chart.Dependency, len(c.Metadata.Dependencies))
+	for i, d := range c.Metadata.Dependencies {
+		dc := *d
+		dc.Tags, dc.ImportValues = slices.Clone(d.Tags), slices.Clone(d.ImportValues)
+		md.Dependencies[i] = &dc
+	}
+	out.Metadata = &md
+	out.Values = copyValues(c.Values).(map[string]any)
+	out.Raw, out.Templates, out.Files = slices.Clone(c.Raw), slices.Clone(c.Templates), slices.Clone(c.Files)
+	deps := make([]*chart.Chart, len(c.Dependencies()))
+	for i, d := range c.Dependencies() {
+		deps[i] = copyChart(d)
+	}
+	out.SetDependencies(deps...)
+	return &out
+}
+
+// copyValues copies the maps and lists of a values tree.
+func copyValues(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		if t == nil {
+			return t
+		}
+		m := make(map[string]any, len(t))
+		for k, e := range t {
+			m[k] = copyValues(e)
+		}
+		return m
+	case []any:
+		l := make([]any, len(t))
+		for i, e := range t {
+			l[i] = copyValues(e)
+		}
+		return l
+	}
+	return v
+}
+
+func (l *Loader) load(ctx context.Context, dir, display string) (*chart.Chart, error) {
 	c, err := loadChart(dir, display)
 	if err != nil {
 		return nil, err

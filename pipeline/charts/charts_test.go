@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"helm.sh/helm/v3/pkg/chartutil"
+
 	"github.com/hubploy/hubploy/internal/chartrepo"
 	"github.com/hubploy/hubploy/internal/example"
 	"github.com/hubploy/hubploy/pipeline/charts"
@@ -208,5 +210,53 @@ func TestEndlessDownload(t *testing.T) {
 				t.Errorf("read %d MiB", grew>>20)
 			}
 		})
+	}
+}
+
+// The hubs of a run share one read of the chart folder: each Load is a copy, which
+// helm changes as it processes one hub's values (here: a dependency disabled) without
+// changing another hub's.
+func TestLoadReadsOnceAndCopies(t *testing.T) {
+	dir := t.TempDir()
+	for name, content := range map[string]string{
+		"Chart.yaml":             "apiVersion: v2\nname: hub\nversion: 0.1.0\ndependencies:\n- name: sub\n  version: 0.1.0\n  condition: sub.enabled\n",
+		"values.yaml":            "sub:\n  enabled: true\n  list: [a]\n",
+		"templates/cm.yaml":      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: hub}\n",
+		"charts/sub/Chart.yaml":  "apiVersion: v2\nname: sub\nversion: 0.1.0\n",
+		"charts/sub/values.yaml": "greeting: hello\n",
+	} {
+		os.MkdirAll(filepath.Join(dir, filepath.Dir(name)), 0o755)
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l := &charts.Loader{CacheDir: t.TempDir()}
+	first, err := l.Load(context.Background(), dir, "hub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(dir); err != nil { // a second read would fail now
+		t.Fatal(err)
+	}
+	first.Dependencies()[0].Values["greeting"] = "changed"
+	first.Values["sub"].(map[string]any)["list"].([]any)[0] = "changed"
+	if err := chartutil.ProcessDependencies(first, map[string]any{"sub": map[string]any{"enabled": false}}); err != nil {
+		t.Fatal(err)
+	}
+	second, err := l.Load(context.Background(), dir, "hub")
+	if err != nil {
+		t.Fatalf("a second Load read the folder again: %v", err)
+	}
+	if len(first.Dependencies()) != 0 || len(second.Dependencies()) != 1 || len(second.Metadata.Dependencies) != 1 {
+		t.Fatalf("dependencies: first %d, second %d", len(first.Dependencies()), len(second.Dependencies()))
+	}
+	if got := second.Values["sub"].(map[string]any)["list"].([]any)[0]; got != "a" {
+		t.Errorf("the first copy's values changed the second's: %v", got)
+	}
+	if got := second.Dependencies()[0].Values["greeting"]; got != "hello" {
+		t.Errorf("a dependency's values: %v", got)
+	}
+	if second.Dependencies()[0].Parent() != second || len(second.Templates) != 1 {
+		t.Errorf("the copy's dependency belongs to %p, not %p; %d templates", second.Dependencies()[0].Parent(), second, len(second.Templates))
 	}
 }
