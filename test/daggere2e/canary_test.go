@@ -3,7 +3,6 @@ package daggere2e
 import (
 	"encoding/base64"
 	"encoding/json"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -81,17 +80,10 @@ data:
 			tunnelKubeconfig(t)...)...),
 		"decrypt": callModule(t, ".", append(flags, "decrypt", "--file="+file)...),
 	}
-	var files strings.Builder
-	filepath.WalkDir(exported, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			data, _ := os.ReadFile(p)
-			files.Write(data)
-		}
-		return nil
-	})
 	// The canaries reached the chart (so the checks below can fail): every value of the
 	// ConfigMap is there, masked.
-	doc := files.String()
+	exportedText, _ := readTree(t, exported)
+	doc := exportedText
 	if i := strings.Index(doc, "name: canary"); i >= 0 {
 		doc = doc[i:]
 		if j := strings.Index(doc, "\n---"); j >= 0 {
@@ -101,7 +93,7 @@ data:
 	if !strings.HasPrefix(doc, "name: canary") || strings.Count(doc, "<masked>") != 6 {
 		t.Fatalf("render exported no masked canary ConfigMap:\n%s\n%s", doc, tail(runs["render"].output(), 20))
 	}
-	outputs := map[string]string{"render's files": files.String()}
+	outputs := map[string]string{"render's files": exportedText}
 	for name, r := range runs {
 		if r.err != nil {
 			t.Errorf("%s failed: %v\n%s", name, r.err, tail(r.output(), 20))

@@ -1,7 +1,6 @@
 package daggere2e
 
 import (
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -55,16 +54,8 @@ func TestDataHubShapedRepo(t *testing.T) {
 
 	out := t.TempDir()
 	run("render", "--hub=datahub", "--env=staging", "export", "--path="+out)
-	var manifests strings.Builder
-	filepath.WalkDir(out, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			data, _ := os.ReadFile(p)
-			manifests.Write(data)
-		}
-		return nil
-	})
-	if !strings.Contains(manifests.String(), "image: us-central1-docker.pkg.dev/ucb-datahub-2018/core/datahub-hub-image:") {
-		t.Fatalf("render: the hub image, hubploy.yaml's second image, is not in the manifests:\n%s", manifests.String())
+	if manifests, _ := readTree(t, out); !strings.Contains(manifests, "image: us-central1-docker.pkg.dev/ucb-datahub-2018/core/datahub-hub-image:") {
+		t.Fatalf("render: the hub image, hubploy.yaml's second image, is not in the manifests:\n%s", manifests)
 	}
 
 	port := apiServerPort(t)

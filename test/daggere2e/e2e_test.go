@@ -2,7 +2,6 @@ package daggere2e
 
 import (
 	"context"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -103,17 +102,7 @@ func TestRender(t *testing.T) {
 	setup(t)
 	out := t.TempDir()
 	mustCall(t, "render", "--hub=datahub", "--env=staging", "export", "--path="+out)
-	var all strings.Builder
-	files := 0
-	filepath.WalkDir(out, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			data, _ := os.ReadFile(p)
-			all.Write(data)
-			files++
-		}
-		return nil
-	})
-	text := all.String()
+	text, files := readTree(t, out)
 	if files < 2 || !strings.Contains(text, "kind: Deployment") || !strings.Contains(text, "<masked>") {
 		t.Fatalf("render exported %d file(s):\n%s", files, text)
 	}
@@ -379,15 +368,7 @@ func TestGitCommitTags(t *testing.T) {
 	if r.err != nil {
 		t.Fatalf("render with --git-dir: %v\n%s", r.err, tail(r.stderr, 30))
 	}
-	var rendered strings.Builder
-	filepath.WalkDir(out, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			b, _ := os.ReadFile(p)
-			rendered.Write(b)
-		}
-		return nil
-	})
-	if !strings.Contains(rendered.String(), want) {
+	if rendered, _ := readTree(t, out); !strings.Contains(rendered, want) {
 		t.Errorf("the rendered manifests lack the git-commit tag %s", want)
 	}
 	without := callModule(t, ".", append(flags, "render", "--hub=datahub", "--env=staging", "entries")...)

@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"os/exec"
@@ -281,4 +282,24 @@ func tunnelKubeconfig(t *testing.T) []string {
 		t.Fatal(err)
 	}
 	return []string{"--kubeconfig=file:" + path, "--api-server=tcp://localhost:" + port}
+}
+
+// readTree returns the contents of every file under dir (an exported Directory), one
+// after another, and how many files there were.
+func readTree(t *testing.T, dir string) (text string, files int) {
+	t.Helper()
+	var all strings.Builder
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		all.Write(data)
+		files++
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return all.String(), files
 }
