@@ -40,8 +40,10 @@ const (
 // InstallHint is the command that installs what the harness runs.
 const InstallHint = "apt-get install -y --no-install-recommends jupyterhub python3-jupyter-server"
 
-// ServiceName is the hub's service that Token belongs to.
-const ServiceName = "hubploy-check"
+// ServiceName is the hub's service that Token belongs to, named as 2i2c's
+// deployer names its own: not the check user's name, since the hub refuses
+// to let a token delete the user of its name.
+const ServiceName = "hub-health"
 
 // Options configure Start. The zero value runs a hub whose servers start and
 // become ready.
