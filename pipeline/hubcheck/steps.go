@@ -231,7 +231,7 @@ func transportError(err error) string {
 func statusError(method, path string, resp *http.Response) error {
 	msg := hubMessage(resp)
 	what := fmt.Sprintf("%s %s: the hub answered %s", method, path, resp.Status)
-	if msg != "" {
+	if msg != "" && msg != http.StatusText(resp.StatusCode) {
 		what += ": " + msg
 	}
 	switch resp.StatusCode {
