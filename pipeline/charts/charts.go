@@ -51,9 +51,8 @@ type Loader struct {
 	// versions its dependencies resolved to when no lock pins them.
 	Progress func(format string, args ...any)
 
-	mu          sync.Mutex
-	resolutions map[string]*resolution // by chart folder: the hubs of a run share one chart
-	loads       map[string]*load       // by chart folder: loaded once, copied for each hub
+	mu    sync.Mutex
+	loads map[string]*load // by chart folder: loaded (and resolved) once, copied for each hub
 }
 
 // load is a chart folder loaded with its dependencies, or why it could not be.
@@ -89,10 +88,11 @@ func (l *Loader) Load(ctx context.Context, dir, display string) (*chart.Chart, e
 	if l.loads == nil {
 		l.loads = map[string]*load{}
 	}
-	ld := l.loads[dir]
+	key := filepath.Clean(dir)
+	ld := l.loads[key]
 	if ld == nil {
 		ld = &load{}
-		l.loads[dir] = ld
+		l.loads[key] = ld
 	}
 	l.mu.Unlock()
 	ld.once.Do(func() { ld.chart, ld.err = l.load(ctx, dir, display) })
@@ -158,7 +158,7 @@ func (l *Loader) load(ctx context.Context, dir, display string) (*chart.Chart, e
 	}
 	var p *pinned
 	if c.Lock == nil {
-		if p, err = l.resolveOnce(ctx, c, dir, display); err != nil {
+		if p, err = l.resolveUnlocked(ctx, c, dir, display); err != nil {
 			return nil, err
 		}
 	} else {

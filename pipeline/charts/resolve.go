@@ -3,9 +3,7 @@ package charts
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/Masterminds/semver/v3"
@@ -22,36 +20,16 @@ type pinned struct {
 	indexes *indexes
 }
 
-// resolution is the pinning of a chart folder without a lock, shared by the Loads of
-// a run.
-type resolution struct {
-	once   sync.Once
-	pinned *pinned
-	err    error
-}
-
-// resolveOnce resolves the dependencies of c, loaded from dir, once per Loader: the
-// hubs of a run share the chart, its repository indexes are fetched once, and what they
-// resolved to is said once.
-func (l *Loader) resolveOnce(ctx context.Context, c *chart.Chart, dir, display string) (*pinned, error) {
-	l.mu.Lock()
-	if l.resolutions == nil {
-		l.resolutions = map[string]*resolution{}
+// resolveUnlocked resolves the dependencies of c, loaded from dir, which no lock pins,
+// and says to what. Load runs it once per chart folder and Loader: the hubs of a run
+// share the chart, its repository indexes are fetched once, and it is said once.
+func (l *Loader) resolveUnlocked(ctx context.Context, c *chart.Chart, dir, display string) (*pinned, error) {
+	p, err := l.resolve(ctx, c, dir, display)
+	if err == nil && l.Progress != nil {
+		l.Progress("%s/%s: no %s pins the dependencies, resolved as `helm dependency update` would: %s; %s, so that every deploy uses the same versions",
+			display, dependenciesFile(c), LockFile(c), resolved(c.Metadata.Dependencies, p.lock.Dependencies), lockHint(c, display))
 	}
-	r, ok := l.resolutions[filepath.Clean(dir)]
-	if !ok {
-		r = &resolution{}
-		l.resolutions[filepath.Clean(dir)] = r
-	}
-	l.mu.Unlock()
-	r.once.Do(func() {
-		r.pinned, r.err = l.resolve(ctx, c, dir, display)
-		if r.err == nil && l.Progress != nil {
-			l.Progress("%s/%s: no %s pins the dependencies, resolved as `helm dependency update` would: %s; %s, so that every deploy uses the same versions",
-				display, dependenciesFile(c), LockFile(c), resolved(c.Metadata.Dependencies, r.pinned.lock.Dependencies), lockHint(c, display))
-		}
-	})
-	return r.pinned, r.err
+	return p, err
 }
 
 // resolved lists the versions the dependencies from repositories resolved to.
