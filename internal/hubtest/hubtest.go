@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -27,6 +26,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hubploy/hubploy/internal/freeport"
 )
 
 // Debian's binaries by absolute path: the PATH of a developer machine may put
@@ -102,7 +103,7 @@ func Start(t testing.TB, opts Options) *Hub {
 			t.Logf("hubtest: last lines of jupyterhub.log:\n%s", h.logTail(40))
 		}
 	})
-	ports, err := freePorts(3)
+	ports, err := freeport.Loopback(3)
 	if err != nil {
 		t.Fatalf("hubtest: %v", err)
 	}
@@ -298,21 +299,6 @@ func (h *Hub) logTail(lines int) string {
 	}
 	all := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
 	return strings.Join(all[max(0, len(all)-lines):], "\n")
-}
-
-// freePorts returns n distinct free loopback ports. Another process could take
-// one before the hub binds it; the hub then fails to start, with its log.
-func freePorts(n int) ([]int, error) {
-	ports := make([]int, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		defer l.Close() // held until all are taken, so that the n are distinct
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 func randomHex(n int) string {

@@ -14,7 +14,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -31,6 +30,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/hubploy/hubploy/internal/freeport"
 )
 
 // EnvBin names the variable that holds the folder of the binaries.
@@ -143,7 +144,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if err != nil {
 		return c, err
 	}
-	ports, err := freePorts(3)
+	ports, err := freeport.Loopback(3)
 	if err != nil {
 		return c, err
 	}
@@ -315,23 +316,6 @@ func fakeNode() *corev1.Node {
 			},
 		},
 	}
-}
-
-// freePorts returns n distinct free loopback ports. They are free when
-// returned; a process of someone else could take one before the component
-// binds it, and then Start fails with that component's log.
-func freePorts(n int) ([]int, error) {
-	ports := make([]int, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		// Held open until all are taken, so that the n are distinct.
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 // run starts one component with its output in <dir>/<name>.log.
