@@ -11,16 +11,16 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/hubploy/hubploy/internal/clitest"
 )
 
 // hubploy builds the CLI once per test.
 func hubploy(t *testing.T) func(env []string, args ...string) result {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "hubploy")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/hubploy")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/hubploy: %v\n%s", err, out)
+	bin, err := clitest.Build(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
 	}
 	return func(env []string, args ...string) result {
 		cmd := exec.Command(bin, args...)
