@@ -42,6 +42,7 @@ func (t *timeoutFlag) Set(s string) error {
 func newDeployCmd(g *globals) *cobra.Command {
 	var (
 		cf        clusterFlags
+		checks    checkFlags
 		d         action.Deploy
 		printCmds bool
 	)
@@ -67,11 +68,19 @@ Many hubs deploy in parallel, at most --concurrency per cluster; one hub's failu
 its preparation or its deploy, does not stop the others: each gets its row in the
 summary, and the exit code is 1 if any failed.
 
+With --check, each hub deployed (or unchanged) is then checked as "hubploy check" does:
+log in through its API as the check service, start a server, stop it. A hub that fails
+its check fails the deploy; with --rollback-on-failure it is also rolled back to the
+revision that was live before, and its row says both. --canary HUB[,HUB] (or
+deploy.canary: true in a hub's hubploy.yaml) deploys and checks those hubs first; if one
+fails, the others are not attempted, and the summary says so.
+
 The 0.3 form "hubploy deploy HUB CHART ENV" is accepted too.`,
 		Example: `  hubploy deploy datahub staging
   hubploy deploy --env prod --all --atomic --timeout 30m
   hubploy deploy --env staging datahub stat20 --output json
-  hubploy deploy datahub prod --print-commands`,
+  hubploy deploy datahub prod --print-commands
+  hubploy deploy --env prod --all --canary datahub --check --rollback-on-failure`,
 		ValidArgsFunction: func(c *cobra.Command, args []string, s string) ([]string, cobra.ShellCompDirective) {
 			if d.Env != "" {
 				return hubCompletion(g)(c, args, s)
@@ -86,7 +95,7 @@ The 0.3 form "hubploy deploy HUB CHART ENV" is accepted too.`,
 			if err != nil {
 				return err
 			}
-			d.Config, d.Cluster, d.Progress = cfg, cf.options(), deploy.PrintProgress(g.stderr)
+			d.Config, d.Cluster, d.CheckOptions, d.Progress = cfg, cf.options(), checks.options(), deploy.PrintProgress(g.stderr)
 			if printCmds {
 				text, err := d.Commands(cmd.Context())
 				if err != nil {
@@ -137,6 +146,10 @@ The 0.3 form "hubploy deploy HUB CHART ENV" is accepted too.`,
 	f.BoolVar(&d.Upgrade.Recover, "recover", false, "roll back a release left pending by a killed run, then deploy")
 	f.IntVar(&d.PerCluster, "concurrency", deploy.DefaultPerCluster, "hubs deployed at once on one cluster")
 	f.BoolVar(&d.SkipImageCheck, "skip-image-check", false, "deploy without first checking that the registries have the image tags the release sets (for registries hubploy cannot reach)")
+	f.BoolVar(&d.Check, "check", false, "after each hub's deploy, check that it works (as hubploy check does; see its help for the address and token)")
+	f.BoolVar(&d.RollbackOnFailure, "rollback-on-failure", false, "with --check: roll a hub whose check failed back to the revision live before the deploy")
+	f.StringSliceVar(&d.Canaries, "canary", nil, "HUB[,HUB]: deploy and check these hubs first, and the others only if they pass (also hubploy.yaml's deploy.canary)")
+	checks.add(cmd, "check-")
 	f.BoolVar(&printCmds, "print-commands", false, "print the helm and sops commands that do this deploy by hand, and deploy nothing")
 	completeFlag(cmd, "env", envCompletion(g))
 	return uses(cmd, renderFlags...)

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/hubploy/hubploy/pipeline/cluster"
 	"github.com/hubploy/hubploy/pipeline/deploy"
@@ -32,6 +34,17 @@ type Deploy struct {
 	SkipImageCheck bool
 	// Registry is how the image check reaches the registries.
 	Registry Registry
+	// Check runs the health check on each hub once it is deployed (or left unchanged);
+	// CheckOptions say how. A dry run is not checked.
+	Check        bool
+	CheckOptions CheckOptions
+	// RollbackOnFailure rolls a hub whose check failed after an upgrade back to the
+	// revision that was live before it.
+	RollbackOnFailure bool
+	// Canaries are hubs to deploy and check before the others, which are not attempted
+	// if a canary fails; hubs whose hubploy.yaml sets deploy.canary are canaries too.
+	// Canaries order a deploy of several hubs only.
+	Canaries []string
 	// Progress receives each hub's progress lines.
 	Progress func(job deploy.Job, format string, args ...any)
 }
@@ -57,90 +70,218 @@ func (r *DeployReport) Err() error {
 	return fmt.Errorf("%d of %d deploy(s) failed: %s", r.Failed, len(r.Results), strings.Join(failures, "; "))
 }
 
-// Run deploys every target. A hub that cannot be prepared (its values, chart or
-// cluster access) fails alone: the others deploy, and it gets its row. Only with a
-// single hub is such a failure returned as the error, so that bad input reads as one
-// line. An error is also returned for targets that name nothing.
+// Run deploys every target. A hub that cannot be prepared (its values, chart, cluster
+// access or check target) fails alone: the others deploy, and it gets its row. Only
+// with a single hub is such a failure returned as the error, so that bad input reads as
+// one line. An error is also returned for targets that name nothing.
+//
+// Canaries deploy first and are checked; if one fails, the others are not attempted.
+// Then the rest deploy, checked if Check is set.
 func (d *Deploy) Run(ctx context.Context) (*DeployReport, error) {
-	jobs, prepared, err := d.jobs(ctx)
+	if d.RollbackOnFailure && !d.Check && len(d.Canaries) == 0 {
+		return nil, &inputerr.Error{Key: "rollback-on-failure", Msg: "rolls back after a failed health check, but no check is asked for", Hint: "add --check"}
+	}
+	hubs, err := d.preparations(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if len(prepared) == 1 && prepared[0].err != nil {
-		return nil, prepared[0].err
+	if len(hubs) == 1 && hubs[0].err != nil {
+		return nil, hubs[0].err
 	}
-	many := &deploy.Many{Options: d.Upgrade, PerCluster: d.PerCluster, Progress: d.Progress}
-	ran := many.Run(ctx, jobs)
-	rep := &DeployReport{}
-	for _, p := range prepared {
-		res := p.failed
-		if p.err == nil {
-			res, ran = ran[0], ran[1:]
+	canaries, rest := d.stages(hubs)
+	d.deployStage(ctx, canaries, true)
+	if failed := failedHubs(canaries); len(failed) > 0 {
+		for _, h := range rest {
+			h.result = &deploy.Result{Hub: h.hub, Env: d.Env, Release: h.release, Namespace: h.namespace, Outcome: deploy.NotAttempted,
+				Error: fmt.Sprintf("%s: not attempted: canary %s failed", h.release, strings.Join(failed, ", "))}
 		}
-		if !res.OK() {
+	} else {
+		d.deployStage(ctx, rest, d.Check)
+	}
+	rep := &DeployReport{}
+	for _, h := range hubs {
+		if !h.result.OK() {
 			rep.Failed++
 		}
-		rep.Results = append(rep.Results, res)
+		rep.Results = append(rep.Results, h.result)
 	}
 	rep.OK = rep.Failed == 0
 	return rep, nil
 }
 
-// preparation is one target hub: its job, or the result of its failure.
-type preparation struct {
-	err    error
-	failed *deploy.Result
+// target is one hub of a deploy: its job (or the error that stopped its preparation),
+// where its check goes, and its result.
+type target struct {
+	hub, release, namespace string
+	canary                  bool
+	job                     deploy.Job
+	check                   *checkTarget // nil: not prepared, or no check asked
+	err                     error
+	result                  *deploy.Result
 }
 
-func (d *Deploy) jobs(ctx context.Context) ([]deploy.Job, []preparation, error) {
+// preparations prepares every target hub, in order.
+func (d *Deploy) preparations(ctx context.Context) ([]*target, error) {
 	names, err := d.hubs(d.Targets)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if d.Cluster.Namespace != "" && len(names) > 1 {
-		return nil, nil, &inputerr.Error{Key: "namespace", Msg: "applies to one hub only", Hint: "deploy the hubs one by one, or drop the namespace"}
+		return nil, &inputerr.Error{Key: "namespace", Msg: "applies to one hub only", Hint: "deploy the hubs one by one, or drop the namespace"}
 	}
-	var jobs []deploy.Job
-	var prepared []preparation
-	for _, name := range names {
-		job, err := d.job(ctx, name)
-		if err != nil {
-			release, namespace := name+"-"+d.Env, ""
-			if h, herr := d.hub(name); herr == nil {
-				release, namespace = h.Config.ReleaseAndNamespace(name, d.Env)
-			}
-			prepared = append(prepared, preparation{err: err, failed: deploy.FailedResult(name, d.Env, release, namespace, err)})
-			continue
+	for _, c := range d.Canaries {
+		if !slices.Contains(names, c) {
+			return nil, &inputerr.Error{Key: "canary", Msg: fmt.Sprintf("hub %q is not among the hubs deployed (%s)", c, strings.Join(names, ", ")), Hint: "name a hub that is deployed"}
 		}
-		jobs = append(jobs, job)
-		prepared = append(prepared, preparation{})
 	}
-	return jobs, prepared, nil
+	var hubs []*target
+	for _, name := range names {
+		t := &target{hub: name, release: name + "-" + d.Env, canary: slices.Contains(d.Canaries, name)}
+		if h, err := d.hub(name); err == nil {
+			t.release, t.namespace = h.Config.ReleaseAndNamespace(name, d.Env)
+			t.canary = t.canary || h.Config.IsCanary()
+		}
+		// Canaries only order a deploy of several hubs.
+		t.canary = t.canary && len(names) > 1
+		if t.err = d.prepareTarget(ctx, t); t.err != nil {
+			t.result = deploy.FailedResult(name, d.Env, t.release, t.namespace, t.err)
+		}
+		hubs = append(hubs, t)
+	}
+	return hubs, nil
 }
 
-func (d *Deploy) job(ctx context.Context, hub string) (deploy.Job, error) {
-	rel, err := d.prepare(ctx, hub, d.Env, d.Cluster.Namespace)
+// stages splits the prepared hubs into canaries and the rest; the hubs that could not
+// be prepared keep their results and are in neither.
+func (d *Deploy) stages(hubs []*target) (canaries, rest []*target) {
+	for _, h := range hubs {
+		switch {
+		case h.err != nil && h.canary:
+			canaries = append(canaries, h) // a canary that failed stops the rest all the same
+		case h.err != nil:
+		case h.canary:
+			canaries = append(canaries, h)
+		default:
+			rest = append(rest, h)
+		}
+	}
+	return canaries, rest
+}
+
+// failedHubs names the hubs of a stage that failed.
+func failedHubs(hubs []*target) []string {
+	var names []string
+	for _, h := range hubs {
+		if !h.result.OK() {
+			names = append(names, h.hub)
+		}
+	}
+	return names
+}
+
+// deployStage deploys the prepared hubs in parallel, then checks them, if check is set,
+// and rolls back those whose check failed, if asked.
+func (d *Deploy) deployStage(ctx context.Context, hubs []*target, check bool) {
+	var jobs []deploy.Job
+	var ready []*target
+	for _, h := range hubs {
+		if h.err == nil {
+			jobs, ready = append(jobs, h.job), append(ready, h)
+		}
+	}
+	many := &deploy.Many{Options: d.Upgrade, PerCluster: d.PerCluster, Progress: d.Progress}
+	for i, res := range many.Run(ctx, jobs) {
+		ready[i].result = res
+	}
+	if !check || d.Upgrade.DryRun {
+		return
+	}
+	var wg sync.WaitGroup
+	for _, h := range ready {
+		if h.result.OK() {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				d.checkDeployed(ctx, h)
+			}()
+		}
+	}
+	wg.Wait()
+}
+
+// prepareTarget prepares t's release, cluster access and check target, refusing what
+// would fail the deploy before it touches the cluster.
+func (d *Deploy) prepareTarget(ctx context.Context, t *target) error {
+	rel, err := d.prepare(ctx, t.hub, d.Env, d.Cluster.Namespace)
 	if err != nil {
-		return deploy.Job{}, err
+		return err
 	}
 	if err := rel.CheckChartVersion(d.ChartVersion); err != nil {
-		return deploy.Job{}, err
+		return err
 	}
 	// Values the chart refuses (its schema, a required value) are bad input: say so, with
 	// the chart, before reaching the cluster, where helm would fail on them all the same.
 	if _, err := rel.Render(ctx); err != nil {
-		return deploy.Job{}, err
+		return err
 	}
 	access, err := d.access(rel.Hub, rel.Namespace, d.Cluster, rel.Masker)
 	if err != nil {
-		return deploy.Job{}, err
+		return err
 	}
 	if !d.SkipImageCheck {
 		if err := d.checkImages(ctx, rel); err != nil {
-			return deploy.Job{}, err
+			return err
 		}
 	}
-	return deploy.Job{Release: rel, Access: access}, nil
+	if (d.Check || t.canary) && !d.Upgrade.DryRun {
+		if t.check, err = d.checkTarget(ctx, rel, d.CheckOptions); err != nil {
+			return err
+		}
+	}
+	t.job = deploy.Job{Release: rel, Access: access}
+	return nil
+}
+
+// checkDeployed runs the health check of a hub just deployed (or left unchanged). If it
+// fails after an upgrade and RollbackOnFailure is set, the release is rolled back to
+// the revision that was live before.
+func (d *Deploy) checkDeployed(ctx context.Context, t *target) {
+	rel, res := t.job.Release, t.result
+	progress := func(format string, args ...any) {
+		if d.Progress != nil {
+			d.Progress(t.job, format, args...)
+		}
+	}
+	access := func() (*cluster.Access, error) { return t.job.Access, nil }
+	checked, err := d.runCheck(ctx, rel, t.check, access, d.CheckOptions, progress)
+	if err != nil {
+		res.Outcome, res.Error = deploy.CheckFailed, fmt.Sprintf("%s: cannot check: %s", rel.Name, err)
+		return
+	}
+	res.Check = checked.Report
+	if checked.OK() {
+		return
+	}
+	unchanged := res.Outcome == deploy.Unchanged
+	res.Outcome, res.Error = deploy.CheckFailed, fmt.Sprintf("%s: health check failed: %s", rel.Name, checked.Error)
+	switch {
+	case !d.RollbackOnFailure:
+		return
+	case unchanged:
+		res.Error += "; not rolled back: this deploy changed nothing"
+		return
+	case res.Previous == 0:
+		res.Error += "; not rolled back: no revision was live before this one"
+		return
+	}
+	progress("check failed: rolling back to revision %d", res.Previous)
+	rev, err := rollbackTo(ctx, t.job.Access, rel.Name, rel.Namespace, res.Previous, d.Upgrade.Timeout, progress)
+	if err != nil {
+		res.Error += fmt.Sprintf("; rolling back to revision %d failed: %s", res.Previous, err)
+		return
+	}
+	res.Outcome, res.Revision = deploy.RolledBack, rev
+	res.Error += fmt.Sprintf("; rolled back to revision %d (now revision %d)", res.Previous, rev)
 }
 
 // checkImages fails the deploy, before it touches the cluster, when a registry lacks an

@@ -118,14 +118,24 @@ func (r *Rollback) Run(ctx context.Context) (*RollbackResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The API server refusing a revision's object quotes its value: mask the error.
-	m, err := deploy.RevisionMasker(ctx, lr.access, lr.name, lr.namespace)
+	rev, err := rollbackTo(ctx, lr.access, lr.name, lr.namespace, r.Revision, r.Timeout, r.Progress)
 	if err != nil {
 		return nil, err
 	}
-	rev, err := (&deploy.Rollback{Access: lr.access, Timeout: r.Timeout, Progress: r.Progress}).Run(ctx, lr.name, lr.namespace, r.Revision)
-	if err != nil {
-		return nil, m.Error(err)
-	}
 	return &RollbackResult{Release: lr.name, Namespace: lr.namespace, Revision: rev}, nil
+}
+
+// rollbackTo rolls release name back to revision (0: the one before the current),
+// waits, and returns the revision it is now at.
+func rollbackTo(ctx context.Context, access *cluster.Access, name, namespace string, revision int, timeout time.Duration, progress func(string, ...any)) (int, error) {
+	// The API server refusing a revision's object quotes its value: mask the error.
+	m, err := deploy.RevisionMasker(ctx, access, name, namespace)
+	if err != nil {
+		return 0, err
+	}
+	rev, err := (&deploy.Rollback{Access: access, Timeout: timeout, Progress: progress}).Run(ctx, name, namespace, revision)
+	if err != nil {
+		return 0, m.Error(err)
+	}
+	return rev, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"sync"
 	"text/tabwriter"
@@ -95,10 +96,16 @@ func PrintProgress(w io.Writer) func(job Job, format string, args ...any) {
 	}
 }
 
-// WriteSummary writes the results as a table: hub, env, result, revision, duration.
+// WriteSummary writes the results as a table: hub, env, result, revision, duration,
+// and the health check's outcome when one ran.
 func WriteSummary(w io.Writer, results []*Result) error {
+	checked := slices.ContainsFunc(results, func(r *Result) bool { return r.Check != nil })
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	if _, err := fmt.Fprintln(tw, "HUB\tENV\tRESULT\tREVISION\tDURATION"); err != nil {
+	header := "HUB\tENV\tRESULT\tREVISION\tDURATION"
+	if checked {
+		header += "\tCHECK"
+	}
+	if _, err := fmt.Fprintln(tw, header); err != nil {
 		return err
 	}
 	for _, r := range results {
@@ -106,7 +113,15 @@ func WriteSummary(w io.Writer, results []*Result) error {
 		if r.Revision > 0 {
 			rev = strconv.Itoa(r.Revision)
 		}
-		if _, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.1fs\n", r.Hub, r.Env, r.Outcome, rev, r.Duration.Seconds()); err != nil {
+		row := fmt.Sprintf("%s\t%s\t%s\t%s\t%.1fs", r.Hub, r.Env, r.Outcome, rev, r.Duration.Seconds())
+		if checked {
+			check := "-"
+			if r.Check != nil {
+				check = r.Check.Summary()
+			}
+			row += "\t" + check
+		}
+		if _, err := fmt.Fprintln(tw, row); err != nil {
 			return err
 		}
 	}

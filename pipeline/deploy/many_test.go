@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hubploy/hubploy/pipeline/cluster"
+	"github.com/hubploy/hubploy/pipeline/hubcheck"
 	"github.com/hubploy/hubploy/pipeline/release"
 	"github.com/hubploy/hubploy/pipeline/repo"
 )
@@ -22,6 +23,28 @@ func TestWriteSummary(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "HUB      ENV   RESULT    REVISION  DURATION\ndatahub  prod  deployed  3         1.5s\nstat20   prod  failed    -         0.0s\n"
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+}
+
+func TestWriteSummaryWithChecks(t *testing.T) {
+	var b strings.Builder
+	results := []*Result{
+		{Hub: "datahub", Env: "prod", Outcome: Deployed, Revision: 3, Duration: time.Second,
+			Check: &hubcheck.Report{OK: true, Attempts: 2, Steps: []hubcheck.Step{{Attempt: 1, Name: "health", Seconds: 1}, {Attempt: 2, Name: "health", OK: true, Seconds: 0.5}}}},
+		{Hub: "stat20", Env: "prod", Outcome: RolledBack, Revision: 5, Duration: time.Second,
+			Check: &hubcheck.Report{Attempts: 1, Steps: []hubcheck.Step{{Attempt: 1, Name: "health", OK: true, Seconds: 0.5}, {Attempt: 1, Name: "start", Seconds: 2}}}},
+		{Hub: "data8", Env: "prod", Outcome: NotAttempted},
+	}
+	if err := WriteSummary(&b, results); err != nil {
+		t.Fatal(err)
+	}
+	want := `HUB      ENV   RESULT         REVISION  DURATION  CHECK
+datahub  prod  deployed       3         1.0s      ok, 2 attempts, 1.5s
+stat20   prod  rolled-back    5         1.0s      start failed, 2.5s
+data8    prod  not-attempted  -         0.0s      -
+`
 	if b.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
 	}

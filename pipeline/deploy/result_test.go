@@ -5,6 +5,10 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/hubploy/hubploy/pipeline/hubcheck"
 )
 
 func TestResultJSON(t *testing.T) {
@@ -19,6 +23,10 @@ func TestResultJSON(t *testing.T) {
 			`{"hub":"datahub","env":"prod","release":"datahub-prod","namespace":"datahub-prod","ok":true,"outcome":"dry-run","revision":4,"duration_seconds":0,"manifest":"kind: ConfigMap\n"}`},
 		{"never ran", FailedResult("stat20", "prod", "stat20-prod", "stat20-prod", errors.New("stat20: no environment prod")),
 			`{"hub":"stat20","env":"prod","release":"stat20-prod","namespace":"stat20-prod","ok":false,"outcome":"failed","revision":0,"duration_seconds":0,"error":"stat20: no environment prod"}`},
+		{"rolled back after a failed check", &Result{Hub: "datahub", Env: "prod", Release: "datahub-prod", Namespace: "datahub-prod", Outcome: RolledBack, Revision: 5, Previous: 3,
+			Error: "check failed", Check: &hubcheck.Report{Attempts: 1, Steps: []hubcheck.Step{{Attempt: 1, Name: hubcheck.StepHealth, Seconds: 0.5, Error: "down"}}}},
+			`{"hub":"datahub","env":"prod","release":"datahub-prod","namespace":"datahub-prod","ok":false,"outcome":"rolled-back","revision":5,"previous_revision":3,"duration_seconds":0,"error":"check failed",` +
+				`"check":{"ok":false,"attempts":1,"steps":[{"attempt":1,"name":"health","ok":false,"duration_seconds":0.5,"error":"down"}]}}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			data, err := json.Marshal(tc.res)
@@ -32,8 +40,8 @@ func TestResultJSON(t *testing.T) {
 			if err := json.Unmarshal(data, &back); err != nil {
 				t.Fatal(err)
 			}
-			if back != *tc.res {
-				t.Errorf("round trip: got %+v, want %+v", back, *tc.res)
+			if d := cmp.Diff(*tc.res, back); d != "" {
+				t.Errorf("round trip (-want +got):\n%s", d)
 			}
 		})
 	}

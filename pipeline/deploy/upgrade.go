@@ -114,6 +114,9 @@ func (u *Upgrade) Run(ctx context.Context, rel *release.Release) (res *Result, e
 		return res, nil
 	}
 	res.Outcome = Deployed
+	if from.base != nil {
+		res.Previous = from.base.Version
+	}
 	progress("deployed revision %d in %.1fs", out.Version, time.Since(began).Seconds())
 	return res, nil
 }

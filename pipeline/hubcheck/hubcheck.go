@@ -237,3 +237,27 @@ type stepError struct {
 }
 
 func (e *stepError) Error() string { return e.msg }
+
+// Summary is the report in a few words, for a table: "ok, 7.1s" or "start failed,
+// 3 attempts, 95.0s".
+func (r *Report) Summary() string {
+	var total float64
+	failed := ""
+	for _, s := range r.Steps {
+		total += s.Seconds
+		if !s.OK && s.Attempt == r.Attempts && failed == "" {
+			failed = s.Name
+		}
+	}
+	attempts := ""
+	if r.Attempts > 1 {
+		attempts = fmt.Sprintf(", %d attempts", r.Attempts)
+	}
+	if r.OK {
+		return fmt.Sprintf("ok%s, %.1fs", attempts, total)
+	}
+	if failed == "" {
+		failed = "check"
+	}
+	return fmt.Sprintf("%s failed%s, %.1fs", failed, attempts, total)
+}

@@ -6,6 +6,7 @@ package hubconfig
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -165,7 +166,54 @@ type KubeconfigBlock struct {
 type Deploy struct {
 	Release   string `yaml:"release,omitempty"`
 	Namespace string `yaml:"namespace,omitempty"`
+	// Canary deploys and checks this hub before the others of a many-hub deploy, and
+	// stops them if it fails.
+	Canary bool `yaml:"canary,omitempty"`
+	// Check says how to reach the hub for its health check.
+	Check *Check `yaml:"check,omitempty"`
 }
+
+// Check is how hubploy's health check reaches a hub through its REST API.
+type Check struct {
+	// URL is the hub's public address, with {hub} and {env} filled in; by default it
+	// is taken from the release's Ingress.
+	URL string `yaml:"url,omitempty"`
+	// Service is the hub.services entry whose apiToken the check uses.
+	Service string `yaml:"service,omitempty"`
+	// User is the user whose server the check starts and deletes.
+	User string `yaml:"user,omitempty"`
+}
+
+// DefaultCheckService is the hub service whose token the check uses, named as 2i2c
+// names its health-check service.
+const DefaultCheckService = "hub-health"
+
+// CheckURL returns deploy.check.url for env with {hub} and {env} filled in, or "".
+func (c *Config) CheckURL(hub, env string) string {
+	if c.Deploy == nil || c.Deploy.Check == nil {
+		return ""
+	}
+	return strings.NewReplacer("{hub}", hub, "{env}", env).Replace(c.Deploy.Check.URL)
+}
+
+// CheckService returns deploy.check.service, or DefaultCheckService.
+func (c *Config) CheckService() string {
+	if c.Deploy == nil || c.Deploy.Check == nil {
+		return DefaultCheckService
+	}
+	return firstNonEmpty(c.Deploy.Check.Service, DefaultCheckService)
+}
+
+// CheckUser returns deploy.check.user, or "" for the check's default user.
+func (c *Config) CheckUser() string {
+	if c.Deploy == nil || c.Deploy.Check == nil {
+		return ""
+	}
+	return c.Deploy.Check.User
+}
+
+// IsCanary reports whether deploy.canary is set.
+func (c *Config) IsCanary() bool { return c.Deploy != nil && c.Deploy.Canary }
 
 // DefaultReleaseName is the Python hubploy's release name and namespace.
 const DefaultReleaseName = "{hub}-{env}"
@@ -303,6 +351,31 @@ func (c *Config) check() error {
 		if k := cl.Kubeconfig; k != nil && k.Filename == "" {
 			return c.errorf("cluster.kubeconfig.filename", "name the kubeconfig file under the hub's secrets/ folder", "is empty")
 		}
+	}
+	if c.Deploy != nil && c.Deploy.Check != nil {
+		return c.checkCheck(c.Deploy.Check)
+	}
+	return nil
+}
+
+// checkCheck checks the deploy.check block: an http(s) URL, and names the hub accepts.
+func (c *Config) checkCheck(ch *Check) error {
+	if ch.URL != "" {
+		u, err := url.Parse(strings.NewReplacer("{hub}", "hub", "{env}", "env").Replace(ch.URL))
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return c.errorf("deploy.check.url", "write the hub's address, e.g. https://{env}.hub.example.org/", "%q is not an http(s) URL", ch.URL)
+		}
+		if u.User != nil {
+			return c.errorf("deploy.check.url", "remove the user and password: the check authenticates with the service's API token", "%q carries credentials", u.Redacted())
+		}
+	}
+	for key, name := range map[string]string{"deploy.check.service": ch.Service, "deploy.check.user": ch.User} {
+		if name != "" && (strings.ContainsAny(name, "/ \t\n") || name != strings.TrimSpace(name)) {
+			return c.errorf(key, "a JupyterHub name: no slash or space", "%q is not a name the hub accepts", name)
+		}
+	}
+	if ch.User != "" && ch.User == firstNonEmpty(ch.Service, DefaultCheckService) {
+		return c.errorf("deploy.check.user", "name the user apart from the service: the hub refuses to let a token delete the user named like its service", "is the service's name, %q", ch.User)
 	}
 	return nil
 }

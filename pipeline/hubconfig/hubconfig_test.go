@@ -150,6 +150,11 @@ func TestParseErrors(t *testing.T) {
 		{"kubeconfig absolute", "cluster:\n  provider: kubeconfig\n  kubeconfig: {filename: /root/.kube/config}\n", `d/hubploy.yaml: key "cluster.kubeconfig.filename": "/root/.kube/config" leads outside`},
 		{"docker config up", "images:\n  image_name: r.example/a\n  registry:\n    provider: dockerconfig\n    dockerconfig: {filename: ../../../../.docker/config.json}\n", `d/hubploy.yaml: key "images.registry.dockerconfig.filename": "../../../../.docker/config.json" leads outside`},
 		{"huge image name", "images:\n  images:\n  - {name: r.example/" + strings.Repeat("X", 1<<20) + "}\n", `d/hubploy.yaml: key "images.images[0].name": invalid image name "r.example/XXXX`},
+		{"check url not http", "deploy:\n  check: {url: 'hub.example.org'}\n", `d/hubploy.yaml: key "deploy.check.url": "hub.example.org" is not an http(s) URL (write the hub's address`},
+		{"check url with credentials", "deploy:\n  check: {url: 'https://u:pw@hub.example.org/'}\n", `d/hubploy.yaml: key "deploy.check.url": "https://u:xxxxx@hub.example.org/" carries credentials`},
+		{"check user with a slash", "deploy:\n  check: {user: a/b}\n", `d/hubploy.yaml: key "deploy.check.user": "a/b" is not a name the hub accepts`},
+		{"check user named like the service", "deploy:\n  check: {user: hub-health}\n", `d/hubploy.yaml: key "deploy.check.user": is the service's name, "hub-health"`},
+		{"misspelled check key", "deploy:\n  check: {ulr: x}\n", `d/hubploy.yaml:2: key "deploy.check.ulr": unknown key (did you mean "url"?)`},
 		{"service key absolute", "cluster:\n  provider: gcloud\n  gcloud: {service_key: /etc/key.json}\n", `d/hubploy.yaml: key "cluster.gcloud.service_key": "/etc/key.json" leads outside`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -192,5 +197,22 @@ func TestReleaseAndNamespace(t *testing.T) {
 	}
 	if r, ns := (&Config{}).ReleaseAndNamespace("a", "b"); r != "a-b" || ns != "a-b" {
 		t.Errorf("defaults: %s, %s", r, ns)
+	}
+}
+
+func TestCheckBlock(t *testing.T) {
+	c, err := Parse("h.yaml", []byte("deploy:\n  canary: true\n  check:\n    url: https://{env}.{hub}.example.org/\n    service: deployer\n    user: probe\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.CheckURL("datahub", "staging"); got != "https://staging.datahub.example.org/" {
+		t.Errorf("CheckURL = %q", got)
+	}
+	if c.CheckService() != "deployer" || c.CheckUser() != "probe" || !c.IsCanary() {
+		t.Errorf("service %q, user %q, canary %v", c.CheckService(), c.CheckUser(), c.IsCanary())
+	}
+	var none Config
+	if none.CheckURL("a", "b") != "" || none.CheckService() != DefaultCheckService || none.CheckUser() != "" || none.IsCanary() {
+		t.Errorf("defaults: %q %q %q %v", none.CheckURL("a", "b"), none.CheckService(), none.CheckUser(), none.IsCanary())
 	}
 }
