@@ -3,6 +3,7 @@
 package example
 
 import (
+	"bytes"
 	"fmt"
 	"io/fs"
 	"os"
@@ -10,6 +11,13 @@ import (
 	"regexp"
 	"runtime"
 	"testing"
+
+	"filippo.io/age"
+	"gopkg.in/yaml.v3"
+
+	"github.com/hubploy/hubploy/internal/sopstest"
+	"github.com/hubploy/hubploy/pipeline/secrets"
+	"github.com/hubploy/hubploy/pipeline/values"
 )
 
 // Z2JHRepository is the chart repository the example's Chart.lock pins.
@@ -29,6 +37,21 @@ func MirrorFolder() string { return filepath.Join(Dir(), "offline-charts") }
 
 // AgeKeyFile is the example-only age key that decrypts the example's secrets.
 func AgeKeyFile() string { return filepath.Join(Dir(), "example-age-key.txt") }
+
+// Recipient is the public key of AgeKeyFile, which the example's secrets are encrypted
+// for.
+func Recipient(t testing.TB) string {
+	t.Helper()
+	key, err := os.ReadFile(AgeKeyFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := age.ParseIdentities(bytes.NewReader(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids[0].(*age.X25519Identity).Recipient().String()
+}
 
 // DataHubShaped is a deployment repository shaped like Berkeley DataHub's, written for
 // the Python hubploy: test/compat/testdata/datahub-shaped.
@@ -85,4 +108,34 @@ func Copy(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return dst
+}
+
+// AddCheckService gives a hub of a copy of the example (root) the health-check service
+// in env's secrets, as z2jh's hub.services.<name> with the admin role and token: the
+// file is decrypted, changed and encrypted again for the example's key.
+func AddCheckService(t testing.TB, root, hub, env, name, token string) {
+	t.Helper()
+	path := filepath.Join(root, "deployments", hub, "secrets", env+".yaml")
+	key, err := os.ReadFile(AgeKeyFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, _, err := (&secrets.Decrypter{AgeIdentities: []string{string(key)}}).ReadFile(path, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vals map[string]any
+	if err := yaml.Unmarshal(plain, &vals); err != nil {
+		t.Fatal(err)
+	}
+	values.SetPath(vals, "jupyterhub.hub.services."+name+".apiToken", token)
+	services, _ := values.Lookup(vals, "jupyterhub.hub.services."+name)
+	services.(map[string]any)["admin"] = true
+	plain, err = yaml.Marshal(vals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, sopstest.MustEncrypt(t, path, plain, Recipient(t)), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -59,6 +59,9 @@ type Options struct {
 	// Unavailable puts a front in front of the hub that answers 503 to the
 	// first Unavailable requests, as a hub that is still starting does.
 	Unavailable int
+	// Token is the service's API token, as a deployment's secrets give it;
+	// empty means a random one.
+	Token string
 }
 
 // Hub is a running JupyterHub. Start stops it when the test ends.
@@ -94,7 +97,10 @@ func Start(t testing.TB, opts Options) *Hub {
 		t.Fatal(err)
 	}
 	began := time.Now()
-	h := &Hub{t: t, dir: t.TempDir(), token: "hubtest-" + randomHex(16), done: make(chan struct{})}
+	h := &Hub{t: t, dir: t.TempDir(), token: opts.Token, done: make(chan struct{})}
+	if h.token == "" {
+		h.token = "hubtest-" + randomHex(16)
+	}
 	t.Cleanup(func() {
 		if err := h.Stop(); err != nil {
 			t.Errorf("hubtest: stopping the hub: %v", err)
