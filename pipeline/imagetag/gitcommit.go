@@ -3,13 +3,12 @@ package imagetag
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 
-	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 
+	"github.com/hubploy/hubploy/pipeline/gitrepo"
 	"github.com/hubploy/hubploy/pipeline/inputerr"
 )
 
@@ -29,7 +28,7 @@ func CommitTag(dir, display string) (string, error) {
 		return "", &inputerr.Error{File: display, Msg: msg, Hint: hint, Err: err}
 	}
 	const useContent = "or use tag_strategy: content"
-	repo, rel, err := openRepo(dir, display, "tag_strategy git-commit", "work in a git clone (through Dagger: pass --git-dir=.git), "+useContent)
+	repo, rel, err := gitrepo.Open(dir, display, "tag_strategy git-commit", "work in a git clone (through Dagger: pass --git-dir=.git), "+useContent)
 	if err != nil {
 		return "", err
 	}
@@ -41,13 +40,9 @@ func CommitTag(dir, display string) (string, error) {
 	if err != nil {
 		return fail("cannot read the git history: "+err.Error(), "", err)
 	}
-	shallowList, err := repo.Storer.Shallow()
+	shallow, err := gitrepo.Shallow(repo)
 	if err != nil {
-		return fail("cannot read the git history: "+err.Error(), "", err)
-	}
-	shallow := map[plumbing.Hash]bool{}
-	for _, h := range shallowList {
-		shallow[h] = true
+		return fail(err.Error(), "", err)
 	}
 	want, err := pathHash(commit, rel)
 	if err != nil {
@@ -83,25 +78,6 @@ func CommitTag(dir, display string) (string, error) {
 		}
 		commit = same
 	}
-}
-
-// openRepo opens the git repository that holds dir, and dir's path in it with
-// slashes; feature and hint say what needs git and what to do without it.
-func openRepo(dir, display, feature, hint string) (*git.Repository, string, error) {
-	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true, EnableDotGitCommonDir: true})
-	if err != nil {
-		return nil, "", &inputerr.Error{File: display, Msg: "is not in a git repository, which " + feature + " needs", Hint: hint, Err: err}
-	}
-	wt, err := repo.Worktree()
-	if err != nil {
-		return nil, "", &inputerr.Error{File: display, Msg: "is in a bare git repository", Hint: hint, Err: err}
-	}
-	root, err := filepath.EvalSymlinks(wt.Filesystem.Root())
-	if err != nil {
-		return nil, "", err
-	}
-	rel, err := filepath.Rel(root, dir)
-	return repo, filepath.ToSlash(rel), err
 }
 
 // pathHash is the object id of rel in commit's tree, or the zero hash if it is absent.

@@ -4,9 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/object"
-
+	"github.com/hubploy/hubploy/pipeline/gitrepo"
 	"github.com/hubploy/hubploy/pipeline/inputerr"
 )
 
@@ -24,7 +22,7 @@ func ChangedIn(dir, display, commitRange string) (bool, error) {
 		return false, &inputerr.Error{Key: "--commit-range", Msg: fmt.Sprintf("%q: %s", commitRange, msg),
 			Hint: "give A..B or A...B of commits the clone has (fetch-depth: 0 in actions/checkout)", Err: err}
 	}
-	repo, rel, err := openRepo(dir, display, "--commit-range", "work in a git clone, or build without --commit-range")
+	repo, rel, err := gitrepo.Open(dir, display, "--commit-range", "work in a git clone, or build without --commit-range")
 	if err != nil {
 		return false, err
 	}
@@ -40,18 +38,11 @@ func ChangedIn(dir, display, commitRange string) (bool, error) {
 	if from == "" {
 		return bad("names no first commit", nil)
 	}
-	resolve := func(rev string) (*object.Commit, error) {
-		h, err := repo.ResolveRevision(plumbing.Revision(rev))
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", rev, err)
-		}
-		return repo.CommitObject(*h)
-	}
-	a, err := resolve(from)
+	a, err := gitrepo.Commit(repo, from)
 	if err != nil {
 		return bad(err.Error(), err)
 	}
-	b, err := resolve(to)
+	b, err := gitrepo.Commit(repo, to)
 	if err != nil {
 		return bad(err.Error(), err)
 	}
