@@ -8,6 +8,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -18,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"dagger/hubploy/internal/dagger"
 
@@ -61,6 +63,22 @@ type Hubploy struct {
 	APIServer *dagger.Service
 	// +private
 	APIServerName string
+	// +private
+	CheckURL string
+	// +private
+	CheckToken *dagger.Secret
+	// +private
+	CheckHub *dagger.Service
+	// +private
+	CheckHubName string
+	// +private
+	CheckUser string
+	// +private
+	CheckAttempts int
+	// +private
+	CheckTimeout string
+	// +private
+	CheckStartTimeout string
 }
 
 func New(
@@ -351,28 +369,147 @@ func (ca clusterArgs) options(ctx context.Context) (opts action.ClusterOptions, 
 	if ca.apiServer == nil {
 		return opts, stop, nil
 	}
-	ports, err := ca.apiServer.Ports(ctx)
+	address, stop, err := startTunnel(ctx, ca.apiServer, ca.apiServerName, "apiServer")
 	if err != nil {
 		return opts, stop, err
 	}
+	opts.Server = "https://" + address
+	return opts, stop, nil
+}
+
+// startTunnel starts svc under the host name name and returns name:port and what
+// ends it; arg names the function's argument in errors.
+func startTunnel(ctx context.Context, svc *dagger.Service, name, arg string) (address string, stop func(), err error) {
+	stop = func() {}
+	ports, err := svc.Ports(ctx)
+	if err != nil {
+		return "", stop, err
+	}
 	if len(ports) == 0 {
-		return opts, stop, &inputerr.Error{Key: "apiServer", Msg: "the API server service exposes no port", Hint: "pass it as tcp://HOST:PORT"}
+		return "", stop, &inputerr.Error{Key: arg, Msg: "the service exposes no port", Hint: "pass it as tcp://HOST:PORT"}
 	}
 	port, err := ports[0].Port(ctx)
 	if err != nil {
-		return opts, stop, err
+		return "", stop, err
 	}
-	svc, err := ca.apiServer.WithHostname(ca.apiServerName).Start(ctx)
+	started, err := svc.WithHostname(name).Start(ctx)
 	if err != nil {
-		return opts, stop, fmt.Errorf("starting the tunnel to the API server: %w", err)
+		return "", stop, fmt.Errorf("starting the tunnel to %s: %w", arg, err)
 	}
-	opts.Server = "https://" + ca.apiServerName + ":" + strconv.Itoa(port)
-	return opts, func() {
-		if _, err := svc.Stop(context.WithoutCancel(ctx)); err != nil {
+	return name + ":" + strconv.Itoa(port), func() {
+		if _, err := started.Stop(context.WithoutCancel(ctx)); err != nil {
 			// The engine ends the tunnel with the call anyway; say so, and go on.
-			fmt.Fprintf(os.Stderr, "hubploy: stopping the tunnel to the API server: %v\n", err)
+			fmt.Fprintf(os.Stderr, "hubploy: stopping the tunnel to %s: %v\n", arg, err)
 		}
 	}, nil
+}
+
+// WithCheck sets how the health check (check, and deploy with check) reaches the hubs
+// and how patient it is, instead of what hubploy.yaml says.
+func (m *Hubploy) WithCheck(
+	// The hub's address with its base URL (default: hubploy.yaml's deploy.check.url, or
+	// the host of the release's Ingress; with hub, http://<hubName>:<port>/).
+	// +optional
+	url string,
+	// The API token of the hub's check service (default: its apiToken in the hub's
+	// secrets, or in the hub's Secret in the cluster).
+	// +optional
+	token *dagger.Secret,
+	// The hub as a service, for a hub that only the host reaches (e.g.
+	// tcp://localhost:8000): reached as http://<hubName>:<port>/.
+	// +optional
+	hub *dagger.Service,
+	// The host name under which hub is reached.
+	// +default="jupyterhub"
+	hubName string,
+	// The user whose server the check starts and deletes (default: deploy.check.user,
+	// or hubploy-check).
+	// +optional
+	user string,
+	// How many times the check runs before it fails.
+	// +default=3
+	attempts int,
+	// How long each request of the check may take.
+	// +default="30s"
+	timeout string,
+	// How long the check user's server may take to start.
+	// +default="5m"
+	startTimeout string,
+) *Hubploy {
+	m.CheckURL, m.CheckToken, m.CheckHub, m.CheckHubName = url, token, hub, hubName
+	m.CheckUser, m.CheckAttempts, m.CheckTimeout, m.CheckStartTimeout = user, attempts, timeout, startTimeout
+	return m
+}
+
+// checkOptions turns WithCheck's settings into the application layer's, starting the
+// tunnel to the hub if one is given; stop ends it.
+func (m *Hubploy) checkOptions(ctx context.Context) (opts action.CheckOptions, stop func(), err error) {
+	opts = action.CheckOptions{URL: m.CheckURL, User: m.CheckUser, Attempts: m.CheckAttempts}
+	stop = func() {}
+	for _, d := range []struct {
+		arg, value string
+		to         *time.Duration
+	}{{"timeout", m.CheckTimeout, &opts.Timeout}, {"startTimeout", m.CheckStartTimeout, &opts.StartTimeout}} {
+		if d.value == "" {
+			continue
+		}
+		if *d.to, err = deploy.ParseTimeout(d.value); err != nil {
+			return opts, stop, fmt.Errorf("withCheck %s: %w", d.arg, err)
+		}
+	}
+	if m.CheckToken != nil {
+		if opts.Token, err = m.CheckToken.Plaintext(ctx); err != nil {
+			return opts, stop, err
+		}
+	}
+	if m.CheckHub == nil {
+		return opts, stop, nil
+	}
+	address, stop, err := startTunnel(ctx, m.CheckHub, cmp.Or(m.CheckHubName, "jupyterhub"), "hub")
+	if err != nil {
+		return opts, stop, err
+	}
+	if opts.URL == "" {
+		opts.URL = "http://" + address + "/"
+	}
+	return opts, stop, nil
+}
+
+// Check that a deployed hub works, as the CLI's check: returns each step and a line.
+//
+// Through the JupyterHub REST API, as the hub's check service: the hub answers, takes
+// the token, starts the check user's server, which answers through the proxy; then the
+// server is stopped and the user deleted. WithCheck says where the hub is and how
+// patient to be; the cluster (for a token kept in the hub's Secret) is hubploy.yaml's,
+// or the one WithCluster sets. Fails, with the steps, if the check fails.
+//
+// +cache="never"
+func (m *Hubploy) Check(
+	ctx context.Context,
+	// The hub.
+	hub string,
+	// The environment.
+	env string,
+) (string, error) {
+	c := &action.Check{Hub: hub, Env: env}
+	var stop func()
+	var err error
+	if c.Options, stop, err = m.checkOptions(ctx); err != nil {
+		return "", err
+	}
+	defer stop()
+	res, err := withCluster(ctx, m, &c.Config, clusterArgs{}, &c.Cluster, c.Run)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	if err := action.WriteCheck(&b, res); err != nil {
+		return "", err
+	}
+	if !res.OK() {
+		return "", fmt.Errorf("%s\n%s", res.Error, b.String())
+	}
+	return b.String(), nil
 }
 
 // Deploy one hub or many to an environment, as the CLI's deploy: returns the summary.
@@ -442,17 +579,32 @@ func (m *Hubploy) Deploy(
 	// release sets (for registries the engine cannot reach).
 	// +optional
 	skipImageCheck bool,
+	// After each hub's deploy, check that it works, as check does (WithCheck says how).
+	// +optional
+	check bool,
+	// With check: roll a hub whose check failed back to the revision live before.
+	// +optional
+	rollbackOnFailure bool,
+	// Hubs to deploy and check first; the others deploy only if these pass
+	// (hubploy.yaml's deploy.canary adds hubs).
+	// +optional
+	canary []string,
 ) (string, error) {
 	d := &action.Deploy{
 		Targets:      action.Targets{Env: env, Hubs: hub, All: all},
 		Upgrade:      deploy.Upgrade{Force: force, Atomic: atomic, CleanupOnFail: cleanupOnFail, DryRun: dryRun, Recover: recover},
 		ChartVersion: chartVersion, PerCluster: concurrency, Progress: deploy.PrintProgress(os.Stderr),
-		SkipImageCheck: skipImageCheck,
+		SkipImageCheck: skipImageCheck, Check: check, RollbackOnFailure: rollbackOnFailure, Canaries: canary,
 	}
 	var err error
 	if d.Upgrade.Timeout, err = deploy.ParseTimeout(timeout); err != nil {
 		return "", err
 	}
+	var stop func()
+	if d.CheckOptions, stop, err = m.checkOptions(ctx); err != nil {
+		return "", err
+	}
+	defer stop()
 	rep, err := withCluster(ctx, m, &d.Config, clusterArgs{kubeconfig, kubeContext, namespace, apiServer, apiServerName}, &d.Cluster, d.Run)
 	if err != nil {
 		return "", err

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -82,7 +81,7 @@ Exit codes: 0 the hub works, 1 the check failed, 2 bad input (no address, no tok
 			if g.json() {
 				err = g.printJSON(res)
 			} else {
-				err = writeCheck(g, res)
+				err = action.WriteCheck(g.stdout, res)
 			}
 			if err != nil {
 				return err
@@ -98,29 +97,4 @@ Exit codes: 0 the hub works, 1 the check failed, 2 bad input (no address, no tok
 	cf.add(cmd, "")
 	cmd.Flags().StringVar(&cf.opts.URL, "url", "", "the hub's address, with its base URL (default: deploy.check.url, or the release's Ingress host)")
 	return uses(cmd, renderFlags...)
-}
-
-// writeCheck prints the steps of the last attempt as a table, then one line.
-func writeCheck(g *globals, res *action.CheckResult) error {
-	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "STEP\tRESULT\tDURATION")
-	for _, s := range res.Report.Steps {
-		if s.Attempt != res.Report.Attempts {
-			continue
-		}
-		result := "ok"
-		if !s.OK {
-			result = "failed"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%.1fs\n", s.Name, result, s.Seconds)
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	version := ""
-	if res.Report.Version != "" {
-		version = " (JupyterHub " + res.Report.Version + ")"
-	}
-	_, err := fmt.Fprintf(g.stdout, "%s/%s at %s%s: %s\n", res.Hub, res.Env, res.URL, version, res.Report.Summary())
-	return err
 }

@@ -30,3 +30,26 @@ func WriteHistory(w io.Writer, revs []deploy.Revision) error {
 	}
 	return tw.Flush()
 }
+
+// WriteCheck writes a health check as the CLI and the module show it: the steps of the
+// last attempt as a table, then a line for the hub.
+func WriteCheck(w io.Writer, res *CheckResult) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "STEP\tRESULT\tDURATION")
+	for _, s := range res.Report.Steps {
+		if s.Attempt != res.Report.Attempts {
+			continue
+		}
+		result := "ok"
+		if !s.OK {
+			result = "failed"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.1fs\n", s.Name, result, s.Seconds)
+	}
+	version := ""
+	if res.Report.Version != "" {
+		version = " (JupyterHub " + res.Report.Version + ")"
+	}
+	fmt.Fprintf(tw, "%s/%s at %s%s: %s\n", res.Hub, res.Env, res.URL, version, res.Report.Summary())
+	return tw.Flush()
+}
