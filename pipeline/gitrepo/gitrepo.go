@@ -24,8 +24,12 @@ func Open(dir, display, feature, hint string) (*git.Repository, string, error) {
 	if err != nil {
 		return nil, "", &inputerr.Error{File: display, Msg: "is in a bare git repository", Hint: hint, Err: err}
 	}
+	// Both sides without symbolic links, so that the relative path is a path in it.
 	root, err := filepath.EvalSymlinks(wt.Filesystem.Root())
 	if err != nil {
+		return nil, "", err
+	}
+	if dir, err = filepath.EvalSymlinks(dir); err != nil {
 		return nil, "", err
 	}
 	rel, err := filepath.Rel(root, dir)

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
@@ -11,11 +12,13 @@ import (
 	"github.com/hubploy/hubploy/pipeline/inputerr"
 )
 
-// Range is what changed from a base revision to a head, as a pull request shows it.
+// Range is what changed from a base revision to a head, as a pull request shows it,
+// in a folder of a git clone.
 type Range struct {
 	Base string // the merge base of base and head, whose tree the head's is compared to
 	Head string
-	// Files are the paths that differ, as `git diff --name-only base...head` lists them.
+	// Files are the paths that differ, as `git diff --name-only base...head -- .` in
+	// the folder lists them, relative to it.
 	Files []string
 	// Unrelated, when set, says that base and head share no history (base was
 	// force-pushed away): no list of files tells what changed, and Files is empty.
@@ -25,10 +28,10 @@ type Range struct {
 // shallowHint is what to do when a shallow clone lacks the history a plan needs.
 const shallowHint = "fetch more history (fetch-depth: 0 in actions/checkout, or git fetch --unshallow), or pass --changed-files"
 
-// Changes reads, from the git clone that holds dir, the files that changed between the
-// merge base of the revisions base and head and head, as `git diff base...head` does.
+// Changes reads, from the git clone that holds dir, the files of dir that changed between
+// the merge base of the revisions base and head and head, as `git diff base...head` does.
 func Changes(dir, base, head string) (*Range, error) {
-	repo, _, err := gitrepo.Open(dir, dir, "plan --base", "work in a git clone, or pass --changed-files")
+	repo, rel, err := gitrepo.Open(dir, dir, "plan --base", "work in a git clone, or pass --changed-files")
 	if err != nil {
 		return nil, err
 	}
@@ -58,8 +61,18 @@ func Changes(dir, base, head string) (*Range, error) {
 		return r, nil
 	}
 	r.Base = gitrepo.Short(bases[0].Hash)
-	r.Files, err = gitrepo.ChangedFiles(bases[0], to)
-	return r, err
+	files, err := gitrepo.ChangedFiles(bases[0], to)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		if rel == "." {
+			r.Files = append(r.Files, f)
+		} else if f, ok := strings.CutPrefix(f, rel+"/"); ok {
+			r.Files = append(r.Files, f)
+		}
+	}
+	return r, nil
 }
 
 // commit resolves rev, given by flag; a clone that is shallow may just not have it.

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -39,6 +40,11 @@ func TestChanges(t *testing.T) {
 	got, err := Changes(r.Dir, "main", "HEAD")
 	if err != nil || got.Base != gitrepo.Short(r.Hash("main")) {
 		t.Errorf("after the merge, the base is main's tip: %+v, %v", got, err)
+	}
+	// A deployment repository in a folder of the clone sees its own files only.
+	got, err = Changes(filepath.Join(r.Dir, "deployments"), "main", "HEAD")
+	if err != nil || !slices.Equal(got.Files, []string{"datahub/config/staging.yaml"}) {
+		t.Errorf("in a folder: %+v, %v", got, err)
 	}
 
 	for _, tc := range []struct{ base, head, want string }{

@@ -6,8 +6,11 @@
 package plan
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path"
 	"slices"
@@ -283,4 +286,28 @@ func Read(file string) (*Plan, error) {
 		return nil, &inputerr.Error{File: file, Msg: "is not a plan hubploy wrote: " + err.Error(), Hint: hint, Err: err}
 	}
 	return &p, nil
+}
+
+// ReadFileList reads a list of changed files, one a line, relative to the repository's
+// root, as CI systems give one (`./` before a path, blank lines and CRLF line ends are
+// allowed); display names the list in errors.
+func ReadFileList(r io.Reader, display string) ([]string, error) {
+	var files []string
+	s := bufio.NewScanner(r)
+	for n := 1; s.Scan(); n++ {
+		line := strings.TrimSpace(s.Text())
+		if line == "" {
+			continue
+		}
+		f := path.Clean(line)
+		if path.IsAbs(f) || f == ".." || strings.HasPrefix(f, "../") {
+			return nil, &inputerr.Error{File: display, Line: n, Msg: fmt.Sprintf("%q is not a path in the repository", line),
+				Hint: "list the changed files relative to the repository's root, as git diff --name-only does"}
+		}
+		files = append(files, f)
+	}
+	if err := s.Err(); err != nil {
+		return nil, &inputerr.Error{File: display, Msg: "cannot read the list of changed files: " + err.Error(), Err: err}
+	}
+	return files, nil
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -233,5 +234,18 @@ func TestWrite(t *testing.T) {
 	none.Reset()
 	if err := everything.WriteText(&none); err != nil || !strings.Contains(none.String(), "up to 89abcde: 0 changed file(s): 4 deploy(s), 1 image build(s)\nevery hub deploys: no shared history\n") {
 		t.Errorf("%v\n%s", err, none.String())
+	}
+}
+
+func TestReadFileList(t *testing.T) {
+	got, err := ReadFileList(strings.NewReader("./deployments/datahub/config/prod.yaml\r\n\n  hub/values.yaml  \nREADME.md"), "-")
+	if want := []string{"deployments/datahub/config/prod.yaml", "hub/values.yaml", "README.md"}; err != nil || !slices.Equal(got, want) {
+		t.Errorf("%q, %v", got, err)
+	}
+	for _, bad := range []string{"/etc/passwd", "../other/x", "a/../../b"} {
+		_, err := ReadFileList(strings.NewReader("README.md\n"+bad+"\n"), "changed.txt")
+		if err == nil || !inputerr.Is(err) || !strings.HasPrefix(err.Error(), "changed.txt:2: "+strconv.Quote(bad)+" is not a path in the repository (") {
+			t.Errorf("%s: %v", bad, err)
+		}
 	}
 }
