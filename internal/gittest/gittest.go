@@ -25,7 +25,12 @@ type Repo struct {
 // New makes an empty repository in a temporary folder.
 func New(t testing.TB) *Repo {
 	t.Helper()
-	dir := t.TempDir()
+	return Init(t, t.TempDir())
+}
+
+// Init makes a repository in dir, whose files are not committed yet.
+func Init(t testing.TB, dir string) *Repo {
+	t.Helper()
 	repo, err := git.PlainInitWithOptions(dir, &git.PlainInitOptions{InitOptions: git.InitOptions{DefaultBranch: plumbing.Main}})
 	if err != nil {
 		t.Fatal(err)

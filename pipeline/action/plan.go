@@ -1,0 +1,86 @@
+package action
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/hubploy/hubploy/pipeline/inputerr"
+	"github.com/hubploy/hubploy/pipeline/plan"
+	"github.com/hubploy/hubploy/pipeline/release"
+)
+
+// Plan says what a change deploys: which hubs in which environments, and which images
+// must be built first, each with the changed files that make it so (see plan.Make
+// for the rules). The change is what Head changed since its merge base with Base, read
+// from git, or a list of changed files. The repository's layout (hubs, environments,
+// image folders) is its working tree's.
+type Plan struct {
+	*Config
+	// Base is a git revision (a commit, branch or tag): a pull request's target, or a
+	// push's previous commit.
+	Base string
+	// Head is the revision whose changes are planned; empty: HEAD.
+	Head string
+	// ChangedFiles, when Base is empty, are the changed files, relative to the
+	// repository's root: a CI system's list.
+	ChangedFiles []string
+	// Env limits the plan to one environment; empty: every one.
+	Env string
+}
+
+// Run makes the plan.
+func (p *Plan) Run(context.Context) (*plan.Plan, error) {
+	if p.Base == "" && p.Head != "" {
+		return nil, &inputerr.Error{Key: "--head", Msg: "needs --base", Hint: "give --base, the revision the change is compared with"}
+	}
+	if (p.Base == "") == (p.ChangedFiles == nil) {
+		return nil, &inputerr.Error{Key: "--base", Msg: "give either --base (a git revision) or --changed-files (a list), one of them",
+			Hint: "e.g. --base origin/staging in a pull request, or --changed-files - with the list on standard input"}
+	}
+	r, err := p.Repo()
+	if err != nil {
+		return nil, err
+	}
+	if p.Env != "" {
+		if _, err := r.HubsWithEnv(p.Env); err != nil {
+			return nil, err
+		}
+	}
+	layout, err := plan.ReadLayout(r, cmp.Or(p.Settings.ChartDir, release.DefaultChartDir), p.shared())
+	if err != nil {
+		return nil, err
+	}
+	var pl *plan.Plan
+	if p.Base == "" {
+		pl = plan.Make(layout, p.ChangedFiles)
+	} else {
+		changes, err := plan.Changes(r.Root, p.Base, cmp.Or(p.Head, "HEAD"))
+		if err != nil {
+			return nil, err
+		}
+		if changes.Unrelated != "" {
+			pl = plan.Everything(layout, nil, changes.Unrelated)
+		} else {
+			pl = plan.Make(layout, changes.Files)
+		}
+		pl.Base, pl.Head = changes.Base, changes.Head
+	}
+	if p.Env != "" {
+		pl = pl.ForEnv(p.Env)
+	}
+	return pl, nil
+}
+
+// shared are the files every hub reads besides the repository's own: the values files
+// given on top of them, and chart mirrors in local folders.
+func (p *Plan) shared() []string {
+	files := slices.Clone(p.Release.Values.ValueFiles)
+	for _, m := range p.Release.Charts.Mirrors {
+		if !strings.Contains(m, "://") {
+			files = append(files, m)
+		}
+	}
+	return files
+}
