@@ -55,6 +55,9 @@ type Options struct {
 	// Ambient is where a hub without a cluster block, given no Kubeconfig, finds its
 	// cluster; nil: ProcessAmbient.
 	Ambient *Ambient
+	// Clouds are the APIs and ambient credentials of the gcloud, aws and azure
+	// providers; nil: the real ones.
+	Clouds *Clouds
 }
 
 // Access is one hub's way to its cluster.
@@ -72,8 +75,12 @@ type Access struct {
 }
 
 // ForHub builds the access of hub h to the cluster for namespace. It does not contact
-// the cluster, so it also checks a hub's access offline.
+// the cluster, nor a cloud provider's API (asked on first use), so it also checks a
+// hub's access offline.
 func ForHub(h *repo.Hub, namespace string, dec *secrets.Decrypter, opts Options) (*Access, error) {
+	if cl := h.Config.Cluster; opts.Kubeconfig == nil && cl != nil && cl.Provider != "kubeconfig" {
+		return cloudAccess(h, namespace, dec, opts)
+	}
 	kc, err := loadKubeconfig(h, dec, opts)
 	if err != nil {
 		return nil, err
@@ -194,12 +201,6 @@ func credentials(kubeconfig []byte) []string {
 // readHubKubeconfig reads (and decrypts) the kubeconfig file hub h's cluster block
 // names, and says where it came from.
 func readHubKubeconfig(h *repo.Hub, dec *secrets.Decrypter) (data []byte, source string, err error) {
-	cl := h.Config.Cluster
-	if cl.Provider != "kubeconfig" {
-		return nil, "", &inputerr.Error{File: h.Config.File, Key: "cluster.provider",
-			Msg:  fmt.Sprintf("provider %q cannot be used to deploy yet: hubploy runs no cloud CLI, and in-process %s login is not built", cl.Provider, cl.Provider),
-			Hint: "use provider: kubeconfig with a sops-encrypted kubeconfig, or pass --kubeconfig"}
-	}
 	path, _ := KubeconfigFile(h)
 	data, _, err = dec.ReadFile(filepath.Join(h.Repo.Root, filepath.FromSlash(path)), path)
 	if errors.Is(err, fs.ErrNotExist) {

@@ -131,8 +131,6 @@ func TestErrors(t *testing.T) {
 		want          string
 	}{
 		{"no cluster block and no ambient cluster", "", nil, cluster.Options{Ambient: &cluster.Ambient{}}, `deployments/h/hubploy.yaml: key "cluster": is missing`},
-		{"cloud provider", "cluster:\n  provider: gcloud\n  gcloud: {project: p, cluster: c, zone: z}\n", nil, cluster.Options{},
-			`deployments/h/hubploy.yaml: key "cluster.provider": provider "gcloud" cannot be used to deploy yet`},
 		{"missing file", "cluster:\n  provider: kubeconfig\n  kubeconfig: {filename: kc.yaml}\n", nil, cluster.Options{},
 			`deployments/h/secrets/kc.yaml: cannot read: it does not exist (key "cluster.kubeconfig.filename" in deployments/h/hubploy.yaml names it; add the kubeconfig there (sops-encrypted), fix the name, or pass --kubeconfig)`},
 		{"not a kubeconfig", "", nil, cluster.Options{Kubeconfig: []byte("clusters: [")}, "the given kubeconfig: is not a valid kubeconfig"},

@@ -56,6 +56,16 @@ type Options struct {
 	// Timeout bounds the start, from launching etcd to a Ready node;
 	// zero means one minute.
 	Timeout time.Duration
+	// TokenWebhook, if set, is asked about the bearer tokens the API server
+	// does not know, as a cloud's clusters ask the cloud's identity service.
+	TokenWebhook *Webhook
+}
+
+// Webhook is a token authenticator: it answers authentication.k8s.io/v1
+// TokenReviews POSTed to URL, over TLS with a certificate CA signed.
+type Webhook struct {
+	URL string
+	CA  []byte // PEM
 }
 
 // Cluster is a running control plane. Stop it when done.
@@ -183,7 +193,11 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	); err != nil {
 		return c, err
 	}
-	if c.apiServer, err = c.run(bin, "kube-apiserver", nil,
+	apiServerArgs, err := webhookArgs(dir, opts.TokenWebhook)
+	if err != nil {
+		return c, err
+	}
+	if c.apiServer, err = c.run(bin, "kube-apiserver", nil, append(apiServerArgs,
 		"--etcd-servers="+etcdURL,
 		"--bind-address=127.0.0.1",
 		"--advertise-address=127.0.0.1",
@@ -203,7 +217,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		// Tests need no fairness between clients, and without it the
 		// server keeps fewer objects and goroutines.
 		"--enable-priority-and-fairness=false",
-	); err != nil {
+	)...); err != nil {
 		return c, err
 	}
 	if err := c.waitForAPIServer(ctx); err != nil {
@@ -301,6 +315,24 @@ func kubeconfig(server string, caPEM, certPEM, keyPEM []byte) ([]byte, error) {
 	cfg.Contexts["kubeenv"] = &clientcmdapi.Context{Cluster: "kubeenv", AuthInfo: "admin", Namespace: metav1.NamespaceDefault}
 	cfg.CurrentContext = "kubeenv"
 	return clientcmd.Write(*cfg)
+}
+
+// webhookArgs are the API server's flags for a token webhook, whose kubeconfig
+// they write in dir; none when w is nil.
+func webhookArgs(dir string, w *Webhook) ([]string, error) {
+	if w == nil {
+		return nil, nil
+	}
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["webhook"] = &clientcmdapi.Cluster{Server: w.URL, CertificateAuthorityData: w.CA}
+	cfg.AuthInfos["api-server"] = &clientcmdapi.AuthInfo{}
+	cfg.Contexts["webhook"] = &clientcmdapi.Context{Cluster: "webhook", AuthInfo: "api-server"}
+	cfg.CurrentContext = "webhook"
+	file := filepath.Join(dir, "token-webhook.kubeconfig")
+	if err := clientcmd.WriteToFile(*cfg, file); err != nil {
+		return nil, err
+	}
+	return []string{"--authentication-token-webhook-config-file=" + file, "--authentication-token-webhook-version=v1"}, nil
 }
 
 func fakeNode() *corev1.Node {

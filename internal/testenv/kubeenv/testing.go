@@ -29,10 +29,15 @@ import (
 // Without the binaries, every test of the package fails with a message that
 // says how to build them.
 func Main(m *testing.M, use func(*Cluster)) {
-	os.Exit(runMain(m, use))
+	MainWith(m, Options{}, use)
 }
 
-func runMain(m *testing.M, use func(*Cluster)) int {
+// MainWith is Main with a cluster started with opts.
+func MainWith(m *testing.M, opts Options, use func(*Cluster)) {
+	os.Exit(runMain(m, opts, use))
+}
+
+func runMain(m *testing.M, opts Options, use func(*Cluster)) int {
 	// A test binary interrupted by Ctrl-C or killed with SIGTERM never
 	// returns from m.Run; stop the cluster before it dies. (On a panic or a
 	// -timeout the components die with the process and the next Start
@@ -53,7 +58,7 @@ func runMain(m *testing.M, use func(*Cluster)) int {
 	}()
 
 	began := time.Now()
-	c, err := Start(ctx, Options{})
+	c, err := Start(ctx, opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

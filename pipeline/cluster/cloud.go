@@ -1,0 +1,150 @@
+package cluster
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/hubploy/hubploy/pipeline/inputerr"
+	"github.com/hubploy/hubploy/pipeline/repo"
+	"github.com/hubploy/hubploy/pipeline/secrets"
+)
+
+// Clouds are the cloud APIs the gcloud, aws and azure providers call, and where they
+// find ambient credentials. The zero value is the real clouds and this process's
+// credentials (read, never written); tests point them at recorded exchanges.
+type Clouds struct {
+	// HTTPClient carries every call to a cloud API and token endpoint; nil:
+	// http.DefaultClient.
+	HTTPClient *http.Client
+	Google     GoogleAPI
+}
+
+func (c *Clouds) httpClient() *http.Client {
+	if c.HTTPClient == nil {
+		return http.DefaultClient
+	}
+	return c.HTTPClient
+}
+
+// tokenContext is the context token sources keep for their refreshes: it outlives
+// any one call, and carries the HTTP client.
+func (c *Clouds) tokenContext() context.Context {
+	return context.WithValue(context.Background(), oauth2.HTTPClient, c.httpClient())
+}
+
+// resolveTimeout bounds the calls that find a cloud cluster's endpoint.
+const resolveTimeout = time.Minute
+
+// cloudProvider is a hub's cloud cluster, its credentials read but nothing asked yet.
+type cloudProvider interface {
+	// resolve asks the cloud for the cluster's endpoint and CA, and gives a client
+	// config whose credentials renew themselves.
+	resolve(ctx context.Context) (*rest.Config, error)
+	// describe names the cluster, for messages (Access.Server), and where the
+	// credentials come from (Access.Source).
+	describe() (cluster, source string)
+}
+
+// cloudAccess is hub h's access to a cluster of a cloud provider. Only the
+// credentials are read here (ForHub works offline): the cloud is asked on first use.
+func cloudAccess(h *repo.Hub, namespace string, dec *secrets.Decrypter, opts Options) (*Access, error) {
+	cl := h.Config.Cluster
+	if opts.Context != "" {
+		return nil, &inputerr.Error{File: h.Config.File, Key: "cluster.provider",
+			Msg: fmt.Sprintf("is %q, which has no kubeconfig contexts", cl.Provider), Hint: "drop --kube-context, or pass --kubeconfig too"}
+	}
+	clouds := opts.Clouds
+	if clouds == nil {
+		clouds = &Clouds{}
+	}
+	var (
+		p          cloudProvider
+		credential []byte
+		err        error
+	)
+	switch cl.Provider {
+	case "gcloud":
+		p, credential, err = newGKE(h, dec, clouds)
+	default:
+		return nil, &inputerr.Error{File: h.Config.File, Key: "cluster.provider", Msg: fmt.Sprintf("unknown provider %q", cl.Provider)}
+	}
+	if err != nil {
+		return nil, err
+	}
+	name, source := p.describe()
+	sum := sha256.Sum256(append([]byte(cl.Provider+"\x00"+name+"\x00"+opts.Server+"\x00"), credential...))
+	return &Access{
+		Getter:   newGetter(&cloudConfig{namespace: namespace, server: opts.Server, provider: p}),
+		Server:   name,
+		Source:   source,
+		Identity: hex.EncodeToString(sum[:]),
+	}, nil
+}
+
+// readHubSecret reads (and decrypts) the file under hub h's secrets/ folder that key
+// of its cluster block names.
+func readHubSecret(h *repo.Hub, dec *secrets.Decrypter, key, file string) (data []byte, display string, err error) {
+	display = h.Repo.Rel(h.Path("secrets", file))
+	data, _, err = dec.ReadFile(filepath.Join(h.Repo.Root, filepath.FromSlash(display)), display)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, "", &inputerr.Error{File: display, Msg: "cannot read: it does not exist",
+			Hint: fmt.Sprintf("key %q in %s names it; add the file there (sops-encrypted) or fix the name", key, h.Config.File), Err: err}
+	}
+	return data, display, err
+}
+
+// cloudConfig is a client config for a cloud cluster, resolved on first use and kept;
+// a failure is not kept, so a later call asks again.
+type cloudConfig struct {
+	namespace string
+	server    string // Options.Server
+	provider  cloudProvider
+
+	mu     sync.Mutex
+	config *rest.Config
+}
+
+func (c *cloudConfig) ClientConfig() (*rest.Config, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.config == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), resolveTimeout)
+		defer cancel()
+		rc, err := c.provider.resolve(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if c.server != "" {
+			rc.Host = c.server
+		}
+		c.config = rc
+	}
+	return rest.CopyConfig(c.config), nil
+}
+
+// RawConfig is empty: a cloud cluster's access is no kubeconfig (helm reads only the
+// namespace).
+func (c *cloudConfig) RawConfig() (clientcmdapi.Config, error) { return *clientcmdapi.NewConfig(), nil }
+
+func (c *cloudConfig) Namespace() (string, bool, error) { return c.namespace, true, nil }
+
+func (c *cloudConfig) ConfigAccess() clientcmd.ConfigAccess { return nil }
+
+// withTokens makes rc's requests carry ts's bearer token, renewed as ts renews it.
+func withTokens(rc *rest.Config, ts oauth2.TokenSource) *rest.Config {
+	rc.Wrap(func(rt http.RoundTripper) http.RoundTripper { return &oauth2.Transport{Source: ts, Base: rt} })
+	return rc
+}

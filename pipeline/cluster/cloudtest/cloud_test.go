@@ -1,0 +1,172 @@
+// Package cloudtest deploys to a real control plane (kubeenv) through each cloud
+// provider of pipeline/cluster: the fake clouds (fakecloud, which serve the clouds'
+// documented exchanges) hand out the test cluster's endpoint and CA, and tokens that
+// the test API server accepts only by asking them (its token webhook), so hubploy
+// reaches the cluster through the provider's path and no other.
+package cloudtest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/google"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/hubploy/hubploy/internal/example"
+	"github.com/hubploy/hubploy/internal/sopstest"
+	"github.com/hubploy/hubploy/internal/testenv/fakecloud"
+	"github.com/hubploy/hubploy/internal/testenv/kubeenv"
+	"github.com/hubploy/hubploy/pipeline/charts"
+	"github.com/hubploy/hubploy/pipeline/cluster"
+	"github.com/hubploy/hubploy/pipeline/deploy"
+	"github.com/hubploy/hubploy/pipeline/release"
+	"github.com/hubploy/hubploy/pipeline/repo"
+	"github.com/hubploy/hubploy/pipeline/secrets"
+)
+
+var (
+	kube  *kubeenv.Cluster
+	cloud *fakecloud.Cloud
+)
+
+func TestMain(m *testing.M) {
+	cloud = fakecloud.Start()
+	defer cloud.Server.Close()
+	kubeenv.MainWith(m, kubeenv.Options{TokenWebhook: cloud.Webhook()}, func(c *kubeenv.Cluster) { kube = c })
+}
+
+// testCluster is the test cluster as the clouds describe it.
+func testCluster() fakecloud.Cluster {
+	return fakecloud.Cluster{Endpoint: kube.URL(), CA: kube.RESTConfig().CAData}
+}
+
+// clouds are the fake clouds as hubploy reaches them.
+func clouds() *cluster.Clouds {
+	return &cluster.Clouds{HTTPClient: cloud.Client(), Google: cluster.GoogleAPI{GKEEndpoint: cloud.GKEEndpoint()}}
+}
+
+// deployStat20 deploys the example's stat20 hub (staging) with the cluster block given,
+// and the files under its secrets/ folder given (sops-encrypted), checks that the API
+// server took hubploy for principal, and returns the deploy's progress and result.
+func deployStat20(t *testing.T, clouds *cluster.Clouds, principal, clusterBlock string, secretFiles map[string][]byte) (log string, res *deploy.Result) {
+	t.Helper()
+	root := example.Copy(t)
+	recipient := example.Recipient(t)
+	hubDir := filepath.Join(root, "deployments", "stat20")
+	if err := os.WriteFile(filepath.Join(hubDir, "hubploy.yaml"), []byte(clusterBlock), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for name, clear := range secretFiles {
+		if err := os.WriteFile(filepath.Join(hubDir, "secrets", name), sopstest.MustEncrypt(t, name, clear, recipient), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ageKey, err := os.ReadFile(example.AgeKeyFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := repo.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := r.Hub("stat20")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := kube.NewNamespace(t)
+	dec := &secrets.Decrypter{AgeIdentities: []string{string(ageKey)}}
+	rel, err := release.Prepare(t.Context(), h, "staging", release.Options{
+		Namespace: ns,
+		Decrypter: dec,
+		Charts:    &charts.Loader{CacheDir: t.TempDir(), Mirrors: map[string]string{example.Z2JHRepository: example.MirrorFolder()}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	access, err := cluster.ForHub(h, ns, dec, cluster.Options{Clouds: clouds})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := access.Getter.ToRESTConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	review, err := kubernetes.NewForConfigOrDie(rc).AuthenticationV1().SelfSubjectReviews().Create(t.Context(), &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if review.Status.UserInfo.Username != principal {
+		t.Errorf("the API server took hubploy for %q, want %q", review.Status.UserInfo.Username, principal)
+	}
+	var b strings.Builder
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	res, err = (&deploy.Upgrade{Access: access, Timeout: 90 * time.Second,
+		Progress: func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }}).Run(ctx, rel)
+	t.Log(b.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcome != deploy.Deployed {
+		t.Fatalf("outcome %s", res.Outcome)
+	}
+	// The release is there, as the admin sees it.
+	if _, err := kube.Client().AppsV1().Deployments(ns).Get(t.Context(), "hub", metav1.GetOptions{}); err != nil {
+		t.Errorf("the hub's Deployment: %v", err)
+	}
+	return b.String(), res
+}
+
+// noSecret fails when out holds a token the clouds handed out or a line of secret.
+func noSecret(t *testing.T, out string, secret []byte) {
+	t.Helper()
+	for _, tok := range cloud.Tokens() {
+		if strings.Contains(out, tok) {
+			t.Fatalf("the output holds a token: %s", out)
+		}
+	}
+	for _, line := range strings.Split(string(secret), "\n") {
+		if line = strings.Trim(strings.TrimSpace(line), `",`); len(line) >= 16 && strings.Contains(out, line) {
+			t.Fatalf("the output holds a line of the key: %s", out)
+		}
+	}
+}
+
+func TestGKEServiceKey(t *testing.T) {
+	const name = "projects/hubploy-test/locations/us-central1/clusters/key"
+	cloud.AddCluster(name, testCluster())
+	const account = "deployer@hubploy-test.iam.gserviceaccount.com"
+	key := cloud.GoogleServiceAccountKey(t, account)
+	minted := cloud.Minted()
+	log, res := deployStat20(t, clouds(), account, "cluster:\n  provider: gcloud\n  gcloud:\n    project: hubploy-test\n    zone: us-central1\n    cluster: key\n    service_key: gke-key.json\n",
+		map[string][]byte{"gke-key.json": key})
+	if cloud.Minted() == minted {
+		t.Error("no token was minted: the cluster was not reached through GKE")
+	}
+	if !strings.Contains(log, "connecting to GKE cluster "+name) {
+		t.Errorf("progress:\n%s", log)
+	}
+	noSecret(t, log+res.Error, key)
+}
+
+// Keyless: the application default credentials' token, as a workload identity has it.
+func TestGKEKeyless(t *testing.T) {
+	const name = "projects/hubploy-test/locations/europe-west1-b/clusters/keyless"
+	cloud.AddCluster(name, testCluster())
+	const account = "ci@hubploy-test.iam.gserviceaccount.com"
+	token := cloud.GoogleUserToken(account)
+	c := clouds()
+	c.Google.DefaultCredentials = func(context.Context, ...string) (*google.Credentials, error) {
+		return &google.Credentials{TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token})}, nil
+	}
+	log, res := deployStat20(t, c, account, "cluster:\n  provider: gcloud\n  gcloud: {project: hubploy-test, zone: europe-west1-b, cluster: keyless}\n", nil)
+	noSecret(t, log+res.Error, nil)
+}
