@@ -151,17 +151,18 @@ func (r *Repo) worktree() *git.Worktree {
 	return wt
 }
 
-// ShallowClone clones branch with its last depth commits only, as CI checkouts do, and
+// Clone clones the repository with branch checked out and every branch as origin's,
+// with only their last depth commits when depth is not 0, as CI checkouts do, and
 // returns the clone's folder. go-git serves a local clone with git's upload-pack (its
 // own server has no shallow fetches), so the test is skipped without git.
-func (r *Repo) ShallowClone(branch string, depth int) string {
+func (r *Repo) Clone(branch string, depth int) string {
 	r.t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
 		r.t.Skip("git is not installed: go-git clones local repositories with its upload-pack")
 	}
 	dir := r.t.TempDir()
 	_, err := git.PlainClone(dir, false, &git.CloneOptions{URL: "file://" + r.Dir, Depth: depth,
-		ReferenceName: plumbing.NewBranchReferenceName(branch), SingleBranch: true})
+		ReferenceName: plumbing.NewBranchReferenceName(branch)})
 	if err != nil {
 		r.t.Fatal(err)
 	}

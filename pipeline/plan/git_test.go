@@ -88,21 +88,21 @@ func TestChangesShallow(t *testing.T) {
 	r.Commit("two", map[string]string{"deployments/datahub/config/prod.yaml": "a: 2\n"})
 	r.Commit("three", map[string]string{"deployments/datahub/config/prod.yaml": "a: 3\n"})
 
-	clone := r.ShallowClone("main", 1)
+	clone := r.Clone("main", 1)
 	const hint = "fetch more history (fetch-depth: 0 in actions/checkout, or git fetch --unshallow), or pass --changed-files"
 	_, err := Changes(clone, first.String(), "HEAD")
 	if err == nil || !inputerr.Is(err) || err.Error() != `key "--base": `+first.String()+` is not in this clone, which is shallow (`+hint+`)` {
 		t.Errorf("base not in the clone: %v", err)
 	}
 	// With the base in the clone but not the history back to where it forked.
-	deeper := r.ShallowClone("main", 2)
+	deeper := r.Clone("main", 2)
 	got, err := Changes(deeper, "HEAD~1", "HEAD")
 	if err != nil || !slices.Equal(got.Files, []string{"deployments/datahub/config/prod.yaml"}) {
 		t.Errorf("within the clone's history: %+v, %v", got, err)
 	}
 	r.Checkout("staging")
 	r.Merge("main into staging", "main", map[string]string{"deployments/datahub/config/prod.yaml": "a: 3\n"})
-	forked := r.ShallowClone("staging", 2) // the merge and its parents, not the fork point
+	forked := r.Clone("staging", 2) // the merge and its parents, not the fork point
 	_, err = Changes(forked, "HEAD^1", "HEAD^2")
 	if err == nil || !inputerr.Is(err) || !strings.Contains(err.Error(), "the clone is shallow: its history ends before HEAD^1 and HEAD^2 meet ("+hint+")") {
 		t.Errorf("merge base not in the clone: %v", err)
