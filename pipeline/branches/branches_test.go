@@ -64,6 +64,10 @@ func TestVerifyBranchNames(t *testing.T) {
 	if _, err := Verify(shallow, "staging", "release"); err == nil || !inputerr.Is(err) || !strings.Contains(err.Error(), "is a shallow git clone") || !strings.Contains(err.Error(), "fetch-depth: 0") {
 		t.Errorf("shallow: %v", err)
 	}
+	t.Chdir(clone)
+	if res, err := Verify(".", "staging", "staging"); err != nil || !res.OK {
+		t.Errorf("the working directory's clone: %+v, %v", res, err)
+	}
 	if _, err := Verify(t.TempDir(), "staging", "prod"); err == nil || !inputerr.Is(err) {
 		t.Errorf("no clone: %v", err)
 	}

@@ -29,6 +29,9 @@ func Open(dir, display, feature, hint string) (*git.Repository, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
+	if dir, err = filepath.Abs(dir); err != nil {
+		return nil, "", err
+	}
 	if dir, err = filepath.EvalSymlinks(dir); err != nil {
 		return nil, "", err
 	}
