@@ -156,7 +156,7 @@ func Everything(l *Layout, changed []string, reason string) *Plan {
 }
 
 func newPlan(changed []string) *Plan {
-	files := slices.Clone(changed)
+	files := append([]string{}, changed...) // never nil: JSON says [] for none
 	slices.Sort(files)
 	return &Plan{Changed: slices.Compact(files), Deploys: []Deploy{}, Builds: []Build{}, Unaffected: []Unaffected{}}
 }

@@ -146,7 +146,7 @@ func TestForEnvAndHubs(t *testing.T) {
 
 func TestEverything(t *testing.T) {
 	p := Everything(testLayout(), nil, "force-pushed")
-	if len(p.Deploys) != 4 || len(p.Builds) != 1 || p.Everything != "force-pushed" {
+	if len(p.Deploys) != 4 || len(p.Builds) != 1 || p.Everything != "force-pushed" || p.Changed == nil {
 		t.Errorf("%+v", p)
 	}
 }
