@@ -232,7 +232,8 @@ func TestWrite(t *testing.T) {
 	everything := Everything(testLayout(), nil, "no shared history")
 	everything.Head = "89abcde"
 	none.Reset()
-	if err := everything.WriteText(&none); err != nil || !strings.Contains(none.String(), "up to 89abcde: 0 changed file(s): 4 deploy(s), 1 image build(s)\nevery hub deploys: no shared history\n") {
+	if err := everything.WriteText(&none); err != nil || !strings.Contains(none.String(), "up to 89abcde: 0 changed file(s): 4 deploy(s), 1 image build(s)\nevery hub deploys: no shared history\n") ||
+		!strings.Contains(none.String(), "\n  datahub/prod\n") || strings.Contains(none.String(), " \n") {
 		t.Errorf("%v\n%s", err, none.String())
 	}
 }

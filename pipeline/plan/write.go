@@ -24,25 +24,35 @@ func (p *Plan) WriteText(w io.Writer) error {
 		fmt.Fprintf(tw, "deploy (%d):\n", len(p.Deploys))
 	}
 	for _, d := range p.Deploys {
-		fmt.Fprintf(tw, "  %s/%s\t%s\n", d.Hub, d.Env, files(d.Files, nil))
+		row(tw, d.Hub+"/"+d.Env, files(d.Files, nil))
 	}
 	if len(p.Builds) > 0 {
 		fmt.Fprintf(tw, "build (%d):\n", len(p.Builds))
 	}
 	for _, bu := range p.Builds {
-		fmt.Fprintf(tw, "  %s (%s)\t%s\n", bu.Image, bu.Folder, files(bu.Files, nil))
+		row(tw, bu.Image+" ("+bu.Folder+")", files(bu.Files, nil))
 	}
 	if len(p.Unaffected) > 0 {
 		fmt.Fprintf(tw, "unaffected (%d):\n", len(p.Unaffected))
 	}
 	for _, u := range p.Unaffected {
-		fmt.Fprintf(tw, "  %s\t%s\n", u.File, u.Why)
+		row(tw, u.File, u.Why)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// row writes an indented line of what and why, aligned with the others; a row without
+// why (every hub of a force-push) has no padding after what.
+func row(w io.Writer, what, why string) {
+	if why == "" {
+		fmt.Fprintf(w, "  %s\n", what)
+		return
+	}
+	fmt.Fprintf(w, "  %s\t%s\n", what, why)
 }
 
 // WriteMarkdown writes the plan as Markdown, for a pull request's comment or
