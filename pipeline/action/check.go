@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"time"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/hubploy/hubploy/pipeline/cluster"
 	"github.com/hubploy/hubploy/pipeline/hubcheck"
 	"github.com/hubploy/hubploy/pipeline/inputerr"
@@ -123,6 +125,10 @@ func (c *Config) runCheck(ctx context.Context, rel *release.Release, t *checkTar
 		if err := secretToken(ctx, rel, access, t); err != nil {
 			return nil, err
 		}
+	}
+	if !httpguts.ValidHeaderFieldValue(t.token) {
+		return nil, &inputerr.Error{Key: "token", Msg: "the health check's API token, from " + t.tokenFrom + ", has a character an HTTP header cannot carry (a line break, say)",
+			Hint: "give the token as JupyterHub made it, on one line"}
 	}
 	res := &CheckResult{Hub: rel.Hub.Name, Env: rel.Env, URL: t.url, Token: t.tokenFrom}
 	masker := rel.Masker.With([]string{t.token})

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hubploy/hubploy/internal/clitest"
 	"github.com/hubploy/hubploy/internal/example"
+	"github.com/hubploy/hubploy/internal/hubtest"
 	"github.com/hubploy/hubploy/internal/testenv/kubeenv"
 	"github.com/hubploy/hubploy/pipeline/charts"
 )
@@ -38,6 +39,7 @@ type run struct {
 	home    string
 	checked int // runs whose output was scanned
 	before  map[string]time.Time
+	env     []string // more environment for the next runs
 }
 
 func newRun(t *testing.T, r *repo) *run {
@@ -67,6 +69,7 @@ func (x *run) hubploy(codes []int, want []string, args ...string) (stdout, stder
 		"DOCKER_CONFIG="+filepath.Join(x.home, "docker"),
 		"SOPS_AGE_KEY_FILE="+example.AgeKeyFile(),
 		charts.MirrorsEnv+"="+example.Z2JHRepository+"="+example.MirrorFolder())
+	c.Env = append(c.Env, x.env...)
 	var out, errb bytes.Buffer
 	c.Stdout, c.Stderr = &out, &errb
 	err := c.Run()
@@ -198,6 +201,27 @@ func TestNoCanaryComesOut(t *testing.T) {
 	x.hubploy(failure, []string{`Invalid value: "<masked>"`}, on("rollback", "datahub", "staging", "2")...)
 	x.hubploy(ok, []string{"now at revision"}, on("rollback", "datahub", "staging", "1")...)
 	x.hubploy(ok, []string{"deployed"}, on("deploy", "datahub", "staging", "--skip-image-check", "--timeout", "120", "-o", "json")...)
+
+	// The health check, against a real JupyterHub whose service token is a canary: alone,
+	// after a deploy, failing with a wrong token (a canary too), and failing after an
+	// upgrade, which rolls back.
+	token := r.staging.zeroToJupyterHub["checkToken"]
+	hub := hubtest.Start(t, hubtest.Options{Token: token})
+	x.hubploy(ok, []string{"server  ok"}, "check", "datahub", "staging", "--url", hub.URL())
+	x.hubploy(ok, []string{`"token_from"`}, "check", "datahub", "staging", "--url", hub.URL(), "-o", "json")
+	hubployYAML := r.read(t, "deployments/datahub/hubploy.yaml")
+	r.write(t, "deployments/datahub/hubploy.yaml", hubployYAML+"deploy:\n  check:\n    url: "+hub.URL()+"\n")
+	x.hubploy(ok, []string{"check: delete ok"}, on("deploy", "datahub", "staging", "--skip-image-check", "--check", "--force")...)
+	x.env = []string{"HUBPLOY_CHECK_TOKEN=" + c.addHex("wrong check token")}
+	x.hubploy(failure, []string{"hubcheck: api (attempt 1)"}, "check", "datahub", "staging", "-o", "json")
+	x.env = []string{"HUBPLOY_CHECK_TOKEN=" + c.add("check token no header can carry")}
+	x.hubploy(badIn, []string{"a character an HTTP header cannot carry"}, "check", "datahub", "staging")
+	x.env = nil
+	broken := hubtest.Start(t, hubtest.Options{Token: token, SpawnerCmd: []string{"/bin/false"}, HTTPTimeout: 3 * time.Second})
+	r.write(t, "deployments/datahub/hubploy.yaml", hubployYAML+"deploy:\n  check:\n    url: "+broken.URL()+"\n")
+	x.hubploy(failure, []string{"rolled back to revision"}, on("deploy", "datahub", "staging", "--skip-image-check", "--check", "--rollback-on-failure",
+		"--check-attempts", "1", "--set", "jupyterhub.cull.timeout=7200", "-o", "json")...)
+	r.write(t, "deployments/datahub/hubploy.yaml", hubployYAML)
 
 	// A kubeconfig whose server URL carries credentials, on an address that refuses.
 	down := []string{"--kubeconfig", r.down, "--namespace", ns}

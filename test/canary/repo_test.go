@@ -17,6 +17,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/hubploy/hubploy/internal/example"
+	"github.com/hubploy/hubploy/internal/hubtest"
 	"github.com/hubploy/hubploy/internal/registrytest"
 	"github.com/hubploy/hubploy/internal/sopstest"
 )
@@ -141,6 +142,7 @@ func (r *repo) newSecrets(name string) *secretsFile {
 			"secretToken":   r.c.addHex(name + " secretToken"), // z2jh's schema wants hex
 			"client_id":     r.c.add(name + " client_id"),
 			"client_secret": r.c.add(name + " client_secret"),
+			"checkToken":    r.c.addHex(name + " check token"), // the health-check service's, hex as JupyterHub's own
 		},
 		canary: map[string]string{
 			"a":       r.c.add(name + " a"),
@@ -158,6 +160,7 @@ func (s *secretsFile) yaml() string {
 	fmt.Fprintf(&b, "jupyterhub:\n  proxy:\n    secretToken: %s\n", strconv.Quote(z["secretToken"]))
 	fmt.Fprintf(&b, "  hub:\n    config:\n      GitHubOAuthenticator:\n        client_id: %s\n        client_secret: %s\n",
 		strconv.Quote(z["client_id"]), strconv.Quote(z["client_secret"]))
+	fmt.Fprintf(&b, "    services:\n      %s:\n        admin: true\n        apiToken: %s\n", hubtest.ServiceName, strconv.Quote(z["checkToken"]))
 	b.WriteString("canary:\n")
 	for _, k := range slices.Sorted(maps.Keys(s.canary)) {
 		fmt.Fprintf(&b, "  %s: %s\n", k, strconv.Quote(s.canary[k]))
