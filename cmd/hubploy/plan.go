@@ -26,12 +26,13 @@ target branch, or a push's previous commit), or the list of changed files in
 --changed-files (one a line, relative to the repository's root; - for standard input).
 
 The rules, file by file:
-  hub/ (--chart), a local chart it depends on, --values files   every hub, every environment
-  deployments/<hub>/<image folder>/...    that image is built, and the hub deploys everywhere
+  hub/ (--chart) and the local charts it depends on,
+  --values files, local --chart-mirror folders           every hub, every environment
+  deployments/<hub>/<an image's folder>/...              that image builds; the hub, everywhere
   deployments/<hub>/config/<env>.yaml, secrets/<env>.yaml,
-  secrets/deployments/<hub>/secrets/<env>.yaml                 that hub in that environment
-  any other file of deployments/<hub>/ but *.md                 that hub, every environment
-  anything else (docs, .github, README.md, scripts)             nothing
+  secrets/deployments/<hub>/secrets/<env>.yaml           that hub in that environment
+  any other file of deployments/<hub>/ but *.md          that hub, every environment
+  anything else (docs, .github, README.md, scripts)      nothing
 
 A base whose history was force-pushed away (no common ancestor with the head) plans
 every hub and image, and says why. A shallow clone that lacks the history is an error:
