@@ -30,6 +30,7 @@ type Clouds struct {
 	// http.DefaultClient.
 	HTTPClient *http.Client
 	Google     GoogleAPI
+	AWS        AWSAPI
 }
 
 func (c *Clouds) httpClient() *http.Client {
@@ -78,6 +79,8 @@ func cloudAccess(h *repo.Hub, namespace string, dec *secrets.Decrypter, opts Opt
 	switch cl.Provider {
 	case "gcloud":
 		p, credential, err = newGKE(h, dec, clouds)
+	case "aws":
+		p, credential, err = newEKS(h, dec, clouds)
 	default:
 		return nil, &inputerr.Error{File: h.Config.File, Key: "cluster.provider", Msg: fmt.Sprintf("unknown provider %q", cl.Provider)}
 	}

@@ -40,6 +40,7 @@ type Cloud struct {
 	clusters map[string]Cluster
 	denied   map[string]bool // principals refused every cluster
 	google   map[string]*googleAccount
+	aws      map[string]awsKey // by access key id
 }
 
 // issued is a token handed out, who it stands for and until when.
@@ -57,10 +58,11 @@ func New(t testing.TB) *Cloud {
 
 // Start starts the fake clouds, for a TestMain; close c.Server when done.
 func Start() *Cloud {
-	c := &Cloud{tokens: map[string]issued{}, clusters: map[string]Cluster{}, denied: map[string]bool{}, google: map[string]*googleAccount{}}
+	c := &Cloud{tokens: map[string]issued{}, clusters: map[string]Cluster{}, denied: map[string]bool{}, google: map[string]*googleAccount{}, aws: map[string]awsKey{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /authenticate", c.tokenReview)
 	c.serveGoogle(mux)
+	c.serveAWS(mux)
 	c.Server = httptest.NewTLSServer(mux)
 	return c
 }
@@ -126,6 +128,15 @@ func (c *Cloud) principal(token string) string {
 	return ""
 }
 
+// Principal is who a bearer token handed out here, or an EKS token of a live key,
+// stands for; "" when it stands for nobody.
+func (c *Cloud) Principal(token string) string {
+	if p := c.principal(token); p != "" {
+		return p
+	}
+	return c.eksPrincipal(token)
+}
+
 // lookup finds a cluster for principal: found is false when there is none, allowed
 // false when principal is denied.
 func (c *Cloud) lookup(principal, name string) (cl Cluster, found, allowed bool) {
@@ -154,8 +165,7 @@ func (c *Cloud) tokenReview(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	token := review.Spec.Token
-	principal := c.principal(token)
+	principal := c.Principal(review.Spec.Token)
 	review.Status = authenticationv1.TokenReviewStatus{Authenticated: principal != ""}
 	if principal != "" {
 		review.Status.User = authenticationv1.UserInfo{Username: principal, Groups: []string{"system:masters"}}

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/google"
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -50,7 +52,9 @@ func testCluster() fakecloud.Cluster {
 
 // clouds are the fake clouds as hubploy reaches them.
 func clouds() *cluster.Clouds {
-	return &cluster.Clouds{HTTPClient: cloud.Client(), Google: cluster.GoogleAPI{GKEEndpoint: cloud.GKEEndpoint()}}
+	return &cluster.Clouds{HTTPClient: cloud.Client(),
+		Google: cluster.GoogleAPI{GKEEndpoint: cloud.GKEEndpoint()},
+		AWS:    cluster.AWSAPI{STSEndpoint: cloud.STSEndpoint(), EKSEndpoint: cloud.EKSEndpoint()}}
 }
 
 // deployStat20 deploys the example's stat20 hub (staging) with the cluster block given,
@@ -169,4 +173,32 @@ func TestGKEKeyless(t *testing.T) {
 	}
 	log, res := deployStat20(t, c, account, "cluster:\n  provider: gcloud\n  gcloud: {project: hubploy-test, zone: europe-west1-b, cluster: keyless}\n", nil)
 	noSecret(t, log+res.Error, nil)
+}
+
+// EKS with v1.2's keys: the API server takes aws-iam-authenticator's token for the
+// keys' user, having asked STS, as EKS does.
+func TestEKSKeys(t *testing.T) {
+	cloud.AddCluster(fakecloud.EKSName("us-west-2", "keys"), testCluster())
+	id, secret, arn := cloud.AWSUserKeys("deployer")
+	keys := []byte("creds:\n  aws_access_key_id: " + id + "\n  aws_secret_access_key: " + secret + "\n")
+	log, res := deployStat20(t, clouds(), arn, "cluster:\n  provider: aws\n  aws: {region: us-west-2, cluster: keys, service_key: aws-creds.yaml}\n",
+		map[string][]byte{"aws-creds.yaml": keys})
+	if !strings.Contains(log, "connecting to EKS cluster keys in us-west-2") {
+		t.Errorf("progress:\n%s", log)
+	}
+	noSecret(t, log+res.Error, keys)
+}
+
+// EKS with role_arn, assumed with the default credentials.
+func TestEKSRole(t *testing.T) {
+	cloud.AddCluster(fakecloud.EKSName("eu-west-1", "role"), testCluster())
+	id, secret, _ := cloud.AWSUserKeys("ci")
+	role := cloud.AWSRole("deployer")
+	c := clouds()
+	c.AWS.DefaultConfig = func(ctx context.Context, region string) (aws.Config, error) {
+		return aws.Config{Region: region, Credentials: credentials.NewStaticCredentialsProvider(id, secret, "")}, nil
+	}
+	log, res := deployStat20(t, c, fakecloud.AssumedRoleARN(role, "hubploy-cluster-auth"),
+		"cluster:\n  provider: aws\n  aws: {region: eu-west-1, cluster: role, role_arn: '"+role+"'}\n", nil)
+	noSecret(t, log+res.Error, []byte(secret))
 }
