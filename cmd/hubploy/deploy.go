@@ -47,7 +47,7 @@ func newDeployCmd(g *globals) *cobra.Command {
 		printCmds bool
 	)
 	cmd := &cobra.Command{
-		Use:   "deploy HUB ENV | deploy --env ENV (HUB... | --all)",
+		Use:   "deploy HUB ENV | deploy --env ENV (HUB... | --all | --plan FILE)",
 		Short: "helm upgrade --install one hub, or many in parallel, and wait until ready",
 		Long: `Deploy hubs with the helm SDK in process: layered values with secrets decrypted in
 memory, the chart's dependencies from the cache, then an upgrade (or install) of the
@@ -66,7 +66,8 @@ deploying the same release at the same time fails at once.
 
 Many hubs deploy in parallel, at most --concurrency per cluster; one hub's failure, in
 its preparation or its deploy, does not stop the others: each gets its row in the
-summary, and the exit code is 1 if any failed.
+summary, and the exit code is 1 if any failed. --plan FILE deploys the hubs a plan
+(hubploy plan -o json) lists for the environment, and nothing when it lists none.
 
 With --check, each hub deployed (or unchanged) is then checked as "hubploy check" does:
 log in through its API as the check service, start a server, stop it. A hub that fails
@@ -80,7 +81,8 @@ The 0.3 form "hubploy deploy HUB CHART ENV" is accepted too.`,
   hubploy deploy --env prod --all --atomic --timeout 30m
   hubploy deploy --env staging datahub stat20 --output json
   hubploy deploy datahub prod --print-commands
-  hubploy deploy --env prod --all --canary datahub --check --rollback-on-failure`,
+  hubploy deploy --env prod --all --canary datahub --check --rollback-on-failure
+  hubploy plan --base origin/staging -o json > plan.json && hubploy deploy --env staging --plan plan.json`,
 		ValidArgsFunction: func(c *cobra.Command, args []string, s string) ([]string, cobra.ShellCompDirective) {
 			if d.Env != "" {
 				return hubCompletion(g)(c, args, s)
@@ -136,6 +138,7 @@ The 0.3 form "hubploy deploy HUB CHART ENV" is accepted too.`,
 	cf.add(cmd)
 	f.StringVar(&d.Env, "env", "", "environment to deploy; then the arguments are hub names")
 	f.BoolVar(&d.All, "all", false, "with --env: deploy every hub that has that environment")
+	f.StringVar(&d.PlanFile, "plan", "", "with --env: deploy the hubs this plan (hubploy plan -o json) deploys in that environment")
 	f.StringVar(&d.ChartVersion, "version", "", "refuse to deploy unless the umbrella chart has this version")
 	d.Upgrade.Timeout = deploy.DefaultTimeout
 	f.Var((*timeoutFlag)(&d.Upgrade.Timeout), "timeout", "how long to wait for the release's resources to be ready: 30m, 90s, or a number of seconds as in hubploy 0.3")
@@ -157,8 +160,11 @@ The 0.3 form "hubploy deploy HUB CHART ENV" is accepted too.`,
 
 // deployTargets reads "HUB ENV", "HUB CHART ENV" (0.3) or "--env ENV HUB...|--all".
 func deployTargets(g *globals, t *action.Targets, args []string) error {
-	usage := usageError{fmt.Errorf("usage: hubploy deploy HUB ENV, or hubploy deploy --env ENV (HUB... | --all)")}
+	usage := usageError{fmt.Errorf("usage: hubploy deploy HUB ENV, or hubploy deploy --env ENV (HUB... | --all | --plan FILE)")}
 	switch {
+	case t.PlanFile != "" && (t.Env == "" || t.All || len(args) > 0):
+		return usage
+	case t.PlanFile != "":
 	case t.Env != "" && t.All == (len(args) > 0):
 		return usage
 	case t.Env != "":

@@ -19,6 +19,7 @@ import (
 	"github.com/hubploy/hubploy/pipeline/cluster"
 	"github.com/hubploy/hubploy/pipeline/inputerr"
 	"github.com/hubploy/hubploy/pipeline/mask"
+	"github.com/hubploy/hubploy/pipeline/plan"
 	"github.com/hubploy/hubploy/pipeline/release"
 	"github.com/hubploy/hubploy/pipeline/repo"
 	"github.com/hubploy/hubploy/pipeline/secrets"
@@ -165,11 +166,13 @@ func (c *Config) HubNames(names []string) ([]string, error) {
 }
 
 // Targets are the hubs a job works on in one environment: Hubs, or All the hubs that
-// have Env.
+// have Env, or the hubs a plan deploys in Env (PlanFile, or Plan as read).
 type Targets struct {
-	Env  string
-	Hubs []string
-	All  bool
+	Env      string
+	Hubs     []string
+	All      bool
+	PlanFile string // what `hubploy plan -o json` wrote; relative to Settings.PathBase
+	Plan     *plan.Plan
 }
 
 // hubs resolves the targets to hub names.
@@ -177,17 +180,44 @@ func (c *Config) hubs(t Targets) ([]string, error) {
 	if t.Env == "" {
 		return nil, &inputerr.Error{Key: "env", Msg: "no environment given", Hint: "name one, e.g. staging or prod"}
 	}
-	if t.All == (len(t.Hubs) > 0) {
-		return nil, &inputerr.Error{Msg: "name the hubs, or ask for all of them (not both)"}
+	ways := 0
+	for _, given := range []bool{t.All, len(t.Hubs) > 0, t.PlanFile != "" || t.Plan != nil} {
+		if given {
+			ways++
+		}
+	}
+	if ways != 1 {
+		return nil, &inputerr.Error{Msg: "name the hubs, or ask for all of them, or give a plan (one of the three)"}
 	}
 	r, err := c.Repo()
 	if err != nil {
 		return nil, err
 	}
-	if t.All {
+	switch {
+	case t.All:
 		return r.HubsWithEnv(t.Env)
+	case len(t.Hubs) > 0:
+		return t.Hubs, nil
 	}
-	return t.Hubs, nil
+	p, display := t.Plan, "the plan"
+	if p == nil {
+		path, err := c.path("--plan", t.PlanFile)
+		if err != nil {
+			return nil, err
+		}
+		if p, err = plan.Read(path); err != nil {
+			return nil, err
+		}
+		display = t.PlanFile
+	}
+	if p.Env != "" && p.Env != t.Env {
+		return nil, &inputerr.Error{File: display, Msg: fmt.Sprintf("is a plan for %s, not %s", p.Env, t.Env), Hint: "make the plan for " + t.Env + ", or without --env"}
+	}
+	hubs := p.Hubs(t.Env)
+	if len(hubs) == 0 {
+		c.log("%s deploys no hub in %s", display, t.Env)
+	}
+	return hubs, nil
 }
 
 // prepare loads hub's release for env: chart, layered values, images, masker.

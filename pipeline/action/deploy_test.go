@@ -2,9 +2,11 @@ package action
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -97,5 +99,41 @@ func rewrite(t *testing.T, path, old, new string) {
 	}
 	if err := os.WriteFile(path, []byte(strings.ReplaceAll(string(data), old, new)), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// deploy --plan deploys the hubs the plan lists for the environment, read through the
+// plan's own JSON as `hubploy plan -o json` writes it.
+func TestTargetsFromAPlan(t *testing.T) {
+	var logged strings.Builder
+	c := config(t, func(s *Settings) {
+		s.Log = func(format string, args ...any) { fmt.Fprintf(&logged, format+"\n", args...) }
+	})
+	made, err := (&Plan{Config: c, ChangedFiles: []string{"deployments/datahub/config/staging.yaml"}}).Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := json.Marshal(made)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "plan.json")
+	os.WriteFile(file, data, 0o644)
+
+	if hubs, err := c.hubs(Targets{Env: "staging", PlanFile: file}); err != nil || !slices.Equal(hubs, []string{"datahub"}) {
+		t.Errorf("staging: %v, %v", hubs, err)
+	}
+	if hubs, err := c.hubs(Targets{Env: "prod", Plan: made}); err != nil || len(hubs) != 0 || !strings.Contains(logged.String(), "the plan deploys no hub in prod") {
+		t.Errorf("prod: %v, %v, %q", hubs, err, logged.String())
+	}
+	if _, err := c.hubs(Targets{Env: "prod", Plan: made.ForEnv("staging")}); err == nil || err.Error() != "the plan: is a plan for staging, not prod (make the plan for prod, or without --env)" {
+		t.Errorf("a plan for another environment: %v", err)
+	}
+	if _, err := c.hubs(Targets{Env: "staging", PlanFile: file, All: true}); err == nil || !strings.Contains(err.Error(), "one of the three") {
+		t.Errorf("--all and a plan: %v", err)
+	}
+	os.WriteFile(file, []byte(`{"hubs": []}`), 0o644)
+	if _, err := c.hubs(Targets{Env: "staging", PlanFile: file}); err == nil || !strings.Contains(err.Error(), `is not a plan hubploy wrote: it has no "deploys"`) {
+		t.Errorf("not a plan: %v", err)
 	}
 }

@@ -272,18 +272,24 @@ func (p *Plan) Hubs(env string) []string {
 
 // Read reads a plan that `hubploy plan -o json` wrote.
 func Read(file string) (*Plan, error) {
-	const hint = "write it with hubploy plan -o json"
 	data, err := os.ReadFile(file)
 	if err != nil {
-		return nil, &inputerr.Error{File: file, Msg: "cannot read the plan: " + err.Error(), Hint: hint, Err: err}
+		return nil, &inputerr.Error{File: file, Msg: "cannot read the plan: " + err.Error(), Hint: readHint, Err: err}
 	}
+	return Parse(data, file)
+}
+
+const readHint = "write it with hubploy plan -o json"
+
+// Parse reads a plan from what `hubploy plan -o json` wrote; display names it in errors.
+func Parse(data []byte, display string) (*Plan, error) {
 	var p Plan
-	err = json.Unmarshal(data, &p)
+	err := json.Unmarshal(data, &p)
 	if err == nil && p.Deploys == nil {
 		err = errors.New(`it has no "deploys"`)
 	}
 	if err != nil {
-		return nil, &inputerr.Error{File: file, Msg: "is not a plan hubploy wrote: " + err.Error(), Hint: hint, Err: err}
+		return nil, &inputerr.Error{File: display, Msg: "is not a plan hubploy wrote: " + err.Error(), Hint: readHint, Err: err}
 	}
 	return &p, nil
 }

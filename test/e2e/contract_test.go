@@ -354,3 +354,30 @@ func TestPythonHubployDeployLine(t *testing.T) {
 		}
 	}
 }
+
+// plan -o json, then deploy --plan: only the hubs the change touches deploy.
+func TestDeployAPlan(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, hub := range []string{"datahub", "stat20"} {
+		os.WriteFile(filepath.Join(e.Repo, "deployments", hub, "hubploy.yaml"), []byte("deploy:\n  namespace: "+e.Namespace(hub)+"\n"), 0o644)
+	}
+	changed := filepath.Join(t.TempDir(), "changed.txt")
+	os.WriteFile(changed, []byte("deployments/stat20/config/staging.yaml\nREADME.md\n"), 0o644)
+	planFile := filepath.Join(t.TempDir(), "plan.json")
+	os.WriteFile(planFile, []byte(e.MustRun("plan", "--changed-files", changed, "-o", "json")), 0o644)
+	code, out, errOut := e.Run("deploy", "--env", "staging", "--plan", planFile, "--skip-image-check", "--kubeconfig", e.Kubeconfig, "-o", "json")
+	var rep struct {
+		OK      bool `json:"ok"`
+		Results []struct {
+			Hub, Outcome string
+		} `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 0 || !rep.OK || len(rep.Results) != 1 || rep.Results[0].Hub != "stat20" || rep.Results[0].Outcome != "deployed" {
+		t.Fatalf("exit %d, %v: %+v\n%s", code, err, rep, errOut)
+	}
+	code, _, errOut = e.Run("deploy", "--env", "staging", "--plan", planFile, "--all", "--kubeconfig", e.Kubeconfig)
+	if code != 2 || !strings.Contains(errOut, "usage: hubploy deploy") {
+		t.Fatalf("--plan with --all: exit %d\n%s", code, errOut)
+	}
+}
