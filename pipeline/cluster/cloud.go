@@ -31,6 +31,7 @@ type Clouds struct {
 	HTTPClient *http.Client
 	Google     GoogleAPI
 	AWS        AWSAPI
+	Azure      AzureAPI
 }
 
 func (c *Clouds) httpClient() *http.Client {
@@ -81,6 +82,8 @@ func cloudAccess(h *repo.Hub, namespace string, dec *secrets.Decrypter, opts Opt
 		p, credential, err = newGKE(h, dec, clouds)
 	case "aws":
 		p, credential, err = newEKS(h, dec, clouds)
+	case "azure":
+		p, credential, err = newAKS(h, dec, clouds)
 	default:
 		return nil, &inputerr.Error{File: h.Config.File, Key: "cluster.provider", Msg: fmt.Sprintf("unknown provider %q", cl.Provider)}
 	}

@@ -160,7 +160,7 @@ func TestGKEKeyless(t *testing.T) {
 	api := newAPIServer(t)
 	cloud.AddCluster(gkeName, api.cluster())
 	opts, forHub := gkeHub(t, nil)
-	token := cloud.GoogleUserToken("ci@p.iam.gserviceaccount.com")
+	token := cloud.UserToken("ci@p.iam.gserviceaccount.com")
 	clouds := gkeClouds(cloud)
 	clouds.Google.DefaultCredentials = func(ctx context.Context, scopes ...string) (*google.Credentials, error) {
 		return &google.Credentials{TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token})}, nil
@@ -196,7 +196,7 @@ func TestGKEErrors(t *testing.T) {
 			`deployments/h/hubploy.yaml: key "cluster.gcloud": Google refused the service key deployments/h/secrets/gke-key.json (invalid_grant Invalid JWT Signature.) (the key or login is wrong, expired or revoked`},
 		{"expired token", func(cloud *fakecloud.Cloud, clouds *cluster.Clouds) {
 			cloud.TokenLifetime = time.Nanosecond
-			token := cloud.GoogleUserToken(who)
+			token := cloud.UserToken(who)
 			clouds.Google.DefaultCredentials = func(context.Context, ...string) (*google.Credentials, error) {
 				return &google.Credentials{TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token})}, nil
 			}

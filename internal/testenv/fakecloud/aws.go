@@ -28,7 +28,7 @@ type awsKey struct {
 const awsAccount = "111122223333"
 
 func (c *Cloud) serveAWS(mux *http.ServeMux) {
-	mux.HandleFunc("POST /sts/", c.stsAction)
+	mux.HandleFunc("POST /sts/{$}", c.stsAction)
 	mux.HandleFunc("GET /eks/clusters/{name}", c.eksDescribeCluster)
 }
 

@@ -40,7 +40,10 @@ type Cloud struct {
 	clusters map[string]Cluster
 	denied   map[string]bool // principals refused every cluster
 	google   map[string]*googleAccount
-	aws      map[string]awsKey // by access key id
+	aws      map[string]awsKey         // by access key id
+	azure    map[string]azurePrincipal // by app id
+	// azureSubscriptions are the subscriptions every principal sees.
+	azureSubscriptions []string
 }
 
 // issued is a token handed out, who it stands for and until when.
@@ -58,11 +61,12 @@ func New(t testing.TB) *Cloud {
 
 // Start starts the fake clouds, for a TestMain; close c.Server when done.
 func Start() *Cloud {
-	c := &Cloud{tokens: map[string]issued{}, clusters: map[string]Cluster{}, denied: map[string]bool{}, google: map[string]*googleAccount{}, aws: map[string]awsKey{}}
+	c := &Cloud{tokens: map[string]issued{}, clusters: map[string]Cluster{}, denied: map[string]bool{}, google: map[string]*googleAccount{}, aws: map[string]awsKey{}, azure: map[string]azurePrincipal{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /authenticate", c.tokenReview)
 	c.serveGoogle(mux)
 	c.serveAWS(mux)
+	c.serveAzure(mux)
 	c.Server = httptest.NewTLSServer(mux)
 	return c
 }

@@ -67,9 +67,9 @@ func (c *Cloud) RevokeGoogleKeys() {
 	clear(c.google)
 }
 
-// GoogleUserToken hands out a token for principal, as Google's token endpoint does for
-// the application default credentials of a person or a workload identity.
-func (c *Cloud) GoogleUserToken(principal string) string {
+// UserToken hands out a token for principal, as a cloud's token endpoint does for the
+// ambient credentials of a person or a workload identity.
+func (c *Cloud) UserToken(principal string) string {
 	tok, _ := c.mint("ya29.", principal)
 	return tok
 }

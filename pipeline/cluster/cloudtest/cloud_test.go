@@ -54,7 +54,8 @@ func testCluster() fakecloud.Cluster {
 func clouds() *cluster.Clouds {
 	return &cluster.Clouds{HTTPClient: cloud.Client(),
 		Google: cluster.GoogleAPI{GKEEndpoint: cloud.GKEEndpoint()},
-		AWS:    cluster.AWSAPI{STSEndpoint: cloud.STSEndpoint(), EKSEndpoint: cloud.EKSEndpoint()}}
+		AWS:    cluster.AWSAPI{STSEndpoint: cloud.STSEndpoint(), EKSEndpoint: cloud.EKSEndpoint()},
+		Azure:  cluster.AzureAPI{Cloud: cloud.AzureCloud()}}
 }
 
 // deployStat20 deploys the example's stat20 hub (staging) with the cluster block given,
@@ -129,17 +130,13 @@ func deployStat20(t *testing.T, clouds *cluster.Clouds, principal, clusterBlock 
 	return b.String(), res
 }
 
-// noSecret fails when out holds a token the clouds handed out or a line of secret.
-func noSecret(t *testing.T, out string, secret []byte) {
+// noSecret fails when out holds a token the clouds handed out or a secret value of a
+// credentials file.
+func noSecret(t *testing.T, out string, credentials []byte) {
 	t.Helper()
-	for _, tok := range cloud.Tokens() {
-		if strings.Contains(out, tok) {
-			t.Fatalf("the output holds a token: %s", out)
-		}
-	}
-	for _, line := range strings.Split(string(secret), "\n") {
-		if line = strings.Trim(strings.TrimSpace(line), `",`); len(line) >= 16 && strings.Contains(out, line) {
-			t.Fatalf("the output holds a line of the key: %s", out)
+	for _, s := range append(fakecloud.SecretValues(credentials), cloud.Tokens()...) {
+		if strings.Contains(out, s) {
+			t.Fatalf("the output holds a secret (%.6s…):\n%s", s, out)
 		}
 	}
 }
@@ -166,7 +163,7 @@ func TestGKEKeyless(t *testing.T) {
 	const name = "projects/hubploy-test/locations/europe-west1-b/clusters/keyless"
 	cloud.AddCluster(name, testCluster())
 	const account = "ci@hubploy-test.iam.gserviceaccount.com"
-	token := cloud.GoogleUserToken(account)
+	token := cloud.UserToken(account)
 	c := clouds()
 	c.Google.DefaultCredentials = func(context.Context, ...string) (*google.Credentials, error) {
 		return &google.Credentials{TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token})}, nil
@@ -200,5 +197,20 @@ func TestEKSRole(t *testing.T) {
 	}
 	log, res := deployStat20(t, c, fakecloud.AssumedRoleARN(role, "hubploy-cluster-auth"),
 		"cluster:\n  provider: aws\n  aws: {region: eu-west-1, cluster: role, role_arn: '"+role+"'}\n", nil)
-	noSecret(t, log+res.Error, []byte(secret))
+	noSecret(t, log+res.Error, []byte("secret = "+secret))
+}
+
+// AKS with 0.3's service principal: the API server takes the token of the cluster
+// user's kubeconfig that AKS gave.
+func TestAKSServicePrincipal(t *testing.T) {
+	sub := cloud.AzureSubscription()
+	cloud.AddCluster(fakecloud.AKSName(sub, "hubs", "sp"), testCluster())
+	authFile, _ := cloud.AzureServicePrincipal("hubploy", "72f988bf-86f1-41af-91ab-2d7cd011db47")
+	log, res := deployStat20(t, clouds(), fakecloud.AKSUser("hubs", "sp"),
+		"cluster:\n  provider: azure\n  azure: {resource_group: hubs, cluster: sp, auth_file: azure-sp.json}\n",
+		map[string][]byte{"azure-sp.json": authFile})
+	if !strings.Contains(log, "connecting to AKS cluster sp in resource group hubs") {
+		t.Errorf("progress:\n%s", log)
+	}
+	noSecret(t, log+res.Error, authFile)
 }

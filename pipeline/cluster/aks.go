@@ -1,0 +1,286 @@
+package cluster
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
+	azcloud "github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerservice/armcontainerservice/v6"
+	"gopkg.in/yaml.v3"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/hubploy/hubploy/pipeline/inputerr"
+	"github.com/hubploy/hubploy/pipeline/mask"
+	"github.com/hubploy/hubploy/pipeline/repo"
+	"github.com/hubploy/hubploy/pipeline/secrets"
+)
+
+// AzureAPI is where the azure provider reaches Azure.
+type AzureAPI struct {
+	// Cloud is the Entra ID authority and Resource Manager endpoint; zero: the public
+	// cloud's.
+	Cloud azcloud.Configuration
+	// DefaultCredential is the credential of a hub without auth_file; nil: the
+	// environment's service principal, workload identity or managed identity (never a
+	// CLI's login, which would mean running az).
+	DefaultCredential func(opts azcore.ClientOptions) (azcore.TokenCredential, error)
+}
+
+const aksKey = "cluster.azure"
+
+// aksCluster is an AKS cluster reached with the service principal of 0.3's auth_file
+// (as `az ad sp create-for-rbac` writes it, or its --sdk-auth form) or the default
+// credential; the cluster's user kubeconfig comes from listClusterUserCredential.
+type aksCluster struct {
+	file, group, cluster string
+	authFile             string // "" with the default credential
+	subscription         string // "" until found
+	credential           azcore.TokenCredential
+	masker               *mask.Masker
+	clouds               *Clouds
+}
+
+// azureAuth is a service principal file: 0.3's keys, or --sdk-auth's.
+type azureAuth struct {
+	AppID          string `yaml:"appId"`
+	Tenant         string `yaml:"tenant"`
+	Password       string `yaml:"password"`
+	ClientID       string `yaml:"clientId"`
+	TenantID       string `yaml:"tenantId"`
+	ClientSecret   string `yaml:"clientSecret"`
+	SubscriptionID string `yaml:"subscriptionId"`
+}
+
+func newAKS(h *repo.Hub, dec *secrets.Decrypter, clouds *Clouds) (cloudProvider, []byte, error) {
+	b := h.Config.Cluster.Azure
+	for _, f := range [][2]string{{"resource_group", b.ResourceGroup}, {"cluster", b.Cluster}} {
+		if f[1] == "" {
+			return nil, nil, &inputerr.Error{File: h.Config.File, Key: aksKey + "." + f[0], Msg: "is missing", Hint: "name the AKS cluster by resource_group and cluster"}
+		}
+	}
+	a := &aksCluster{file: h.Config.File, group: b.ResourceGroup, cluster: b.Cluster, masker: mask.New(nil), clouds: clouds}
+	if b.AuthFile == "" {
+		return a, nil, nil
+	}
+	data, display, err := readHubSecret(h, dec, aksKey+".auth_file", b.AuthFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	var auth azureAuth
+	yaml.Unmarshal(data, &auth) // a file that is no YAML is said below, as one without the keys
+	tenant, client, secret := cmp.Or(auth.Tenant, auth.TenantID), cmp.Or(auth.AppID, auth.ClientID), cmp.Or(auth.Password, auth.ClientSecret)
+	a.authFile, a.subscription, a.masker = display, auth.SubscriptionID, mask.New(credentials(data))
+	if tenant == "" || client == "" || secret == "" {
+		return nil, nil, &inputerr.Error{File: display, Msg: "holds no service principal (appId, tenant and password)",
+			Hint: fmt.Sprintf("key %q in %s names it; write the output of `az ad sp create-for-rbac` there, sops-encrypted", aksKey+".auth_file", h.Config.File)}
+	}
+	opts := &azidentity.ClientSecretCredentialOptions{ClientOptions: a.clientOptions()}
+	opts.DisableInstanceDiscovery = clouds.Azure.Cloud.ActiveDirectoryAuthorityHost != "" // a sovereign or test authority is not Microsoft's to discover
+	if a.credential, err = azidentity.NewClientSecretCredential(tenant, client, secret, opts); err != nil {
+		return nil, nil, &inputerr.Error{File: display, Msg: "is not a usable service principal: " + a.masker.Error(err).Error()}
+	}
+	return a, data, nil
+}
+
+func (a *aksCluster) clientOptions() azcore.ClientOptions {
+	return azcore.ClientOptions{Cloud: a.clouds.Azure.Cloud, Transport: a.clouds.httpClient()}
+}
+
+func (a *aksCluster) describe() (string, string) {
+	name := "AKS cluster " + a.cluster + " in resource group " + a.group
+	if a.authFile != "" {
+		return name, a.authFile
+	}
+	return name, "the default Azure credential (environment, workload or managed identity)"
+}
+
+func (a *aksCluster) resolve(ctx context.Context) (*rest.Config, error) {
+	if a.credential == nil {
+		if err := a.defaultCredential(); err != nil {
+			return nil, err
+		}
+	}
+	options := &arm.ClientOptions{ClientOptions: a.clientOptions()}
+	subscriptions := []string{a.subscription}
+	if a.subscription == "" {
+		var err error
+		if subscriptions, err = a.subscriptions(ctx, options); err != nil {
+			return nil, err
+		}
+	}
+	for _, sub := range subscriptions {
+		client, err := armcontainerservice.NewManagedClustersClient(sub, a.credential, options)
+		if err != nil {
+			return nil, fmt.Errorf("%s: key %q: the AKS client: %v", a.file, aksKey, a.masker.Error(err))
+		}
+		resp, err := client.ListClusterUserCredentials(ctx, a.group, a.cluster, nil)
+		var re *azcore.ResponseError
+		if errors.As(err, &re) && re.StatusCode == http.StatusNotFound && len(subscriptions) > 1 {
+			continue // in another subscription
+		}
+		if err != nil {
+			return nil, a.apiError(err)
+		}
+		if len(resp.Kubeconfigs) == 0 {
+			break
+		}
+		return a.restConfig(resp.Kubeconfigs[0].Value)
+	}
+	return nil, &inputerr.Error{File: a.file, Key: aksKey, Msg: fmt.Sprintf("AKS has no cluster %s in resource group %s of subscription(s) %s", a.cluster, a.group, strings.Join(subscriptions, ", ")),
+		Hint: "fix resource_group or cluster, or give the principal access to the cluster's subscription"}
+}
+
+// defaultCredential is the environment's service principal, workload identity or
+// managed identity: azidentity's default chain without its CLI credentials.
+func (a *aksCluster) defaultCredential() error {
+	newCredential := a.clouds.Azure.DefaultCredential
+	if newCredential == nil {
+		newCredential = func(opts azcore.ClientOptions) (azcore.TokenCredential, error) {
+			var chain []azcore.TokenCredential
+			if c, err := azidentity.NewEnvironmentCredential(&azidentity.EnvironmentCredentialOptions{ClientOptions: opts}); err == nil {
+				chain = append(chain, c)
+			}
+			if c, err := azidentity.NewWorkloadIdentityCredential(&azidentity.WorkloadIdentityCredentialOptions{ClientOptions: opts}); err == nil {
+				chain = append(chain, c)
+			}
+			if c, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{ClientOptions: opts}); err == nil {
+				chain = append(chain, c)
+			}
+			return azidentity.NewChainedTokenCredential(chain, nil)
+		}
+	}
+	credential, err := newCredential(a.clientOptions())
+	if err != nil {
+		return &inputerr.Error{File: a.file, Key: aksKey, Msg: "has no auth_file, and no default Azure credential was found: " + a.masker.Error(err).Error(),
+			Hint: "set auth_file to a sops-encrypted service principal, or give the environment one (AZURE_CLIENT_ID, AZURE_TENANT_ID and a secret, a federated token or a managed identity)"}
+	}
+	a.credential = credential
+	return nil
+}
+
+// subscriptions lists the enabled subscriptions the credential sees, where az login
+// would look for the cluster.
+func (a *aksCluster) subscriptions(ctx context.Context, options *arm.ClientOptions) ([]string, error) {
+	client, err := arm.NewClient("hubploy", "v1.0.0", a.credential, options)
+	if err != nil {
+		return nil, fmt.Errorf("%s: key %q: the Resource Manager client: %v", a.file, aksKey, a.masker.Error(err))
+	}
+	endpoint := cmp.Or(options.Cloud.Services[azcloud.ResourceManager].Endpoint, azcloud.AzurePublic.Services[azcloud.ResourceManager].Endpoint)
+	req, err := runtime.NewRequest(ctx, http.MethodGet, runtime.JoinPaths(endpoint, "subscriptions")+"?api-version=2022-12-01")
+	if err != nil {
+		return nil, err
+	}
+	resp, err := client.Pipeline().Do(req)
+	if err == nil && !runtime.HasStatusCode(resp, http.StatusOK) {
+		err = runtime.NewResponseError(resp)
+	}
+	if err != nil {
+		return nil, a.apiError(err)
+	}
+	var list struct {
+		Value []struct{ SubscriptionID, State string }
+	}
+	if err := runtime.UnmarshalAsJSON(resp, &list); err != nil {
+		return nil, fmt.Errorf("%s: key %q: listing subscriptions: %v", a.file, aksKey, err)
+	}
+	var ids []string
+	for _, s := range list.Value {
+		if s.State == "Enabled" {
+			ids = append(ids, s.SubscriptionID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, &inputerr.Error{File: a.file, Key: aksKey, Msg: "the Azure principal sees no enabled subscription",
+			Hint: "give it a role on the cluster's subscription, or add subscriptionId to the auth_file"}
+	}
+	return ids, nil
+}
+
+// restConfig is the client config of the cluster's user kubeconfig, its credentials
+// masked in every message.
+func (a *aksCluster) restConfig(kubeconfig []byte) (*rest.Config, error) {
+	kc, err := parseKubeconfig(kubeconfig, "the kubeconfig AKS gave for "+a.cluster)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := clientcmd.NewNonInteractiveClientConfig(*kc.config, kc.config.CurrentContext, &clientcmd.ConfigOverrides{}, nil).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("%s: key %q: the kubeconfig AKS gave cannot be used: %v", a.file, aksKey, kc.masker.Error(err))
+	}
+	return rc, nil
+}
+
+// apiError says what went wrong asking Azure, in one line naming the hub's block, and
+// what to do. It quotes only Azure's messages, masked, never a secret or token.
+func (a *aksCluster) apiError(err error) error {
+	var already *inputerr.Error
+	if errors.As(err, &already) {
+		return already
+	}
+	who := "the default Azure credential"
+	if a.authFile != "" {
+		who = "the service principal of " + a.authFile
+	}
+	input := func(msg, hint string) error { return &inputerr.Error{File: a.file, Key: aksKey, Msg: msg, Hint: hint} }
+	var af *azidentity.AuthenticationFailedError
+	var re *azcore.ResponseError
+	switch {
+	case errors.As(err, &af):
+		return input(fmt.Sprintf("Microsoft Entra ID refused %s (%s)", who, a.masker.String(entraMessage(af.RawResponse))),
+			"the secret is wrong, expired or deleted: make a new one (az ad sp credential reset) and sops-encrypt it")
+	case errors.As(err, &re) && re.StatusCode == http.StatusUnauthorized:
+		return input(fmt.Sprintf("Azure refused the token of %s as expired or invalid (%s)", who, a.armMessage(re)), "log in again, or renew the secret")
+	case errors.As(err, &re) && re.StatusCode == http.StatusForbidden:
+		return input(fmt.Sprintf("permission denied with %s (%s)", who, a.armMessage(re)),
+			"give the principal the Azure Kubernetes Service Cluster User Role on the cluster")
+	case errors.As(err, &re) && re.StatusCode == http.StatusNotFound:
+		return input(fmt.Sprintf("AKS has no cluster %s in resource group %s (%s)", a.cluster, a.group, a.armMessage(re)), "fix resource_group or cluster")
+	case errors.As(err, &re):
+		return fmt.Errorf("%s: key %q: asking Azure for %s: HTTP %d %s", a.file, aksKey, a.cluster, re.StatusCode, a.armMessage(re))
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err // the URL holds nothing secret, but says less than the cause
+	}
+	return fmt.Errorf("%s: key %q: asking Azure for AKS cluster %s: %v", a.file, aksKey, a.cluster, a.masker.Error(err))
+}
+
+// armMessage is Resource Manager's error code and message, masked.
+func (a *aksCluster) armMessage(re *azcore.ResponseError) string {
+	var body struct {
+		Error struct{ Code, Message string }
+	}
+	if re.RawResponse != nil {
+		if data, err := runtime.Payload(re.RawResponse); err == nil {
+			json.Unmarshal(data, &body)
+		}
+	}
+	return a.masker.String(strings.TrimSpace(cmp.Or(body.Error.Code, re.ErrorCode) + ": " + body.Error.Message))
+}
+
+// entraMessage is the first line of Entra ID's error description ("AADSTS7000215:
+// Invalid client secret provided. …").
+func entraMessage(resp *http.Response) string {
+	var body struct {
+		Error            string `json:"error"`
+		ErrorDescription string `json:"error_description"`
+	}
+	if resp != nil {
+		if data, err := runtime.Payload(resp); err == nil {
+			json.Unmarshal(data, &body)
+		}
+	}
+	line, _, _ := strings.Cut(body.ErrorDescription, "\r\n")
+	return cmp.Or(line, body.Error)
+}
