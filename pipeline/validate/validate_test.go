@@ -191,12 +191,12 @@ func TestFindings(t *testing.T) {
 			problems: []string{`deployments/stat20/secrets/kubeconfig.yaml: has no context "stat20-stat20-prod" (it has: stat20-stat20-staging; fix key "cluster.kubeconfig.context" in deployments/stat20/hubploy.yaml, or pass --kube-context)`},
 		},
 		{
-			name: "cloud provider",
+			name: "cloud provider without its service key",
 			change: func(t *testing.T, root string) {
-				writeFile(t, filepath.Join(root, "deployments/stat20/hubploy.yaml"), []byte("cluster:\n  provider: gcloud\n  gcloud: {project: p, cluster: c, zone: z}\n"))
+				writeFile(t, filepath.Join(root, "deployments/stat20/hubploy.yaml"), []byte("cluster:\n  provider: gcloud\n  gcloud: {project: p, cluster: c, zone: z, service_key: gke-key.json}\n"))
 			},
 			hub: "stat20", env: "prod",
-			problems: []string{`deployments/stat20/hubploy.yaml: key "cluster.provider": provider "gcloud" cannot be used to deploy yet`},
+			problems: []string{`deployments/stat20/secrets/gke-key.json: cannot read: it does not exist (key "cluster.gcloud.service_key" in deployments/stat20/hubploy.yaml names it`},
 		},
 		{
 			name: "no cluster block",
