@@ -9,13 +9,16 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	azcloud "github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerservice/armcontainerservice/v6"
+	"golang.org/x/oauth2"
 	"gopkg.in/yaml.v3"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -207,18 +210,62 @@ func (a *aksCluster) subscriptions(ctx context.Context, options *arm.ClientOptio
 	return ids, nil
 }
 
+// aadServer is the Entra application of the API servers of AKS clusters with
+// AKS-managed Entra ID, which kubelogin asks tokens for.
+const aadServer = "6dae42f8-4368-4678-94ff-3960e28e3630"
+
 // restConfig is the client config of the cluster's user kubeconfig, its credentials
-// masked in every message.
+// masked in every message. A cluster with Entra ID authentication gives a kubeconfig
+// that runs kubelogin: the principal's own Entra tokens stand in for it.
 func (a *aksCluster) restConfig(kubeconfig []byte) (*rest.Config, error) {
 	kc, err := parseKubeconfig(kubeconfig, "the kubeconfig AKS gave for "+a.cluster)
 	if err != nil {
 		return nil, err
 	}
+	var entra *entraTokens
+	if ctx := kc.config.Contexts[kc.config.CurrentContext]; ctx != nil {
+		if user := kc.config.AuthInfos[ctx.AuthInfo]; user != nil && user.Exec != nil {
+			entra = &entraTokens{a: a, scope: argAfter(user.Exec.Args, "--server-id", aadServer) + "/.default"}
+			user.Exec = nil
+		}
+	}
 	rc, err := clientcmd.NewNonInteractiveClientConfig(*kc.config, kc.config.CurrentContext, &clientcmd.ConfigOverrides{}, nil).ClientConfig()
 	if err != nil {
 		return nil, fmt.Errorf("%s: key %q: the kubeconfig AKS gave cannot be used: %v", a.file, aksKey, kc.masker.Error(err))
 	}
+	if entra != nil {
+		return withTokens(rc, oauth2.ReuseTokenSourceWithExpiry(nil, entra, time.Minute)), nil
+	}
 	return rc, nil
+}
+
+// argAfter is the value of flag in args ("--flag value" or "--flag=value"), else def.
+func argAfter(args []string, flag, def string) string {
+	for i, arg := range args {
+		if v, ok := strings.CutPrefix(arg, flag+"="); ok {
+			return v
+		}
+		if arg == flag && i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	return def
+}
+
+// entraTokens are the principal's Entra ID tokens for scope.
+type entraTokens struct {
+	a     *aksCluster
+	scope string
+}
+
+func (t *entraTokens) Token() (*oauth2.Token, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), resolveTimeout)
+	defer cancel()
+	tok, err := t.a.credential.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{t.scope}})
+	if err != nil {
+		return nil, t.a.apiError(err)
+	}
+	return &oauth2.Token{AccessToken: tok.Token, TokenType: "Bearer", Expiry: tok.ExpiresOn}, nil
 }
 
 // apiError says what went wrong asking Azure, in one line naming the hub's block, and

@@ -3,6 +3,7 @@ package fakecloud
 import (
 	"encoding/base64"
 	"net/http"
+	"slices"
 	"strings"
 
 	azcloud "github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
@@ -55,6 +56,9 @@ func AKSName(subscription, group, cluster string) string {
 	return "aks:" + subscription + ":" + strings.ToLower(group) + ":" + cluster
 }
 
+// AKSEntraServer is the Entra application of AKS API servers.
+const AKSEntraServer = "6dae42f8-4368-4678-94ff-3960e28e3630"
+
 // AKSUser is who the token of an AKS cluster's user kubeconfig stands for.
 func AKSUser(group, cluster string) string { return "clusterUser_" + group + "_" + cluster }
 
@@ -90,6 +94,8 @@ func (c *Cloud) entraToken(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"error": "unauthorized_client", "error_description": "AADSTS700016: Application with identifier '" + id + "' was not found in the directory.\r\nTrace ID: 0", "error_codes": []int{700016}})
 	case p.secret != secret:
 		writeJSON(w, http.StatusUnauthorized, map[string]any{"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '" + id + "'.\r\nTrace ID: 0", "error_codes": []int{7000215}})
+	case !slices.Contains(strings.Fields(r.FormValue("scope")), "https://management.core.windows.net//.default") && !slices.Contains(strings.Fields(r.FormValue("scope")), AKSEntraServer+"/.default"):
+		writeJSON(w, http.StatusBadRequest, map[string]any{"error": "invalid_resource", "error_description": "AADSTS500011: The resource principal named " + r.FormValue("scope") + " was not found in the tenant.\r\nTrace ID: 0"})
 	default:
 		tok, lifetime := c.mint("eyJ0eXAiOiJKV1Qi.", id)
 		writeJSON(w, http.StatusOK, map[string]any{"token_type": "Bearer", "expires_in": int(lifetime.Seconds()), "ext_expires_in": int(lifetime.Seconds()), "access_token": tok})
@@ -138,10 +144,16 @@ func (c *Cloud) aksUserCredential(w http.ResponseWriter, r *http.Request) {
 		armError(w, http.StatusNotFound, "ResourceNotFound", "The Resource 'Microsoft.ContainerService/managedClusters/"+name+"' under resource group '"+group+"' was not found.")
 	default:
 		user := AKSUser(group, name)
-		token, _ := c.mint("", user)
 		cfg := clientcmdapi.NewConfig()
 		cfg.Clusters[name] = &clientcmdapi.Cluster{Server: cl.Endpoint, CertificateAuthorityData: cl.CA}
-		cfg.AuthInfos[user] = &clientcmdapi.AuthInfo{Token: token}
+		cfg.AuthInfos[user] = &clientcmdapi.AuthInfo{Exec: &clientcmdapi.ExecConfig{
+			APIVersion: "client.authentication.k8s.io/v1beta1", Command: "kubelogin", InteractiveMode: clientcmdapi.IfAvailableExecInteractiveMode,
+			Args: []string{"get-token", "--environment", "AzurePublicCloud", "--server-id", AKSEntraServer, "--client-id", "80faf920-1908-4b52-b5ef-a8e7bedfc67a", "--tenant-id", "t", "--login", "devicecode"},
+		}}
+		if !cl.EntraID {
+			token, _ := c.mint("", user)
+			cfg.AuthInfos[user] = &clientcmdapi.AuthInfo{Token: token}
+		}
 		cfg.Contexts[name] = &clientcmdapi.Context{Cluster: name, AuthInfo: user}
 		cfg.CurrentContext = name
 		kubeconfig, err := clientcmd.Write(*cfg)

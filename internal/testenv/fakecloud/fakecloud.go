@@ -26,6 +26,9 @@ import (
 type Cluster struct {
 	Endpoint string // https URL of the API server
 	CA       []byte // PEM
+	// EntraID makes an AKS cluster's user kubeconfig run kubelogin, as AKS-managed
+	// Entra ID authentication has it.
+	EntraID bool
 }
 
 // Cloud is the fake clouds' one server.

@@ -7,6 +7,7 @@ package cloudtest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"golang.org/x/oauth2"
@@ -212,5 +215,26 @@ func TestAKSServicePrincipal(t *testing.T) {
 	if !strings.Contains(log, "connecting to AKS cluster sp in resource group hubs") {
 		t.Errorf("progress:\n%s", log)
 	}
+	noSecret(t, log+res.Error, authFile)
+}
+
+// AKS with Entra ID authentication and the default credential (a workload identity):
+// the API server takes the identity's own Entra token, not kubelogin's.
+func TestAKSEntraIDDefaultCredential(t *testing.T) {
+	sub := cloud.AzureSubscription()
+	cl := testCluster()
+	cl.EntraID = true
+	cloud.AddCluster(fakecloud.AKSName(sub, "hubs", "entra"), cl)
+	authFile, appID := cloud.AzureServicePrincipal("workload", "72f988bf-86f1-41af-91ab-2d7cd011db47")
+	var sp struct{ AppID, Password, Tenant string }
+	if err := json.Unmarshal(authFile, &sp); err != nil {
+		t.Fatal(err)
+	}
+	c := clouds()
+	c.Azure.DefaultCredential = func(opts azcore.ClientOptions) (azcore.TokenCredential, error) {
+		// What the environment's AZURE_CLIENT_ID, _TENANT_ID and _SECRET would give.
+		return azidentity.NewClientSecretCredential(sp.Tenant, sp.AppID, sp.Password, &azidentity.ClientSecretCredentialOptions{ClientOptions: opts, DisableInstanceDiscovery: true})
+	}
+	log, res := deployStat20(t, c, appID, "cluster:\n  provider: azure\n  azure: {resource_group: hubs, cluster: entra}\n", nil)
 	noSecret(t, log+res.Error, authFile)
 }
