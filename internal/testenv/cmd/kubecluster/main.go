@@ -1,7 +1,8 @@
 // Command kubecluster runs the control plane of the tests (package
-// internal/testenv/kubeenv) for manual work, until Ctrl-C. It prints the
-// export line of a kubeconfig for it. testenv/kube/cluster.sh builds the
-// binaries and runs it.
+// internal/testenv/kubeenv) for manual work, until Ctrl-C or SIGTERM. Its
+// standard output is one line, the export line of a kubeconfig for it,
+// printed once the cluster is ready: scripts/example waits for it.
+// testenv/kube/cluster.sh builds the binaries and runs it.
 package main
 
 import (
