@@ -12,6 +12,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -26,6 +28,7 @@ import (
 	"github.com/hubploy/hubploy/pipeline/action"
 	"github.com/hubploy/hubploy/pipeline/deploy"
 	"github.com/hubploy/hubploy/pipeline/inputerr"
+	planpkg "github.com/hubploy/hubploy/pipeline/plan"
 	"github.com/hubploy/hubploy/pipeline/validate"
 )
 
@@ -589,6 +592,10 @@ func (m *Hubploy) Deploy(
 	// (hubploy.yaml's deploy.canary adds hubs).
 	// +optional
 	canary []string,
+	// Deploy the hubs this plan (plan --format=json) lists for the environment, instead of
+	// naming them.
+	// +optional
+	plan *dagger.File,
 ) (string, error) {
 	d := &action.Deploy{
 		Targets:      action.Targets{Env: env, Hubs: hub, All: all},
@@ -599,6 +606,11 @@ func (m *Hubploy) Deploy(
 	var err error
 	if d.Upgrade.Timeout, err = deploy.ParseTimeout(timeout); err != nil {
 		return "", err
+	}
+	if plan != nil {
+		if d.Plan, err = readPlan(ctx, plan); err != nil {
+			return "", err
+		}
 	}
 	var stop func()
 	if d.CheckOptions, stop, err = m.checkOptions(ctx); err != nil {
@@ -620,6 +632,106 @@ func (m *Hubploy) Deploy(
 		return "", fmt.Errorf("%w\n%s", err, b.String())
 	}
 	return b.String(), nil
+}
+
+// readPlan reads a plan that plan --format=json (or hubploy plan -o json) wrote.
+func readPlan(ctx context.Context, f *dagger.File) (*planpkg.Plan, error) {
+	name, err := f.Name(ctx)
+	if err != nil {
+		return nil, err
+	}
+	data, err := f.Contents(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return planpkg.Parse([]byte(data), name)
+}
+
+// What a change deploys: which hubs in which environments, and which images must be
+// built first, each with the changed files that make it so, as the CLI's plan.
+//
+// The change is what head changed since its merge base with base, read from git (pass
+// the repository's .git with the constructor's gitDir), or a list of changed files.
+func (m *Hubploy) Plan(
+	ctx context.Context,
+	// The git revision the change is compared with: a pull request's target branch, or
+	// a push's previous commit.
+	// +optional
+	base string,
+	// The revision whose changes are planned (default: HEAD).
+	// +optional
+	head string,
+	// The changed files, one a line, relative to the repository's root, instead of base.
+	// +optional
+	changedFiles *dagger.File,
+	// Plan one environment only.
+	// +optional
+	env string,
+	// text; markdown, for a pull request's comment or $GITHUB_STEP_SUMMARY; or json,
+	// which deploy --plan reads.
+	// +default="text"
+	format string,
+) (string, error) {
+	if format != "text" && format != "markdown" && format != "json" {
+		return "", &inputerr.Error{Key: "format", Msg: fmt.Sprintf("is %q", format), Hint: "text, markdown or json"}
+	}
+	cfg, err := m.config(ctx)
+	if err != nil {
+		return "", err
+	}
+	p := &action.Plan{Config: cfg, Base: base, Head: head, Env: env}
+	if changedFiles != nil {
+		data, err := changedFiles.Contents(ctx)
+		if err != nil {
+			return "", err
+		}
+		if p.ChangedFiles, err = planpkg.ReadFileList(strings.NewReader(data), "changedFiles"); err != nil {
+			return "", err
+		}
+	}
+	res, err := p.Run(ctx)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	switch format {
+	case "json":
+		enc := json.NewEncoder(&b)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(res)
+	case "markdown":
+		err = res.WriteMarkdown(&b)
+	default:
+		err = res.WriteText(&b)
+	}
+	return b.String(), err
+}
+
+// Check the rule of the staging → prod flow, as the CLI's verify-branches: the prod
+// branch holds only commits that are on the staging branch, plus merge commits.
+// Fails, listing the commits that break it. Needs the repository's .git (the
+// constructor's gitDir).
+func (m *Hubploy) VerifyBranches(
+	ctx context.Context,
+	// The staging branch.
+	// +default="staging"
+	staging string,
+	// The prod branch.
+	// +default="prod"
+	prod string,
+) (string, error) {
+	cfg, err := m.config(ctx)
+	if err != nil {
+		return "", err
+	}
+	res, err := (&action.VerifyBranches{Config: cfg, Staging: staging, Prod: prod}).Run(ctx)
+	if err != nil {
+		return "", err
+	}
+	if !res.OK {
+		return "", errors.New(res.Text())
+	}
+	return res.Text(), nil
 }
 
 // Show what a deploy would change in the live release, object by object.

@@ -2,12 +2,10 @@ package main
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/hubploy/hubploy/pipeline/action"
-	"github.com/hubploy/hubploy/pipeline/branches"
 )
 
 func newVerifyBranchesCmd(g *globals) *cobra.Command {
@@ -37,7 +35,7 @@ found there. It needs the whole history (fetch-depth: 0), read in process.`,
 			if g.json() {
 				err = g.printJSON(res)
 			} else {
-				_, err = fmt.Fprint(g.stdout, branchesText(res))
+				_, err = fmt.Fprint(g.stdout, res.Text())
 			}
 			if err == nil && !res.OK {
 				return checkFailed
@@ -48,18 +46,4 @@ found there. It needs the whole history (fetch-depth: 0), read in process.`,
 	cmd.Flags().StringVar(&v.Staging, "staging", "staging", "the staging branch")
 	cmd.Flags().StringVar(&v.Prod, "prod", "prod", "the prod branch")
 	return uses(cmd, repoFlags, outputFlags)
-}
-
-// branchesText says whether the rule holds, and lists the commits that break it.
-func branchesText(res *branches.Result) string {
-	if res.OK {
-		return fmt.Sprintf("ok: every commit of %s (%s) is on %s (%s) or is a merge\n", res.Prod, res.ProdHash, res.Staging, res.StagingHash)
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s (%s) has %d commit(s) that are not on %s (%s) and are not merges: make them on %s and merge it into %s\n",
-		res.Prod, res.ProdHash, len(res.Strays), res.Staging, res.StagingHash, res.Staging, res.Prod)
-	for _, c := range res.Strays {
-		fmt.Fprintf(&b, "  %s %s\n", c.Hash, c.Subject)
-	}
-	return b.String()
 }

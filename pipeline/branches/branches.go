@@ -92,3 +92,17 @@ func branch(repo *git.Repository, flag, name string) (*object.Commit, error) {
 	return nil, &inputerr.Error{Key: flag, Msg: fmt.Sprintf("the clone has no branch %s, nor origin/%s", name, name),
 		Hint: "fetch it (git fetch origin " + name + "), or name the branch with " + flag, Err: err}
 }
+
+// Text says whether the rule holds, and lists the commits that break it.
+func (r *Result) Text() string {
+	if r.OK {
+		return fmt.Sprintf("ok: every commit of %s (%s) is on %s (%s) or is a merge\n", r.Prod, r.ProdHash, r.Staging, r.StagingHash)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s (%s) has %d commit(s) that are not on %s (%s) and are not merges: make them on %s and merge it into %s\n",
+		r.Prod, r.ProdHash, len(r.Strays), r.Staging, r.StagingHash, r.Staging, r.Prod)
+	for _, c := range r.Strays {
+		fmt.Fprintf(&b, "  %s %s\n", c.Hash, c.Subject)
+	}
+	return b.String()
+}
