@@ -41,6 +41,11 @@ func TestExampleScript(t *testing.T) {
 	}
 	output := out.String()
 
+	// What a cold machine takes is said before the builds that take it.
+	cold, build := strings.Index(output, "a first run on a cold machine takes about"), strings.Index(output, "] building hubploy")
+	if cold < 0 || build < cold {
+		t.Errorf("no cold-machine time before the build in:\n%s", output)
+	}
 	deploys := sections(output, "$ hubploy deploy ")
 	if len(deploys) != 2 {
 		t.Fatalf("want 2 deploys, got %d:\n%s", len(deploys), output)
