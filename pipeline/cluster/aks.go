@@ -216,7 +216,8 @@ const aadServer = "6dae42f8-4368-4678-94ff-3960e28e3630"
 
 // restConfig is the client config of the cluster's user kubeconfig, its credentials
 // masked in every message. A cluster with Entra ID authentication gives a kubeconfig
-// that runs kubelogin: the principal's own Entra tokens stand in for it.
+// that runs kubelogin (or, in the older format, names the azure auth provider): the
+// principal's own Entra tokens stand in for it.
 func (a *aksCluster) restConfig(kubeconfig []byte) (*rest.Config, error) {
 	kc, err := parseKubeconfig(kubeconfig, "the kubeconfig AKS gave for "+a.cluster)
 	if err != nil {
@@ -224,9 +225,14 @@ func (a *aksCluster) restConfig(kubeconfig []byte) (*rest.Config, error) {
 	}
 	var entra *entraTokens
 	if ctx := kc.config.Contexts[kc.config.CurrentContext]; ctx != nil {
-		if user := kc.config.AuthInfos[ctx.AuthInfo]; user != nil && user.Exec != nil {
+		switch user := kc.config.AuthInfos[ctx.AuthInfo]; {
+		case user == nil:
+		case user.Exec != nil:
 			entra = &entraTokens{a: a, scope: argAfter(user.Exec.Args, "--server-id", aadServer) + "/.default"}
 			user.Exec = nil
+		case user.AuthProvider != nil && user.AuthProvider.Name == "azure": // the format before kubelogin, which client-go no longer has
+			entra = &entraTokens{a: a, scope: cmp.Or(user.AuthProvider.Config["apiserver-id"], aadServer) + "/.default"}
+			user.AuthProvider = nil
 		}
 	}
 	rc, err := clientcmd.NewNonInteractiveClientConfig(*kc.config, kc.config.CurrentContext, &clientcmd.ConfigOverrides{}, nil).ClientConfig()

@@ -98,28 +98,33 @@ func TestAKSDefaultCredential(t *testing.T) {
 	}
 }
 
-// A cluster with Entra ID authentication: its kubeconfig's kubelogin is not run; the
-// principal's Entra token for the AKS server application is sent instead.
+// A cluster with Entra ID authentication: its kubeconfig's kubelogin (or azure auth
+// provider) is not run; the principal's Entra token for the AKS server application is
+// sent instead.
 func TestAKSEntraID(t *testing.T) {
-	cloud := fakecloud.New(t)
-	api := newAPIServer(t)
-	cl := api.cluster()
-	cl.EntraID = true
-	cloud.AddCluster(fakecloud.AKSName(cloud.AzureSubscription(), "rg", "c"), cl)
-	authFile, appID := cloud.AzureServicePrincipal("hubploy", aksTenant)
-	a, err := aksHub(t, authFile)(azureClouds(cloud))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc, err := a.Getter.ToRESTConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rc.ExecProvider != nil {
-		t.Error("kubelogin would run")
-	}
-	if got := cloud.Principal(api.get(t, rc)); got != appID {
-		t.Errorf("the API server's token stands for %q, want the principal %q", got, appID)
+	for _, form := range []string{fakecloud.EntraExec, fakecloud.EntraAuthProvider} {
+		t.Run(form, func(t *testing.T) {
+			cloud := fakecloud.New(t)
+			api := newAPIServer(t)
+			cl := api.cluster()
+			cl.EntraID = form
+			cloud.AddCluster(fakecloud.AKSName(cloud.AzureSubscription(), "rg", "c"), cl)
+			authFile, appID := cloud.AzureServicePrincipal("hubploy", aksTenant)
+			a, err := aksHub(t, authFile)(azureClouds(cloud))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rc, err := a.Getter.ToRESTConfig()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rc.ExecProvider != nil || rc.AuthProvider != nil {
+				t.Error("kubelogin would run")
+			}
+			if got := cloud.Principal(api.get(t, rc)); got != appID {
+				t.Errorf("the API server's token stands for %q, want the principal %q", got, appID)
+			}
+		})
 	}
 }
 

@@ -146,11 +146,17 @@ func (c *Cloud) aksUserCredential(w http.ResponseWriter, r *http.Request) {
 		user := AKSUser(group, name)
 		cfg := clientcmdapi.NewConfig()
 		cfg.Clusters[name] = &clientcmdapi.Cluster{Server: cl.Endpoint, CertificateAuthorityData: cl.CA}
-		cfg.AuthInfos[user] = &clientcmdapi.AuthInfo{Exec: &clientcmdapi.ExecConfig{
-			APIVersion: "client.authentication.k8s.io/v1beta1", Command: "kubelogin", InteractiveMode: clientcmdapi.IfAvailableExecInteractiveMode,
-			Args: []string{"get-token", "--environment", "AzurePublicCloud", "--server-id", AKSEntraServer, "--client-id", "80faf920-1908-4b52-b5ef-a8e7bedfc67a", "--tenant-id", "t", "--login", "devicecode"},
-		}}
-		if !cl.EntraID {
+		switch cl.EntraID {
+		case EntraExec:
+			cfg.AuthInfos[user] = &clientcmdapi.AuthInfo{Exec: &clientcmdapi.ExecConfig{
+				APIVersion: "client.authentication.k8s.io/v1beta1", Command: "kubelogin", InteractiveMode: clientcmdapi.IfAvailableExecInteractiveMode,
+				Args: []string{"get-token", "--environment", "AzurePublicCloud", "--server-id", AKSEntraServer, "--client-id", "80faf920-1908-4b52-b5ef-a8e7bedfc67a", "--tenant-id", "t", "--login", "devicecode"},
+			}}
+		case EntraAuthProvider:
+			cfg.AuthInfos[user] = &clientcmdapi.AuthInfo{AuthProvider: &clientcmdapi.AuthProviderConfig{Name: "azure", Config: map[string]string{
+				"apiserver-id": AKSEntraServer, "client-id": "80faf920-1908-4b52-b5ef-a8e7bedfc67a", "config-mode": "1", "environment": "AzurePublicCloud", "tenant-id": "t",
+			}}}
+		default:
 			token, _ := c.mint("", user)
 			cfg.AuthInfos[user] = &clientcmdapi.AuthInfo{Token: token}
 		}

@@ -26,10 +26,16 @@ import (
 type Cluster struct {
 	Endpoint string // https URL of the API server
 	CA       []byte // PEM
-	// EntraID makes an AKS cluster's user kubeconfig run kubelogin, as AKS-managed
-	// Entra ID authentication has it.
-	EntraID bool
+	// EntraID, for an AKS cluster with Entra ID authentication, is the form of its
+	// user kubeconfig: EntraExec or EntraAuthProvider; "": local accounts.
+	EntraID string
 }
+
+// The forms of the user kubeconfig of an AKS cluster with Entra ID authentication.
+const (
+	EntraExec         = "exec"          // runs kubelogin (since Kubernetes 1.24)
+	EntraAuthProvider = "auth-provider" // names client-go's former azure auth provider
+)
 
 // Cloud is the fake clouds' one server.
 type Cloud struct {

@@ -223,7 +223,7 @@ func TestAKSServicePrincipal(t *testing.T) {
 func TestAKSEntraIDDefaultCredential(t *testing.T) {
 	sub := cloud.AzureSubscription()
 	cl := testCluster()
-	cl.EntraID = true
+	cl.EntraID = fakecloud.EntraExec
 	cloud.AddCluster(fakecloud.AKSName(sub, "hubs", "entra"), cl)
 	authFile, appID := cloud.AzureServicePrincipal("workload", "72f988bf-86f1-41af-91ab-2d7cd011db47")
 	var sp struct{ AppID, Password, Tenant string }
