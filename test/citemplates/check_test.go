@@ -160,7 +160,7 @@ func checkSecrets(cmds []command, secrets map[string]bool) []error {
 			if len(args) == 0 || args[0] == "-p" {
 				errs = append(errs, fmt.Errorf("%q prints the environment, secrets and all", c.line))
 			}
-		case "echo", "printf", "cat", "tee":
+		case "echo", "printf", "cat":
 			if c.captured {
 				continue
 			}

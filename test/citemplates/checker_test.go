@@ -153,3 +153,39 @@ func TestKebab(t *testing.T) {
 		}
 	}
 }
+
+// A whole template with mistakes fails on each: a made-up flag in a call and in a CLI
+// comment, a call hidden in a YAML comment, a secret echoed, a step with no CLI
+// variant, and a GitHub job with no runs-on.
+func TestTemplateRefused(t *testing.T) {
+	m, cli := load(t)
+	tpl, err := parseTemplate("bad.yaml", "github", []byte(`on: push
+env:
+  SOPS_AGE_KEY: ${{ secrets.SOPS_AGE_KEY }}
+jobs:
+  deploy:
+    steps:
+      # dagger call --repo=. validate
+      - run: |
+          # CLI: hubploy validate --made-up-cli-flag
+          dagger call --repo=. --age-key=env:SOPS_AGE_KEY validate --made-up-flag
+      - run: dagger call --repo=. lock
+      - run: echo "$SOPS_AGE_KEY"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := errors.Join(append(checkTemplate(tpl, m, cli), checkShape(tpl)...)...)
+	for _, want := range []string{
+		"function validate has no argument --made-up-flag",
+		"hubploy validate has no flag --made-up-cli-flag",
+		`3 "dagger call" in the file, 2 in its scripts`,
+		`prints the secret $SOPS_AGE_KEY`,
+		"a script calls dagger with no \"# CLI: hubploy …\" comment beside it",
+		"job deploy has no runs-on",
+	} {
+		if got == nil || !strings.Contains(got.Error(), want) {
+			t.Errorf("want an error with %q; got:\n%v", want, got)
+		}
+	}
+}

@@ -88,16 +88,10 @@ func readTemplates(t *testing.T) []*template {
 		if err != nil {
 			return err
 		}
-		tpl := &template{path: rel, system: filepath.Base(filepath.Dir(path)), raw: string(raw), secrets: map[string]bool{}}
-		var doc yaml.Node
-		if err := yaml.Unmarshal(raw, &doc); err != nil {
-			return fmt.Errorf("%s: %w", rel, err)
+		tpl, err := parseTemplate(rel, filepath.Base(filepath.Dir(path)), raw)
+		if err != nil {
+			return err
 		}
-		if len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
-			return fmt.Errorf("%s: not one YAML mapping", rel)
-		}
-		tpl.doc = doc.Content[0]
-		tpl.walk(tpl.doc)
 		out = append(out, tpl)
 		return nil
 	})
@@ -112,6 +106,21 @@ func readTemplates(t *testing.T) []*template {
 
 // cliComment is a comment that gives a step's plain-CLI variant.
 var cliComment = regexp.MustCompile(`#\s*` + cliMarker)
+
+// parseTemplate parses a template of the CI system named by its folder.
+func parseTemplate(path, system string, raw []byte) (*template, error) {
+	tpl := &template{path: path, system: system, raw: string(raw), secrets: map[string]bool{}}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("%s: not one YAML mapping", path)
+	}
+	tpl.doc = doc.Content[0]
+	tpl.walk(tpl.doc)
+	return tpl, nil
+}
 
 // githubSecret is a GitHub expression that reads a secret.
 var githubSecret = regexp.MustCompile(`\$\{\{\s*secrets\.`)
