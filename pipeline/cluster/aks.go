@@ -23,22 +23,12 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/hubploy/hubploy/pipeline/cloud"
 	"github.com/hubploy/hubploy/pipeline/inputerr"
 	"github.com/hubploy/hubploy/pipeline/mask"
 	"github.com/hubploy/hubploy/pipeline/repo"
 	"github.com/hubploy/hubploy/pipeline/secrets"
 )
-
-// AzureAPI is where the azure provider reaches Azure.
-type AzureAPI struct {
-	// Cloud is the Entra ID authority and Resource Manager endpoint; zero: the public
-	// cloud's.
-	Cloud azcloud.Configuration
-	// DefaultCredential is the credential of a hub without auth_file; nil: the
-	// environment's service principal, workload identity or managed identity (never a
-	// CLI's login, which would mean running az).
-	DefaultCredential func(opts azcore.ClientOptions) (azcore.TokenCredential, error)
-}
 
 const aksKey = "cluster.azure"
 
@@ -51,7 +41,7 @@ type aksCluster struct {
 	subscription         string // "" until found
 	credential           azcore.TokenCredential
 	masker               *mask.Masker
-	clouds               *Clouds
+	clouds               *cloud.APIs
 }
 
 // azureAuth is a service principal file: 0.3's keys, or --sdk-auth's.
@@ -65,7 +55,7 @@ type azureAuth struct {
 	SubscriptionID string `yaml:"subscriptionId"`
 }
 
-func newAKS(h *repo.Hub, dec *secrets.Decrypter, clouds *Clouds) (cloudProvider, []byte, error) {
+func newAKS(h *repo.Hub, dec *secrets.Decrypter, clouds *cloud.APIs) (cloudProvider, []byte, error) {
 	b := h.Config.Cluster.Azure
 	for _, f := range [][2]string{{"resource_group", b.ResourceGroup}, {"cluster", b.Cluster}} {
 		if f[1] == "" {
@@ -97,7 +87,7 @@ func newAKS(h *repo.Hub, dec *secrets.Decrypter, clouds *Clouds) (cloudProvider,
 }
 
 func (a *aksCluster) clientOptions() azcore.ClientOptions {
-	return azcore.ClientOptions{Cloud: a.clouds.Azure.Cloud, Transport: a.clouds.httpClient()}
+	return azcore.ClientOptions{Cloud: a.clouds.Azure.Cloud, Transport: a.clouds.Client()}
 }
 
 func (a *aksCluster) describe() (string, string) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hubploy/hubploy/internal/sopstest"
 	"github.com/hubploy/hubploy/internal/testenv/fakecloud"
+	cloudapi "github.com/hubploy/hubploy/pipeline/cloud"
 	"github.com/hubploy/hubploy/pipeline/cluster"
 	"github.com/hubploy/hubploy/pipeline/inputerr"
 	"github.com/hubploy/hubploy/pipeline/secrets"
@@ -18,8 +19,8 @@ import (
 
 const aksTenant = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 
-func azureClouds(cloud *fakecloud.Cloud) *cluster.Clouds {
-	return &cluster.Clouds{HTTPClient: cloud.Client(), Azure: cluster.AzureAPI{Cloud: cloud.AzureCloud()}}
+func azureClouds(cloud *fakecloud.Cloud) *cloudapi.APIs {
+	return &cloudapi.APIs{HTTPClient: cloud.Client(), Azure: cloudapi.AzureAPI{Cloud: cloud.AzureCloud()}}
 }
 
 // staticCredential is an ambient credential holding one token.
@@ -31,7 +32,7 @@ func (c staticCredential) GetToken(context.Context, policy.TokenRequestOptions) 
 
 // aksHub is a hub whose cluster is AKS cluster c in resource group rg, with the auth
 // file given (sops-encrypted), or none when it is nil.
-func aksHub(t *testing.T, authFile []byte) func(clouds *cluster.Clouds) (*cluster.Access, error) {
+func aksHub(t *testing.T, authFile []byte) func(clouds *cloudapi.APIs) (*cluster.Access, error) {
 	t.Helper()
 	age := sopstest.NewKey(t)
 	block := "cluster:\n  provider: azure\n  azure: {resource_group: rg, cluster: c"
@@ -41,7 +42,7 @@ func aksHub(t *testing.T, authFile []byte) func(clouds *cluster.Clouds) (*cluste
 		files["deployments/h/secrets/azure-sp.json"] = sopstest.MustEncrypt(t, "azure-sp.json", authFile, age.Recipient)
 	}
 	h := hub(t, block+"}\n", files)
-	return func(clouds *cluster.Clouds) (*cluster.Access, error) {
+	return func(clouds *cloudapi.APIs) (*cluster.Access, error) {
 		return cluster.ForHub(h, "ns", &secrets.Decrypter{AgeIdentities: []string{age.Identity}}, cluster.Options{Clouds: clouds})
 	}
 }
@@ -132,30 +133,30 @@ func TestAKSErrors(t *testing.T) {
 	const prefix = `deployments/h/hubploy.yaml: key "cluster.azure": `
 	for _, tc := range []struct {
 		name  string
-		setup func(cloud *fakecloud.Cloud, clouds *cluster.Clouds) (authFile []byte)
+		setup func(cloud *fakecloud.Cloud, clouds *cloudapi.APIs) (authFile []byte)
 		want  string
 	}{
-		{"wrong secret", func(cloud *fakecloud.Cloud, _ *cluster.Clouds) []byte {
+		{"wrong secret", func(cloud *fakecloud.Cloud, _ *cloudapi.APIs) []byte {
 			_, appID := cloud.AzureServicePrincipal("hubploy", aksTenant)
 			return []byte(`{"appId": "` + appID + `", "password": "Q~s3cr3t-but-wrong", "tenant": "` + aksTenant + `"}`)
 		}, prefix + "Microsoft Entra ID refused the service principal of deployments/h/secrets/azure-sp.json (AADSTS7000215: Invalid client secret provided."},
-		{"expired token", func(cloud *fakecloud.Cloud, clouds *cluster.Clouds) []byte {
+		{"expired token", func(cloud *fakecloud.Cloud, clouds *cloudapi.APIs) []byte {
 			cloud.TokenLifetime = time.Nanosecond
 			token := cloud.UserToken("workload-identity")
 			clouds.Azure.DefaultCredential = func(azcore.ClientOptions) (azcore.TokenCredential, error) { return staticCredential(token), nil }
 			return nil
 		}, prefix + "Azure refused the token of the default Azure credential as expired or invalid (ExpiredAuthenticationToken: The access token expiry UTC time is earlier than current UTC time.)"},
-		{"permission denied", func(cloud *fakecloud.Cloud, _ *cluster.Clouds) []byte {
+		{"permission denied", func(cloud *fakecloud.Cloud, _ *cloudapi.APIs) []byte {
 			authFile, appID := cloud.AzureServicePrincipal("hubploy", aksTenant)
 			cloud.Deny(appID)
 			return authFile
 		}, prefix + "permission denied with the service principal of deployments/h/secrets/azure-sp.json (AuthorizationFailed: The client"},
-		{"cluster not found", func(cloud *fakecloud.Cloud, _ *cluster.Clouds) []byte {
+		{"cluster not found", func(cloud *fakecloud.Cloud, _ *cloudapi.APIs) []byte {
 			cloud.RemoveCluster(fakecloud.AKSName(cloud.AzureSubscriptions()[0], "rg", "c"))
 			authFile, _ := cloud.AzureServicePrincipal("hubploy", aksTenant)
 			return authFile
 		}, prefix + "AKS has no cluster c in resource group rg (ResourceNotFound: The Resource 'Microsoft.ContainerService/managedClusters/c' under resource group 'rg' was not found.)"},
-		{"cluster in no subscription", func(cloud *fakecloud.Cloud, _ *cluster.Clouds) []byte {
+		{"cluster in no subscription", func(cloud *fakecloud.Cloud, _ *cloudapi.APIs) []byte {
 			cloud.RemoveCluster(fakecloud.AKSName(cloud.AzureSubscriptions()[0], "rg", "c"))
 			cloud.AzureSubscription()
 			authFile, _ := cloud.AzureServicePrincipal("hubploy", aksTenant)

@@ -17,35 +17,11 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/hubploy/hubploy/pipeline/cloud"
 	"github.com/hubploy/hubploy/pipeline/inputerr"
 	"github.com/hubploy/hubploy/pipeline/repo"
 	"github.com/hubploy/hubploy/pipeline/secrets"
 )
-
-// Clouds are the cloud APIs the gcloud, aws and azure providers call, and where they
-// find ambient credentials. The zero value is the real clouds and this process's
-// credentials (read, never written); tests point them at recorded exchanges.
-type Clouds struct {
-	// HTTPClient carries every call to a cloud API and token endpoint; nil:
-	// http.DefaultClient.
-	HTTPClient *http.Client
-	Google     GoogleAPI
-	AWS        AWSAPI
-	Azure      AzureAPI
-}
-
-func (c *Clouds) httpClient() *http.Client {
-	if c.HTTPClient == nil {
-		return http.DefaultClient
-	}
-	return c.HTTPClient
-}
-
-// tokenContext is the context token sources keep for their refreshes: it outlives
-// any one call, and carries the HTTP client.
-func (c *Clouds) tokenContext() context.Context {
-	return context.WithValue(context.Background(), oauth2.HTTPClient, c.httpClient())
-}
 
 // resolveTimeout bounds the calls that find a cloud cluster's endpoint.
 const resolveTimeout = time.Minute
@@ -70,7 +46,7 @@ func cloudAccess(h *repo.Hub, namespace string, dec *secrets.Decrypter, opts Opt
 	}
 	clouds := opts.Clouds
 	if clouds == nil {
-		clouds = &Clouds{}
+		clouds = &cloud.APIs{}
 	}
 	var (
 		p          cloudProvider

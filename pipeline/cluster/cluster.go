@@ -30,6 +30,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/hubploy/hubploy/pipeline/cloud"
 	"github.com/hubploy/hubploy/pipeline/inputerr"
 	"github.com/hubploy/hubploy/pipeline/mask"
 	"github.com/hubploy/hubploy/pipeline/repo"
@@ -57,7 +58,7 @@ type Options struct {
 	Ambient *Ambient
 	// Clouds are the APIs and ambient credentials of the gcloud, aws and azure
 	// providers; nil: the real ones.
-	Clouds *Clouds
+	Clouds *cloud.APIs
 }
 
 // Access is one hub's way to its cluster.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hubploy/hubploy/internal/sopstest"
 	"github.com/hubploy/hubploy/internal/testenv/fakecloud"
+	cloudapi "github.com/hubploy/hubploy/pipeline/cloud"
 	"github.com/hubploy/hubploy/pipeline/cluster"
 	"github.com/hubploy/hubploy/pipeline/inputerr"
 	"github.com/hubploy/hubploy/pipeline/secrets"
@@ -20,8 +21,8 @@ import (
 
 const eksRegion = "us-west-2"
 
-func awsClouds(cloud *fakecloud.Cloud) *cluster.Clouds {
-	return &cluster.Clouds{HTTPClient: cloud.Client(), AWS: cluster.AWSAPI{STSEndpoint: cloud.STSEndpoint(), EKSEndpoint: cloud.EKSEndpoint()}}
+func awsClouds(cloud *fakecloud.Cloud) *cloudapi.APIs {
+	return &cloudapi.APIs{HTTPClient: cloud.Client(), AWS: cloudapi.AWSAPI{STSEndpoint: cloud.STSEndpoint(), EKSEndpoint: cloud.EKSEndpoint()}}
 }
 
 // v12Keys is the v1.2 fork's service_key: YAML with creds.
@@ -31,7 +32,7 @@ func v12Keys(id, secret string) []byte {
 
 // eksHub is a hub whose cluster is EKS cluster c in us-west-2, with block's other keys,
 // and files under its secrets/ folder (sops-encrypted).
-func eksHub(t *testing.T, block string, files map[string][]byte) func(clouds *cluster.Clouds) (*cluster.Access, error) {
+func eksHub(t *testing.T, block string, files map[string][]byte) func(clouds *cloudapi.APIs) (*cluster.Access, error) {
 	t.Helper()
 	age := sopstest.NewKey(t)
 	encrypted := map[string][]byte{}
@@ -39,7 +40,7 @@ func eksHub(t *testing.T, block string, files map[string][]byte) func(clouds *cl
 		encrypted["deployments/h/secrets/"+name] = sopstest.MustEncrypt(t, name, clear, age.Recipient)
 	}
 	h := hub(t, "cluster:\n  provider: aws\n  aws: {region: "+eksRegion+", cluster: c, "+block+"}\n", encrypted)
-	return func(clouds *cluster.Clouds) (*cluster.Access, error) {
+	return func(clouds *cloudapi.APIs) (*cluster.Access, error) {
 		return cluster.ForHub(h, "ns", &secrets.Decrypter{AgeIdentities: []string{age.Identity}}, cluster.Options{Clouds: clouds})
 	}
 }
@@ -149,26 +150,26 @@ func TestEKSErrors(t *testing.T) {
 	const prefix = `deployments/h/hubploy.yaml: key "cluster.aws": `
 	for _, tc := range []struct {
 		name  string
-		setup func(cloud *fakecloud.Cloud, clouds *cluster.Clouds) (block string, keys []byte)
+		setup func(cloud *fakecloud.Cloud, clouds *cloudapi.APIs) (block string, keys []byte)
 		want  string
 	}{
-		{"wrong key id", func(cloud *fakecloud.Cloud, _ *cluster.Clouds) (string, []byte) {
+		{"wrong key id", func(cloud *fakecloud.Cloud, _ *cloudapi.APIs) (string, []byte) {
 			return "service_key: k.yaml", v12Keys("AKIAUNKNOWN0000", "s3cr3t-secret-access-key")
 		}, prefix + "AWS refused the keys of deployments/h/secrets/k.yaml as wrong (UnrecognizedClientException: The security token included in the request is invalid.) (the access key is wrong or deleted"},
-		{"wrong secret", func(cloud *fakecloud.Cloud, _ *cluster.Clouds) (string, []byte) {
+		{"wrong secret", func(cloud *fakecloud.Cloud, _ *cloudapi.APIs) (string, []byte) {
 			id, _, _ := cloud.AWSUserKeys("deployer")
 			return "service_key: k.yaml", v12Keys(id, "s3cr3t-wrong-secret-access-key")
 		}, prefix + "AWS refused the keys of deployments/h/secrets/k.yaml as wrong (InvalidSignatureException"},
-		{"expired session", func(cloud *fakecloud.Cloud, _ *cluster.Clouds) (string, []byte) {
+		{"expired session", func(cloud *fakecloud.Cloud, _ *cloudapi.APIs) (string, []byte) {
 			id, secret, token := cloud.AWSSessionKeys("deployer", time.Now().Add(-time.Minute))
 			return "service_key: k.yaml", []byte("creds:\n  aws_access_key_id: " + id + "\n  aws_secret_access_key: " + secret + "\n  aws_session_token: " + token + "\n")
 		}, prefix + "AWS refused the keys of deployments/h/secrets/k.yaml as expired (ExpiredTokenException"},
-		{"permission denied", func(cloud *fakecloud.Cloud, _ *cluster.Clouds) (string, []byte) {
+		{"permission denied", func(cloud *fakecloud.Cloud, _ *cloudapi.APIs) (string, []byte) {
 			id, secret, arn := cloud.AWSUserKeys("deployer")
 			cloud.Deny(arn)
 			return "service_key: k.yaml", v12Keys(id, secret)
 		}, prefix + "permission denied with the keys of deployments/h/secrets/k.yaml (User: arn:aws:iam::111122223333:user/deployer is not authorized to perform: eks:DescribeCluster"},
-		{"role not assumable", func(cloud *fakecloud.Cloud, clouds *cluster.Clouds) (string, []byte) {
+		{"role not assumable", func(cloud *fakecloud.Cloud, clouds *cloudapi.APIs) (string, []byte) {
 			id, secret, arn := cloud.AWSUserKeys("ci")
 			cloud.Deny(arn)
 			clouds.AWS.DefaultConfig = func(ctx context.Context, region string) (aws.Config, error) {
@@ -176,11 +177,11 @@ func TestEKSErrors(t *testing.T) {
 			}
 			return "role_arn: " + cloud.AWSRole("deployer"), nil
 		}, prefix + "permission denied with the role arn:aws:iam::111122223333:role/deployer (User: arn:aws:iam::111122223333:user/ci is not authorized to perform: sts:AssumeRole"},
-		{"cluster not found", func(cloud *fakecloud.Cloud, _ *cluster.Clouds) (string, []byte) {
+		{"cluster not found", func(cloud *fakecloud.Cloud, _ *cloudapi.APIs) (string, []byte) {
 			cloud.RemoveCluster(fakecloud.EKSName(eksRegion, "c"))
 			id, secret, _ := cloud.AWSUserKeys("deployer")
 			return "service_key: k.yaml", v12Keys(id, secret)
-		}, prefix + "EKS has no cluster c in us-west-2 (No cluster found for name: c.) (fix cluster or region)"},
+		}, prefix + "AWS has no EKS cluster c in us-west-2 (No cluster found for name: c.) (fix its name or region)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cloud := fakecloud.New(t)

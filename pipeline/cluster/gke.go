@@ -16,20 +16,12 @@ import (
 	"google.golang.org/api/option"
 	"k8s.io/client-go/rest"
 
+	"github.com/hubploy/hubploy/pipeline/cloud"
 	"github.com/hubploy/hubploy/pipeline/inputerr"
 	"github.com/hubploy/hubploy/pipeline/mask"
 	"github.com/hubploy/hubploy/pipeline/repo"
 	"github.com/hubploy/hubploy/pipeline/secrets"
 )
-
-// GoogleAPI is where the gcloud provider reaches Google.
-type GoogleAPI struct {
-	// GKEEndpoint is the GKE API's base URL; "": Google's.
-	GKEEndpoint string
-	// DefaultCredentials finds the Application Default Credentials (a keyless hub's);
-	// nil: google.FindDefaultCredentials.
-	DefaultCredentials func(ctx context.Context, scopes ...string) (*google.Credentials, error)
-}
 
 // gkeScopes are the v1.2 fork's: the GKE API, and the account's email, which GKE's
 // RBAC names the user by.
@@ -42,12 +34,12 @@ type gke struct {
 	keyFile    string // "" when keyless
 	creds      *google.Credentials
 	masker     *mask.Masker
-	clouds     *Clouds
+	clouds     *cloud.APIs
 }
 
 const gkeKey = "cluster.gcloud"
 
-func newGKE(h *repo.Hub, dec *secrets.Decrypter, clouds *Clouds) (cloudProvider, []byte, error) {
+func newGKE(h *repo.Hub, dec *secrets.Decrypter, clouds *cloud.APIs) (cloudProvider, []byte, error) {
 	b := h.Config.Cluster.Gcloud
 	for _, f := range [][2]string{{"project", b.Project}, {"zone", b.Zone}, {"cluster", b.Cluster}} {
 		if f[1] == "" {
@@ -63,7 +55,7 @@ func newGKE(h *repo.Hub, dec *secrets.Decrypter, clouds *Clouds) (cloudProvider,
 		return nil, nil, err
 	}
 	g.keyFile, g.masker = display, mask.New(credentials(key))
-	g.creds, err = google.CredentialsFromJSONWithTypeAndParams(clouds.tokenContext(), key, google.ServiceAccount, google.CredentialsParams{Scopes: gkeScopes})
+	g.creds, err = google.CredentialsFromJSONWithTypeAndParams(clouds.TokenContext(), key, google.ServiceAccount, google.CredentialsParams{Scopes: gkeScopes})
 	if err != nil {
 		return nil, nil, &inputerr.Error{File: display, Msg: "is not a Google service account key: " + g.masker.Error(err).Error(),
 			Hint: fmt.Sprintf("key %q in %s names it; put the JSON key of the service account there (gcloud iam service-accounts keys create), sops-encrypted", gkeKey+".service_key", h.Config.File)}
@@ -84,7 +76,7 @@ func (g *gke) resolve(ctx context.Context) (*rest.Config, error) {
 		if find == nil {
 			find = google.FindDefaultCredentials
 		}
-		creds, err := find(g.clouds.tokenContext(), gkeScopes...)
+		creds, err := find(g.clouds.TokenContext(), gkeScopes...)
 		if err != nil {
 			return nil, &inputerr.Error{File: g.file, Key: gkeKey, Msg: "has no service_key, and no Google application default credentials were found",
 				Hint: "set service_key to a sops-encrypted service account key, or log in keyless (GOOGLE_APPLICATION_CREDENTIALS, workload identity federation, or gcloud auth application-default login)"}
@@ -92,7 +84,7 @@ func (g *gke) resolve(ctx context.Context) (*rest.Config, error) {
 		g.creds = creds
 	}
 	ts := &gkeTokens{g: g, source: g.creds.TokenSource}
-	client := &http.Client{Transport: &oauth2.Transport{Source: ts, Base: g.clouds.httpClient().Transport}}
+	client := &http.Client{Transport: &oauth2.Transport{Source: ts, Base: g.clouds.Client().Transport}}
 	opts := []option.ClientOption{option.WithHTTPClient(client)}
 	if g.clouds.Google.GKEEndpoint != "" {
 		opts = append(opts, option.WithEndpoint(g.clouds.Google.GKEEndpoint))

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hubploy/hubploy/internal/sopstest"
 	"github.com/hubploy/hubploy/internal/testenv/fakecloud"
+	cloudapi "github.com/hubploy/hubploy/pipeline/cloud"
 	"github.com/hubploy/hubploy/pipeline/cluster"
 	"github.com/hubploy/hubploy/pipeline/inputerr"
 	"github.com/hubploy/hubploy/pipeline/secrets"
@@ -83,8 +84,8 @@ func gkeHub(t *testing.T, key []byte) (*cluster.Options, func(namespace string) 
 	}
 }
 
-func gkeClouds(cloud *fakecloud.Cloud) *cluster.Clouds {
-	return &cluster.Clouds{HTTPClient: cloud.Client(), Google: cluster.GoogleAPI{GKEEndpoint: cloud.GKEEndpoint()}}
+func gkeClouds(cloud *fakecloud.Cloud) *cloudapi.APIs {
+	return &cloudapi.APIs{HTTPClient: cloud.Client(), Google: cloudapi.GoogleAPI{GKEEndpoint: cloud.GKEEndpoint()}}
 }
 
 // The service key's JWT is exchanged for a token, the token gets the cluster's endpoint
@@ -188,27 +189,27 @@ func TestGKEErrors(t *testing.T) {
 	const who = "deployer@p.iam.gserviceaccount.com"
 	for _, tc := range []struct {
 		name    string
-		setup   func(cloud *fakecloud.Cloud, clouds *cluster.Clouds)
+		setup   func(cloud *fakecloud.Cloud, clouds *cloudapi.APIs)
 		keyless bool
 		want    string
 	}{
-		{"wrong key", func(cloud *fakecloud.Cloud, _ *cluster.Clouds) { cloud.RevokeGoogleKeys() }, false,
+		{"wrong key", func(cloud *fakecloud.Cloud, _ *cloudapi.APIs) { cloud.RevokeGoogleKeys() }, false,
 			`deployments/h/hubploy.yaml: key "cluster.gcloud": Google refused the service key deployments/h/secrets/gke-key.json (invalid_grant Invalid JWT Signature.) (the key or login is wrong, expired or revoked`},
-		{"expired token", func(cloud *fakecloud.Cloud, clouds *cluster.Clouds) {
+		{"expired token", func(cloud *fakecloud.Cloud, clouds *cloudapi.APIs) {
 			cloud.TokenLifetime = time.Nanosecond
 			token := cloud.UserToken(who)
 			clouds.Google.DefaultCredentials = func(context.Context, ...string) (*google.Credentials, error) {
 				return &google.Credentials{TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token})}, nil
 			}
 		}, true, `deployments/h/hubploy.yaml: key "cluster.gcloud": GKE refused the token of the application default credentials as expired or invalid`},
-		{"no default credentials", func(_ *fakecloud.Cloud, clouds *cluster.Clouds) {
+		{"no default credentials", func(_ *fakecloud.Cloud, clouds *cloudapi.APIs) {
 			clouds.Google.DefaultCredentials = func(context.Context, ...string) (*google.Credentials, error) {
 				return nil, context.DeadlineExceeded
 			}
 		}, true, `deployments/h/hubploy.yaml: key "cluster.gcloud": has no service_key, and no Google application default credentials were found`},
-		{"permission denied", func(cloud *fakecloud.Cloud, _ *cluster.Clouds) { cloud.Deny(who) }, false,
+		{"permission denied", func(cloud *fakecloud.Cloud, _ *cloudapi.APIs) { cloud.Deny(who) }, false,
 			`deployments/h/hubploy.yaml: key "cluster.gcloud": permission denied to get ` + gkeName + ` with the service key deployments/h/secrets/gke-key.json (Required "container.clusters.get" permission(s) for "` + gkeName + `".) (grant the account container.clusters.get`},
-		{"cluster not found", func(cloud *fakecloud.Cloud, _ *cluster.Clouds) { cloud.RemoveCluster(gkeName) }, false,
+		{"cluster not found", func(cloud *fakecloud.Cloud, _ *cloudapi.APIs) { cloud.RemoveCluster(gkeName) }, false,
 			`deployments/h/hubploy.yaml: key "cluster.gcloud": GKE has no cluster ` + gkeName + ` (fix project, zone (the cluster's location) or cluster)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -30,6 +30,7 @@ import (
 	"github.com/hubploy/hubploy/internal/testenv/fakecloud"
 	"github.com/hubploy/hubploy/internal/testenv/kubeenv"
 	"github.com/hubploy/hubploy/pipeline/charts"
+	cloudapi "github.com/hubploy/hubploy/pipeline/cloud"
 	"github.com/hubploy/hubploy/pipeline/cluster"
 	"github.com/hubploy/hubploy/pipeline/deploy"
 	"github.com/hubploy/hubploy/pipeline/release"
@@ -54,17 +55,17 @@ func testCluster() fakecloud.Cluster {
 }
 
 // clouds are the fake clouds as hubploy reaches them.
-func clouds() *cluster.Clouds {
-	return &cluster.Clouds{HTTPClient: cloud.Client(),
-		Google: cluster.GoogleAPI{GKEEndpoint: cloud.GKEEndpoint()},
-		AWS:    cluster.AWSAPI{STSEndpoint: cloud.STSEndpoint(), EKSEndpoint: cloud.EKSEndpoint()},
-		Azure:  cluster.AzureAPI{Cloud: cloud.AzureCloud()}}
+func clouds() *cloudapi.APIs {
+	return &cloudapi.APIs{HTTPClient: cloud.Client(),
+		Google: cloudapi.GoogleAPI{GKEEndpoint: cloud.GKEEndpoint()},
+		AWS:    cloudapi.AWSAPI{STSEndpoint: cloud.STSEndpoint(), EKSEndpoint: cloud.EKSEndpoint()},
+		Azure:  cloudapi.AzureAPI{Cloud: cloud.AzureCloud()}}
 }
 
 // deployStat20 deploys the example's stat20 hub (staging) with the cluster block given,
 // and the files under its secrets/ folder given (sops-encrypted), checks that the API
 // server took hubploy for principal, and returns the deploy's progress and result.
-func deployStat20(t *testing.T, clouds *cluster.Clouds, principal, clusterBlock string, secretFiles map[string][]byte) (log string, res *deploy.Result) {
+func deployStat20(t *testing.T, clouds *cloudapi.APIs, principal, clusterBlock string, secretFiles map[string][]byte) (log string, res *deploy.Result) {
 	t.Helper()
 	root := example.Copy(t)
 	recipient := example.Recipient(t)

@@ -1,0 +1,128 @@
+package cloud
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+	"gopkg.in/yaml.v3"
+
+	"github.com/hubploy/hubploy/pipeline/inputerr"
+	"github.com/hubploy/hubploy/pipeline/mask"
+)
+
+// Site is the hubploy.yaml block whose credentials a cloud is asked with, for errors.
+type Site struct {
+	File, Key string       // the hub's hubploy.yaml, and the block's key in it
+	Who       string       // the credentials, for messages: "the keys of F", "the role R"
+	Masker    *mask.Masker // the credentials' secrets, which no message may quote
+}
+
+func (s Site) inputError(msg, hint string) error {
+	return &inputerr.Error{File: s.File, Key: s.Key, Msg: msg, Hint: hint}
+}
+
+// AWSKeys reads access keys from a file: v1.2's YAML (creds.aws_access_key_id, …) or
+// 0.3's shared credentials file, whose default profile it took. The provider caches.
+func AWSKeys(data []byte) (keys aws.CredentialsProvider, secrets []string, ok bool) {
+	var doc struct {
+		Creds map[string]string `yaml:"creds"`
+	}
+	values := map[string]string{}
+	if yaml.Unmarshal(data, &doc) == nil && doc.Creds != nil {
+		values = doc.Creds
+	} else {
+		section := ""
+		for sc := bufio.NewScanner(bytes.NewReader(data)); sc.Scan(); {
+			line := strings.TrimSpace(sc.Text())
+			if strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]") {
+				section = strings.TrimSpace(line[1 : len(line)-1])
+			} else if k, v, ok := strings.Cut(line, "="); ok && section == "default" {
+				values[strings.TrimSpace(k)] = strings.TrimSpace(v)
+			}
+		}
+	}
+	id, secret, token := values["aws_access_key_id"], values["aws_secret_access_key"], values["aws_session_token"]
+	if id == "" || secret == "" {
+		return nil, nil, false
+	}
+	return aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(id, secret, token)), []string{secret, token}, true
+}
+
+// AWSKeysHint says what an AWS key file holds, for the error of one that holds none.
+const AWSKeysHint = "write creds.aws_access_key_id and creds.aws_secret_access_key in YAML, or a credentials file with [default] aws_access_key_id = … and aws_secret_access_key = …, sops-encrypted"
+
+// SessionName names hubploy's sessions of an assumed role, as 0.3 named them.
+const SessionName = "hubploy-cluster-auth"
+
+// AWSConfig is the AWS configuration of a hub's credentials: its own keys, else
+// roleARN assumed with the default chain. The process's AWS settings reach only the
+// latter.
+func (c *APIs) AWSConfig(ctx context.Context, site Site, region string, keys aws.CredentialsProvider, roleARN string) (aws.Config, error) {
+	if keys != nil {
+		return aws.Config{Region: region, Credentials: keys, HTTPClient: c.Client()}, nil
+	}
+	load := c.AWS.DefaultConfig
+	if load == nil {
+		load = func(ctx context.Context, region string) (aws.Config, error) {
+			return config.LoadDefaultConfig(ctx, config.WithRegion(region))
+		}
+	}
+	cfg, err := load(ctx, region)
+	if err != nil {
+		return aws.Config{}, &inputerr.Error{File: site.File, Key: site.Key + ".role_arn", Msg: "cannot be assumed: the default AWS credentials do not load: " + site.Masker.Error(err).Error(),
+			Hint: "fix the AWS environment (AWS_PROFILE, AWS_WEB_IDENTITY_TOKEN_FILE, ~/.aws), or set service_key instead"}
+	}
+	cfg.Region = region
+	cfg.HTTPClient = c.Client()
+	cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(c.STS(cfg), roleARN,
+		func(o *stscreds.AssumeRoleOptions) { o.RoleSessionName = SessionName }))
+	return cfg, nil
+}
+
+// STS is an STS client of cfg.
+func (c *APIs) STS(cfg aws.Config) *sts.Client {
+	return sts.NewFromConfig(cfg, func(o *sts.Options) {
+		if c.AWS.STSEndpoint != "" {
+			o.BaseEndpoint = aws.String(c.AWS.STSEndpoint)
+		}
+	})
+}
+
+// AWSError says what went wrong asking AWS for subject (an EKS cluster, a registry's
+// token), in one line naming the site and what to do: permission is what the identity
+// needs. It quotes only AWS's messages, masked, never a key or token.
+func AWSError(site Site, err error, subject, permission string) error {
+	var already *inputerr.Error
+	if errors.As(err, &already) {
+		return already
+	}
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		return fmt.Errorf("%s: key %q: asking AWS for %s: %v", site.File, site.Key, subject, site.Masker.Error(err))
+	}
+	msg := site.Masker.String(ae.ErrorMessage())
+	switch ae.ErrorCode() {
+	case "InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch", "InvalidSignatureException":
+		return site.inputError(fmt.Sprintf("AWS refused %s as wrong (%s: %s)", site.Who, ae.ErrorCode(), msg),
+			"the access key is wrong or deleted: make a new one for the IAM user and sops-encrypt it")
+	case "ExpiredToken", "ExpiredTokenException", "RequestExpired":
+		return site.inputError(fmt.Sprintf("AWS refused %s as expired (%s: %s)", site.Who, ae.ErrorCode(), msg),
+			"renew the credentials (a session token expires): log in again or make a new access key")
+	case "AccessDenied", "AccessDeniedException":
+		return site.inputError(fmt.Sprintf("permission denied with %s (%s)", site.Who, msg),
+			"allow sts:AssumeRole of the role, and "+permission+", to the identity")
+	case "ResourceNotFoundException":
+		return site.inputError(fmt.Sprintf("AWS has no %s (%s)", subject, msg), "fix its name or region")
+	}
+	return fmt.Errorf("%s: key %q: asking AWS for %s: %s: %s", site.File, site.Key, subject, ae.ErrorCode(), msg)
+}
