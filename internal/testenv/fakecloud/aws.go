@@ -30,6 +30,7 @@ const awsAccount = "111122223333"
 func (c *Cloud) serveAWS(mux *http.ServeMux) {
 	mux.HandleFunc("POST /sts/{$}", c.stsAction)
 	mux.HandleFunc("GET /eks/clusters/{name}", c.eksDescribeCluster)
+	mux.HandleFunc("POST /ecr/{$}", c.ecrAction)
 }
 
 // STSEndpoint and EKSEndpoint are the services' base URLs (BaseEndpoint).
@@ -272,4 +273,43 @@ func (c *Cloud) isDenied(principal string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.denied[principal]
+}
+
+// ECREndpoint is ECR's base URL (BaseEndpoint).
+func (c *Cloud) ECREndpoint() string { return c.Server.URL + "/ecr/" }
+
+// SetECRPassword is the password ECR gives the user AWS, valid 12 hours: that of the
+// registry a test serves.
+func (c *Cloud) SetECRPassword(password string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ecrPassword = password
+}
+
+// ecrAction is ECR's JSON API (docs.aws.amazon.com/AmazonECR/latest/APIReference):
+// GetAuthorizationToken, counted in Minted.
+func (c *Cloud) ecrAction(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	key, code := c.verifySigV4(r, body, "ecr")
+	switch {
+	case code != "":
+		eksError(w, http.StatusBadRequest, eksCodes[code], stsMessages[code])
+		return
+	case c.isDenied(key.arn):
+		eksError(w, http.StatusBadRequest, "AccessDeniedException", "User: "+key.arn+" is not authorized to perform: ecr:GetAuthorizationToken on resource: * because no identity-based policy allows the ecr:GetAuthorizationToken action")
+		return
+	}
+	if r.Header.Get("X-Amz-Target") != "AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken" {
+		eksError(w, http.StatusBadRequest, "UnknownOperationException", "")
+		return
+	}
+	c.mu.Lock()
+	password := c.ecrPassword
+	c.minted++
+	c.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{"authorizationData": []map[string]any{{
+		"authorizationToken": base64.StdEncoding.EncodeToString([]byte("AWS:" + password)),
+		"expiresAt":          time.Now().Add(12 * time.Hour).Unix(),
+		"proxyEndpoint":      "https://" + awsAccount + ".dkr.ecr.us-west-2.amazonaws.com",
+	}}})
 }

@@ -1,0 +1,88 @@
+package cloud
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	"github.com/google/go-containerregistry/pkg/authn"
+)
+
+// ECRHost is the host of an AWS account's ECR registry in region.
+func ECRHost(account, region string) string {
+	return account + ".dkr.ecr." + region + ".amazonaws.com"
+}
+
+// ecrEarlyRenewal is how long before its 12 hours end an ECR password is asked anew.
+const ecrEarlyRenewal = time.Hour
+
+// ECR logs in to the ECR registries of a region with a hub's AWS credentials, as
+// amazon-ecr-credential-helper does: GetAuthorizationToken gives the password of the
+// user AWS, kept until an hour before it ends. It is an authn.Authenticator.
+type ECR struct {
+	apis    *APIs
+	site    Site
+	region  string
+	keys    aws.CredentialsProvider // nil: roleARN assumed with the default chain
+	roleARN string
+
+	mu     sync.Mutex
+	auth   *authn.AuthConfig
+	expiry time.Time
+}
+
+// ECR is the authenticator of site's credentials (keys, else roleARN) for region.
+func (c *APIs) ECR(site Site, region string, keys aws.CredentialsProvider, roleARN string) *ECR {
+	return &ECR{apis: c, site: site, region: region, keys: keys, roleARN: roleARN}
+}
+
+// Authorization is AuthorizationContext without a deadline of the caller's.
+func (e *ECR) Authorization() (*authn.AuthConfig, error) {
+	return e.AuthorizationContext(context.Background())
+}
+
+// AuthorizationContext gives the registry's user and password.
+func (e *ECR) AuthorizationContext(ctx context.Context) (*authn.AuthConfig, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.auth == nil || time.Until(e.expiry) < ecrEarlyRenewal {
+		if err := e.login(ctx); err != nil {
+			return nil, err
+		}
+	}
+	auth := *e.auth
+	return &auth, nil
+}
+
+func (e *ECR) login(ctx context.Context) error {
+	subject := "a password of the ECR registries in " + e.region
+	cfg, err := e.apis.AWSConfig(ctx, e.site, e.region, e.keys, e.roleARN)
+	if err != nil {
+		return err
+	}
+	client := ecr.NewFromConfig(cfg, func(o *ecr.Options) {
+		if e.apis.AWS.ECREndpoint != "" {
+			o.BaseEndpoint = aws.String(e.apis.AWS.ECREndpoint)
+		}
+	})
+	out, err := client.GetAuthorizationToken(ctx, &ecr.GetAuthorizationTokenInput{})
+	if err != nil {
+		return AWSError(e.site, err, subject, "ecr:GetAuthorizationToken")
+	}
+	var user, password string
+	if len(out.AuthorizationData) > 0 {
+		if decoded, err := base64.StdEncoding.DecodeString(aws.ToString(out.AuthorizationData[0].AuthorizationToken)); err == nil {
+			user, password, _ = strings.Cut(string(decoded), ":")
+		}
+	}
+	if user == "" || password == "" {
+		return fmt.Errorf("%s: key %q: ECR gave no usable %s", e.site.File, e.site.Key, subject)
+	}
+	e.auth, e.expiry = &authn.AuthConfig{Username: user, Password: password}, aws.ToTime(out.AuthorizationData[0].ExpiresAt)
+	return nil
+}
