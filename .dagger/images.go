@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"path"
 	"strings"
 
 	"dagger/hubploy/internal/dagger"
@@ -67,6 +69,77 @@ func (e engine) Publish(ctx context.Context, img images.Image, o action.BuildOpt
 		ctr = ctr.WithRegistryAuth(img.Registry(), auth.Username, dag.SetSecret("hubploy-registry-"+img.Registry(), auth.Password))
 	}
 	return ctr.Publish(ctx, img.Ref())
+}
+
+func (e engine) Exec(ctx context.Context, img images.Image, o action.BuildOptions, args []action.BuildArg, test action.ImageTest) (action.ExecResult, error) {
+	var r action.ExecResult
+	ctr, err := e.container(ctx, img, o, args)
+	if err != nil {
+		return r, err
+	}
+	if test.Mount {
+		ctr = ctr.WithDirectory(action.TestsPath, e.m.Repo.Directory(path.Join(img.ContextDisplay, action.TestsFolder)))
+	}
+	ctr = ctr.WithExec(test.Command, dagger.ContainerWithExecOpts{Expect: dagger.ReturnTypeAny})
+	if r.ExitCode, err = ctr.ExitCode(ctx); err != nil {
+		return r, err
+	}
+	if r.Stdout, err = ctr.Stdout(ctx); err != nil {
+		return r, err
+	}
+	r.Stderr, err = ctr.Stderr(ctx)
+	return r, err
+}
+
+// Validate a hub, build its images and run their tests in them, as the CLI's test.
+//
+// The hub is validated and rendered in every environment (or env); if it validates,
+// each image built from a folder runs its tests: the shell commands of hubploy.yaml's
+// images.images[].tests, then its folder's tests/ (mounted at /tmp/hubploy-tests:
+// pytest for test_*.py and *_test.py files, sh for each *.sh). Returns a line per
+// test; fails, with them and the end of a failed test's output, if any failed.
+func (m *Hubploy) Test(
+	ctx context.Context,
+	// The hub.
+	hub string,
+	// Validate this environment only, and build the tags it deploys (default: every
+	// environment, the folders' tags).
+	// +optional
+	env string,
+	// Which images, when the hub has several: names without tag (default: each image
+	// built from a folder).
+	// +optional
+	image []string,
+	// Build arguments, as NAME=VALUE.
+	// +optional
+	buildArg []string,
+	// The Dockerfile's path in the image folder.
+	// +default="Dockerfile"
+	dockerfile string,
+	// The Dockerfile stage to build (default: the last).
+	// +optional
+	target string,
+) (string, error) {
+	cfg, err := m.config(ctx)
+	if err != nil {
+		return "", err
+	}
+	t := &action.Test{Config: cfg, Hub: hub, Env: env, Images: image, BuildOptions: action.BuildOptions{Args: buildArg, Dockerfile: dockerfile, Target: target},
+		Progress: func(format string, args ...any) {
+			fmt.Fprintf(os.Stderr, "hubploy: %s: "+format+"\n", append([]any{hub}, args...)...)
+		}}
+	rep, err := t.Run(ctx, engine{m})
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	if err := action.WriteTests(&b, rep); err != nil {
+		return "", err
+	}
+	if !rep.OK {
+		return "", errors.New(b.String())
+	}
+	return b.String(), nil
 }
 
 // Build a hub's user image from the Dockerfile of its image folder, as a Container.

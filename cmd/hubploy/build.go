@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -26,17 +27,23 @@ type imageFlags struct {
 }
 
 func (f *imageFlags) add(g *globals, c *cobra.Command) {
-	c.Flags().StringArrayVar(&f.build.Images, "image", nil, "build only this image, when the hub has several (its name without tag; repeatable)")
-	c.Flags().StringArrayVar(&f.build.Args, "build-arg", nil, "NAME=VALUE build argument (repeatable)")
+	addBuildFlags(c, &f.build.Images, &f.build.BuildOptions, &f.secrets)
 	c.Flags().StringVar(&f.build.Env, "env", "", "take the tag the environment deploys (image-pins.yaml); default: the folder's")
-	c.Flags().StringVar(&f.build.Dockerfile, "dockerfile", "Dockerfile", "the Dockerfile's path in the image folder")
-	c.Flags().StringVar(&f.build.Target, "target", "", "the Dockerfile stage to build (default: the last)")
-	c.Flags().StringArrayVar(&f.secrets, "secret", nil, "ID=env:VAR or ID=file:PATH: a build secret, for RUN --mount=type=secret,id=ID (repeatable; read in memory, handed to the engine as a Dagger secret)")
 	c.Flags().StringVar(&f.build.CommitRange, "commit-range", "", "build only the images whose folder changed in this git range (A..B or A...B), as hubploy 0.3")
 	// hubploy 0.3's --no-cache kept docker from pulling the previous image to reuse
 	// its layers; hubploy never pulls one, so the flag is accepted and changes nothing.
 	c.Flags().BoolVar(&f.noCache, "no-cache", false, "hubploy 0.3's: do not reuse layers of a previously pushed image (hubploy never does)")
 	completeFlag(c, "env", envCompletion(g))
+}
+
+// addBuildFlags are the flags of every command that builds a hub's images: which
+// images, and how to build them.
+func addBuildFlags(c *cobra.Command, images *[]string, o *action.BuildOptions, secrets *[]string) {
+	c.Flags().StringArrayVar(images, "image", nil, "build only this image, when the hub has several (its name without tag; repeatable)")
+	c.Flags().StringArrayVar(&o.Args, "build-arg", nil, "NAME=VALUE build argument (repeatable)")
+	c.Flags().StringVar(&o.Dockerfile, "dockerfile", "Dockerfile", "the Dockerfile's path in the image folder")
+	c.Flags().StringVar(&o.Target, "target", "", "the Dockerfile stage to build (default: the last)")
+	c.Flags().StringArrayVar(secrets, "secret", nil, "ID=env:VAR or ID=file:PATH: a build secret, for RUN --mount=type=secret,id=ID (repeatable; read in memory, handed to the engine as a Dagger secret)")
 }
 
 // errNoEngine is wrapped by every failure to reach a Dagger engine.
@@ -147,6 +154,30 @@ func (e *engine) Publish(ctx context.Context, img images.Image, o action.BuildOp
 		ctr = ctr.WithRegistryAuth(img.Registry(), auth.Username, e.client.SetSecret("hubploy-registry-"+img.Registry(), auth.Password))
 	}
 	return ctr.Publish(ctx, img.Ref())
+}
+
+func (e *engine) Exec(ctx context.Context, img images.Image, o action.BuildOptions, args []action.BuildArg, test action.ImageTest) (action.ExecResult, error) {
+	ctr, err := e.container(ctx, img, o, args)
+	if err != nil {
+		return action.ExecResult{}, err
+	}
+	if test.Mount {
+		ctr = ctr.WithDirectory(action.TestsPath, e.client.Host().Directory(filepath.Join(img.Context, action.TestsFolder)))
+	}
+	ctr = ctr.WithExec(test.Command, dagger.ContainerWithExecOpts{Expect: dagger.ReturnTypeAny})
+	return execResult(ctx, ctr)
+}
+
+// execResult reads what the last command of ctr did.
+func execResult(ctx context.Context, ctr *dagger.Container) (r action.ExecResult, err error) {
+	if r.ExitCode, err = ctr.ExitCode(ctx); err != nil {
+		return r, err
+	}
+	if r.Stdout, err = ctr.Stdout(ctx); err != nil {
+		return r, err
+	}
+	r.Stderr, err = ctr.Stderr(ctx)
+	return r, err
 }
 
 // runImages runs a build on an engine that connects at its first image, and prints

@@ -3,6 +3,7 @@ package action
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -52,4 +53,39 @@ func WriteCheck(w io.Writer, res *CheckResult) error {
 	}
 	fmt.Fprintf(tw, "%s/%s at %s%s: %s\n", res.Hub, res.Env, res.URL, version, res.Report.Summary())
 	return tw.Flush()
+}
+
+// WriteTests writes a hub's tests as the CLI and the module show them: the validation's
+// problems, if any, else a line per test, with the end of a failed test's output, then a
+// line for all.
+func WriteTests(w io.Writer, rep *TestReport) error {
+	var b strings.Builder
+	for _, res := range rep.Validation {
+		if !res.OK() {
+			if err := res.WriteText(&b); err != nil {
+				return err
+			}
+		}
+	}
+	passed := 0
+	for _, t := range rep.Tests {
+		if t.OK {
+			passed++
+			fmt.Fprintf(&b, "ok      %s  %s  (%.1fs)\n", t.Image, t.Name, t.Seconds)
+			continue
+		}
+		fmt.Fprintf(&b, "FAILED  %s  %s  (exit code %d, %.1fs)\n", t.Image, t.Name, t.ExitCode, t.Seconds)
+		lines := strings.Split(strings.TrimRight(t.Output, "\n"), "\n")
+		for _, l := range lines[max(0, len(lines)-20):] {
+			b.WriteString("        " + l + "\n")
+		}
+	}
+	switch {
+	case len(rep.Tests) == 0 && !rep.OK:
+		fmt.Fprintf(&b, "%s: does not validate: no image built, no test run\n", rep.Hub)
+	default:
+		fmt.Fprintf(&b, "%s: %d test(s) passed, %d failed\n", rep.Hub, passed, len(rep.Tests)-passed)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }

@@ -63,6 +63,9 @@ type Image struct {
 	Repo2Docker          *Repo2Docker `yaml:"repo2docker,omitempty"`
 	// TagStrategy is this Go hubploy's own key: TagContent or TagGitCommit.
 	TagStrategy string `yaml:"tag_strategy,omitempty"`
+	// Tests are shell commands `hubploy test` runs in the built image, each of which
+	// must exit 0 (this Go hubploy's own key).
+	Tests []string `yaml:"tests,omitempty"`
 
 	// Key is where the image is in hubploy.yaml ("images.images[1]", or "images" for
 	// the single image_name form), for messages: see KeyOf.
@@ -309,6 +312,11 @@ func (c *Config) check() error {
 			}
 			if err := c.checkTagStrategy(key+".tag_strategy", img.TagStrategy); err != nil {
 				return err
+			}
+			for j, test := range img.Tests {
+				if strings.TrimSpace(test) == "" {
+					return c.errorf(fmt.Sprintf("%s.tests[%d]", key, j), "write a shell command, e.g. python -c \"import numpy\"", "is empty")
+				}
 			}
 			if _, tag := SplitTag(img.Name); tag != "" && img.TagStrategy != "" {
 				return c.errorf(key+".tag_strategy", "remove it, or the tag from the name", "is set, but the image's name carries a tag, so no tag is computed")

@@ -155,6 +155,7 @@ func TestParseErrors(t *testing.T) {
 		{"check user with a slash", "deploy:\n  check: {user: a/b}\n", `d/hubploy.yaml: key "deploy.check.user": "a/b" is not a name the hub accepts`},
 		{"check user named like the service", "deploy:\n  check: {user: hub-health}\n", `d/hubploy.yaml: key "deploy.check.user": is the service's name, "hub-health"`},
 		{"misspelled check key", "deploy:\n  check: {ulr: x}\n", `d/hubploy.yaml:2: key "deploy.check.ulr": unknown key (did you mean "url"?)`},
+		{"empty test", "images:\n  images:\n  - {name: r.example/a, tests: ['true', ' ']}\n", `d/hubploy.yaml: key "images.images[0].tests[1]": is empty (write a shell command`},
 		{"service key absolute", "cluster:\n  provider: gcloud\n  gcloud: {service_key: /etc/key.json}\n", `d/hubploy.yaml: key "cluster.gcloud.service_key": "/etc/key.json" leads outside`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
