@@ -3,11 +3,9 @@ package cluster
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -16,10 +14,8 @@ import (
 	azcloud "github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerservice/armcontainerservice/v6"
 	"golang.org/x/oauth2"
-	"gopkg.in/yaml.v3"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -36,23 +32,12 @@ const aksKey = "cluster.azure"
 // (as `az ad sp create-for-rbac` writes it, or its --sdk-auth form) or the default
 // credential; the cluster's user kubeconfig comes from listClusterUserCredential.
 type aksCluster struct {
-	file, group, cluster string
-	authFile             string // "" with the default credential
-	subscription         string // "" until found
-	credential           azcore.TokenCredential
-	masker               *mask.Masker
-	clouds               *cloud.APIs
-}
-
-// azureAuth is a service principal file: 0.3's keys, or --sdk-auth's.
-type azureAuth struct {
-	AppID          string `yaml:"appId"`
-	Tenant         string `yaml:"tenant"`
-	Password       string `yaml:"password"`
-	ClientID       string `yaml:"clientId"`
-	TenantID       string `yaml:"tenantId"`
-	ClientSecret   string `yaml:"clientSecret"`
-	SubscriptionID string `yaml:"subscriptionId"`
+	group, cluster string
+	authFile       string // "" with the default credential
+	subscription   string // "" until found
+	credential     azcore.TokenCredential
+	site           cloud.Site
+	clouds         *cloud.APIs
 }
 
 func newAKS(h *repo.Hub, dec *secrets.Decrypter, clouds *cloud.APIs) (cloudProvider, []byte, error) {
@@ -62,7 +47,8 @@ func newAKS(h *repo.Hub, dec *secrets.Decrypter, clouds *cloud.APIs) (cloudProvi
 			return nil, nil, &inputerr.Error{File: h.Config.File, Key: aksKey + "." + f[0], Msg: "is missing", Hint: "name the AKS cluster by resource_group and cluster"}
 		}
 	}
-	a := &aksCluster{file: h.Config.File, group: b.ResourceGroup, cluster: b.Cluster, masker: mask.New(nil), clouds: clouds}
+	a := &aksCluster{group: b.ResourceGroup, cluster: b.Cluster, clouds: clouds,
+		site: cloud.Site{File: h.Config.File, Key: aksKey, Who: "the default Azure credential", Masker: mask.New(nil)}}
 	if b.AuthFile == "" {
 		return a, nil, nil
 	}
@@ -70,24 +56,17 @@ func newAKS(h *repo.Hub, dec *secrets.Decrypter, clouds *cloud.APIs) (cloudProvi
 	if err != nil {
 		return nil, nil, err
 	}
-	var auth azureAuth
-	yaml.Unmarshal(data, &auth) // a file that is no YAML is said below, as one without the keys
-	tenant, client, secret := cmp.Or(auth.Tenant, auth.TenantID), cmp.Or(auth.AppID, auth.ClientID), cmp.Or(auth.Password, auth.ClientSecret)
-	a.authFile, a.subscription, a.masker = display, auth.SubscriptionID, mask.New(credentials(data))
-	if tenant == "" || client == "" || secret == "" {
+	a.authFile, a.site.Who, a.site.Masker = display, "the service principal of "+display, mask.New(credentials(data))
+	credential, subscription, ok, err := clouds.AzurePrincipal(data)
+	if !ok {
 		return nil, nil, &inputerr.Error{File: display, Msg: "holds no service principal (appId, tenant and password)",
-			Hint: fmt.Sprintf("key %q in %s names it; write the output of `az ad sp create-for-rbac` there, sops-encrypted", aksKey+".auth_file", h.Config.File)}
+			Hint: fmt.Sprintf("key %q in %s names it; %s", aksKey+".auth_file", h.Config.File, cloud.AzurePrincipalHint)}
 	}
-	opts := &azidentity.ClientSecretCredentialOptions{ClientOptions: a.clientOptions()}
-	opts.DisableInstanceDiscovery = clouds.Azure.Cloud.ActiveDirectoryAuthorityHost != "" // a sovereign or test authority is not Microsoft's to discover
-	if a.credential, err = azidentity.NewClientSecretCredential(tenant, client, secret, opts); err != nil {
-		return nil, nil, &inputerr.Error{File: display, Msg: "is not a usable service principal: " + a.masker.Error(err).Error()}
+	if err != nil {
+		return nil, nil, &inputerr.Error{File: display, Msg: "is not a usable service principal: " + a.site.Masker.Error(err).Error()}
 	}
+	a.credential, a.subscription = credential, subscription
 	return a, data, nil
-}
-
-func (a *aksCluster) clientOptions() azcore.ClientOptions {
-	return azcore.ClientOptions{Cloud: a.clouds.Azure.Cloud, Transport: a.clouds.Client()}
 }
 
 func (a *aksCluster) describe() (string, string) {
@@ -104,7 +83,7 @@ func (a *aksCluster) resolve(ctx context.Context) (*rest.Config, error) {
 			return nil, err
 		}
 	}
-	options := &arm.ClientOptions{ClientOptions: a.clientOptions()}
+	options := &arm.ClientOptions{ClientOptions: a.clouds.AzureOptions()}
 	subscriptions := []string{a.subscription}
 	if a.subscription == "" {
 		var err error
@@ -115,7 +94,7 @@ func (a *aksCluster) resolve(ctx context.Context) (*rest.Config, error) {
 	for _, sub := range subscriptions {
 		client, err := armcontainerservice.NewManagedClustersClient(sub, a.credential, options)
 		if err != nil {
-			return nil, fmt.Errorf("%s: key %q: the AKS client: %v", a.file, aksKey, a.masker.Error(err))
+			return nil, fmt.Errorf("%s: key %q: the AKS client: %v", a.site.File, aksKey, a.site.Masker.Error(err))
 		}
 		resp, err := client.ListClusterUserCredentials(ctx, a.group, a.cluster, nil)
 		var re *azcore.ResponseError
@@ -130,33 +109,15 @@ func (a *aksCluster) resolve(ctx context.Context) (*rest.Config, error) {
 		}
 		return a.restConfig(resp.Kubeconfigs[0].Value)
 	}
-	return nil, &inputerr.Error{File: a.file, Key: aksKey, Msg: fmt.Sprintf("AKS has no cluster %s in resource group %s of subscription(s) %s", a.cluster, a.group, strings.Join(subscriptions, ", ")),
+	return nil, &inputerr.Error{File: a.site.File, Key: aksKey, Msg: fmt.Sprintf("AKS has no cluster %s in resource group %s of subscription(s) %s", a.cluster, a.group, strings.Join(subscriptions, ", ")),
 		Hint: "fix resource_group or cluster, or give the principal access to the cluster's subscription"}
 }
 
-// defaultCredential is the environment's service principal, workload identity or
-// managed identity: azidentity's default chain without its CLI credentials.
+// defaultCredential is the environment's credential (cloud.APIs.AzureDefault).
 func (a *aksCluster) defaultCredential() error {
-	newCredential := a.clouds.Azure.DefaultCredential
-	if newCredential == nil {
-		newCredential = func(opts azcore.ClientOptions) (azcore.TokenCredential, error) {
-			var chain []azcore.TokenCredential
-			if c, err := azidentity.NewEnvironmentCredential(&azidentity.EnvironmentCredentialOptions{ClientOptions: opts}); err == nil {
-				chain = append(chain, c)
-			}
-			if c, err := azidentity.NewWorkloadIdentityCredential(&azidentity.WorkloadIdentityCredentialOptions{ClientOptions: opts}); err == nil {
-				chain = append(chain, c)
-			}
-			if c, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{ClientOptions: opts}); err == nil {
-				chain = append(chain, c)
-			}
-			return azidentity.NewChainedTokenCredential(chain, nil)
-		}
-	}
-	credential, err := newCredential(a.clientOptions())
+	credential, err := a.clouds.AzureDefault()
 	if err != nil {
-		return &inputerr.Error{File: a.file, Key: aksKey, Msg: "has no auth_file, and no default Azure credential was found: " + a.masker.Error(err).Error(),
-			Hint: "set auth_file to a sops-encrypted service principal, or give the environment one (AZURE_CLIENT_ID, AZURE_TENANT_ID and a secret, a federated token or a managed identity)"}
+		return &inputerr.Error{File: a.site.File, Key: aksKey, Msg: "has no auth_file, and no default Azure credential was found: " + a.site.Masker.Error(err).Error(), Hint: cloud.AzureDefaultHint}
 	}
 	a.credential = credential
 	return nil
@@ -167,7 +128,7 @@ func (a *aksCluster) defaultCredential() error {
 func (a *aksCluster) subscriptions(ctx context.Context, options *arm.ClientOptions) ([]string, error) {
 	client, err := arm.NewClient("hubploy", "v1.0.0", a.credential, options)
 	if err != nil {
-		return nil, fmt.Errorf("%s: key %q: the Resource Manager client: %v", a.file, aksKey, a.masker.Error(err))
+		return nil, fmt.Errorf("%s: key %q: the Resource Manager client: %v", a.site.File, aksKey, a.site.Masker.Error(err))
 	}
 	endpoint := cmp.Or(options.Cloud.Services[azcloud.ResourceManager].Endpoint, azcloud.AzurePublic.Services[azcloud.ResourceManager].Endpoint)
 	req, err := runtime.NewRequest(ctx, http.MethodGet, runtime.JoinPaths(endpoint, "subscriptions")+"?api-version=2022-12-01")
@@ -185,7 +146,7 @@ func (a *aksCluster) subscriptions(ctx context.Context, options *arm.ClientOptio
 		Value []struct{ SubscriptionID, State string }
 	}
 	if err := runtime.UnmarshalAsJSON(resp, &list); err != nil {
-		return nil, fmt.Errorf("%s: key %q: listing subscriptions: %v", a.file, aksKey, err)
+		return nil, fmt.Errorf("%s: key %q: listing subscriptions: %v", a.site.File, aksKey, err)
 	}
 	var ids []string
 	for _, s := range list.Value {
@@ -194,7 +155,7 @@ func (a *aksCluster) subscriptions(ctx context.Context, options *arm.ClientOptio
 		}
 	}
 	if len(ids) == 0 {
-		return nil, &inputerr.Error{File: a.file, Key: aksKey, Msg: "the Azure principal sees no enabled subscription",
+		return nil, &inputerr.Error{File: a.site.File, Key: aksKey, Msg: "the Azure principal sees no enabled subscription",
 			Hint: "give it a role on the cluster's subscription, or add subscriptionId to the auth_file"}
 	}
 	return ids, nil
@@ -227,7 +188,7 @@ func (a *aksCluster) restConfig(kubeconfig []byte) (*rest.Config, error) {
 	}
 	rc, err := clientcmd.NewNonInteractiveClientConfig(*kc.config, kc.config.CurrentContext, &clientcmd.ConfigOverrides{}, nil).ClientConfig()
 	if err != nil {
-		return nil, fmt.Errorf("%s: key %q: the kubeconfig AKS gave cannot be used: %v", a.file, aksKey, kc.masker.Error(err))
+		return nil, fmt.Errorf("%s: key %q: the kubeconfig AKS gave cannot be used: %v", a.site.File, aksKey, kc.masker.Error(err))
 	}
 	if entra != nil {
 		return withTokens(rc, oauth2.ReuseTokenSourceWithExpiry(nil, entra, time.Minute)), nil
@@ -264,66 +225,8 @@ func (t *entraTokens) Token() (*oauth2.Token, error) {
 	return &oauth2.Token{AccessToken: tok.Token, TokenType: "Bearer", Expiry: tok.ExpiresOn}, nil
 }
 
-// apiError says what went wrong asking Azure, in one line naming the hub's block, and
-// what to do. It quotes only Azure's messages, masked, never a secret or token.
+// apiError says what went wrong asking Azure about the cluster.
 func (a *aksCluster) apiError(err error) error {
-	var already *inputerr.Error
-	if errors.As(err, &already) {
-		return already
-	}
-	who := "the default Azure credential"
-	if a.authFile != "" {
-		who = "the service principal of " + a.authFile
-	}
-	input := func(msg, hint string) error { return &inputerr.Error{File: a.file, Key: aksKey, Msg: msg, Hint: hint} }
-	var af *azidentity.AuthenticationFailedError
-	var re *azcore.ResponseError
-	switch {
-	case errors.As(err, &af):
-		return input(fmt.Sprintf("Microsoft Entra ID refused %s (%s)", who, a.masker.String(entraMessage(af.RawResponse))),
-			"the secret is wrong, expired or deleted: make a new one (az ad sp credential reset) and sops-encrypt it")
-	case errors.As(err, &re) && re.StatusCode == http.StatusUnauthorized:
-		return input(fmt.Sprintf("Azure refused the token of %s as expired or invalid (%s)", who, a.armMessage(re)), "log in again, or renew the secret")
-	case errors.As(err, &re) && re.StatusCode == http.StatusForbidden:
-		return input(fmt.Sprintf("permission denied with %s (%s)", who, a.armMessage(re)),
-			"give the principal the Azure Kubernetes Service Cluster User Role on the cluster")
-	case errors.As(err, &re) && re.StatusCode == http.StatusNotFound:
-		return input(fmt.Sprintf("AKS has no cluster %s in resource group %s (%s)", a.cluster, a.group, a.armMessage(re)), "fix resource_group or cluster")
-	case errors.As(err, &re):
-		return fmt.Errorf("%s: key %q: asking Azure for %s: HTTP %d %s", a.file, aksKey, a.cluster, re.StatusCode, a.armMessage(re))
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err // the URL holds nothing secret, but says less than the cause
-	}
-	return fmt.Errorf("%s: key %q: asking Azure for AKS cluster %s: %v", a.file, aksKey, a.cluster, a.masker.Error(err))
-}
-
-// armMessage is Resource Manager's error code and message, masked.
-func (a *aksCluster) armMessage(re *azcore.ResponseError) string {
-	var body struct {
-		Error struct{ Code, Message string }
-	}
-	if re.RawResponse != nil {
-		if data, err := runtime.Payload(re.RawResponse); err == nil {
-			json.Unmarshal(data, &body)
-		}
-	}
-	return a.masker.String(strings.TrimSpace(cmp.Or(body.Error.Code, re.ErrorCode) + ": " + body.Error.Message))
-}
-
-// entraMessage is the first line of Entra ID's error description ("AADSTS7000215:
-// Invalid client secret provided. …").
-func entraMessage(resp *http.Response) string {
-	var body struct {
-		Error            string `json:"error"`
-		ErrorDescription string `json:"error_description"`
-	}
-	if resp != nil {
-		if data, err := runtime.Payload(resp); err == nil {
-			json.Unmarshal(data, &body)
-		}
-	}
-	line, _, _ := strings.Cut(body.ErrorDescription, "\r\n")
-	return cmp.Or(line, body.Error)
+	return cloud.AzureError(a.site, err, "AKS cluster "+a.cluster+" in resource group "+a.group,
+		"the Azure Kubernetes Service Cluster User Role on the cluster")
 }

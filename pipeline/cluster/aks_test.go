@@ -155,7 +155,7 @@ func TestAKSErrors(t *testing.T) {
 			cloud.RemoveCluster(fakecloud.AKSName(cloud.AzureSubscriptions()[0], "rg", "c"))
 			authFile, _ := cloud.AzureServicePrincipal("hubploy", aksTenant)
 			return authFile
-		}, prefix + "AKS has no cluster c in resource group rg (ResourceNotFound: The Resource 'Microsoft.ContainerService/managedClusters/c' under resource group 'rg' was not found.)"},
+		}, prefix + "Azure has no AKS cluster c in resource group rg (ResourceNotFound: The Resource 'Microsoft.ContainerService/managedClusters/c' under resource group 'rg' was not found.) (fix its name or resource group)"},
 		{"cluster in no subscription", func(cloud *fakecloud.Cloud, _ *cloudapi.APIs) []byte {
 			cloud.RemoveCluster(fakecloud.AKSName(cloud.AzureSubscriptions()[0], "rg", "c"))
 			cloud.AzureSubscription()
