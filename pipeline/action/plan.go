@@ -53,9 +53,13 @@ func (p *Plan) Run(context.Context) (*plan.Plan, error) {
 		return nil, err
 	}
 	var pl *plan.Plan
-	if p.Base == "" {
+	switch {
+	case p.Base == "":
 		pl = plan.Make(layout, p.ChangedFiles)
-	} else {
+	case strings.Trim(p.Base, "0") == "" && len(p.Base) >= 40:
+		// GitHub's and GitLab's "before" of a push that created the branch.
+		pl = plan.Everything(layout, nil, "the push created the branch: there is no commit before it to compare with")
+	default:
 		changes, err := plan.Changes(r.Root, p.Base, cmp.Or(p.Head, "HEAD"))
 		if err != nil {
 			return nil, err

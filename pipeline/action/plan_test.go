@@ -60,6 +60,11 @@ func TestPlan(t *testing.T) {
 	if got := planned(run(&Plan{ChangedFiles: []string{"hub/values.yaml"}})); !slices.Equal(got, []string{"datahub/prod", "datahub/staging", "stat20/prod", "stat20/staging"}) {
 		t.Errorf("chart: %v", got)
 	}
+	// A push that created its branch: CI systems give forty zeros as the commit before.
+	res = run(&Plan{Base: strings.Repeat("0", 40)})
+	if got := planned(res); len(got) != 5 || !strings.Contains(res.Everything, "the push created the branch") {
+		t.Errorf("new branch: %v, %q", got, res.Everything)
+	}
 	// main force-pushed with a rewritten history: every hub, and why.
 	r.Rewrite("main", "rewritten")
 	res = run(&Plan{Base: "main", Head: "feature"})
