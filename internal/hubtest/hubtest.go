@@ -64,6 +64,12 @@ type Options struct {
 	Token string
 }
 
+// SpawnFails are the options of a hub with token whose servers never start: the
+// spawner exits at once, and the hub gives up on it after 3 s rather than its 30.
+func SpawnFails(token string) Options {
+	return Options{Token: token, SpawnerCmd: []string{"/bin/false"}, HTTPTimeout: 3 * time.Second}
+}
+
 // Hub is a running JupyterHub. Start stops it when the test ends.
 type Hub struct {
 	t     testing.TB

@@ -217,7 +217,7 @@ func TestNoCanaryComesOut(t *testing.T) {
 	x.env = []string{"HUBPLOY_CHECK_TOKEN=" + c.add("check token no header can carry")}
 	x.hubploy(badIn, []string{"a character an HTTP header cannot carry"}, "check", "datahub", "staging")
 	x.env = nil
-	broken := hubtest.Start(t, hubtest.Options{Token: token, SpawnerCmd: []string{"/bin/false"}, HTTPTimeout: 3 * time.Second})
+	broken := hubtest.Start(t, hubtest.SpawnFails(token))
 	r.write(t, "deployments/datahub/hubploy.yaml", hubployYAML+"deploy:\n  check:\n    url: "+broken.URL()+"\n")
 	x.hubploy(failure, []string{"rolled back to revision"}, on("deploy", "datahub", "staging", "--skip-image-check", "--check", "--rollback-on-failure",
 		"--check-attempts", "1", "--set", "jupyterhub.cull.timeout=7200", "-o", "json")...)

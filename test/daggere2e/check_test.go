@@ -5,7 +5,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/hubploy/hubploy/internal/hubtest"
 )
@@ -28,7 +27,7 @@ func TestCheckThroughTheModule(t *testing.T) {
 	token := "module-check-token-" + strings.Repeat("9", 20)
 	t.Setenv("HUBPLOY_TEST_CHECK_TOKEN", token)
 	healthy := hubtest.Start(t, hubtest.Options{Token: token})
-	broken := hubtest.Start(t, hubtest.Options{Token: token, SpawnerCmd: []string{"/bin/false"}, HTTPTimeout: 3 * time.Second})
+	broken := hubtest.Start(t, hubtest.SpawnFails(token))
 
 	r := mustCall(t, append(withCheck(t, healthy), "check", "--hub=datahub", "--env=staging")...)
 	if !regexp.MustCompile(`datahub/staging at http://jupyterhub:\d+/ \(JupyterHub 3\.[0-9.]+\): ok`).MatchString(r.stdout) || !strings.Contains(r.stdout, "server  ok") {

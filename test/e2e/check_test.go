@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -142,7 +141,7 @@ func TestDeployCheckRollsBack(t *testing.T) {
 	e := newEnv(t)
 	token := "rollback-token-" + strings.Repeat("5", 24)
 	healthy := hubtest.Start(t, hubtest.Options{Token: token})
-	broken := hubtest.Start(t, hubtest.Options{Token: token, SpawnerCmd: []string{"/bin/false"}, HTTPTimeout: 3 * time.Second})
+	broken := hubtest.Start(t, hubtest.SpawnFails(token))
 	example.AddCheckService(t, e.Repo, "datahub", "staging", hubtest.ServiceName, token)
 	ns := e.Namespace("dh")
 	hubploy := "deploy:\n  namespace: " + ns + "\n  check:\n    url: %s\n"
@@ -201,7 +200,7 @@ func TestCanaryStopsTheRest(t *testing.T) {
 	e := newEnv(t)
 	token := "canary-token-" + strings.Repeat("3", 24)
 	healthy := hubtest.Start(t, hubtest.Options{Token: token})
-	broken := hubtest.Start(t, hubtest.Options{Token: token, SpawnerCmd: []string{"/bin/false"}, HTTPTimeout: 3 * time.Second})
+	broken := hubtest.Start(t, hubtest.SpawnFails(token))
 	example.AddCheckService(t, e.Repo, "stat20", "staging", hubtest.ServiceName, token)
 	datahubNS, stat20NS := e.Namespace("datahub"), e.Namespace("stat20")
 	writeHubploy(t, e, "datahub", "deploy:\n  namespace: "+datahubNS+"\n")
