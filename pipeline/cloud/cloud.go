@@ -56,6 +56,8 @@ type AzureAPI struct {
 	// environment's service principal, workload identity or managed identity (never a
 	// CLI's login, which would mean running az).
 	DefaultCredential func(opts azcore.ClientOptions) (azcore.TokenCredential, error)
+	// ACREndpoint is where a registry's token exchange is; "": the registry itself.
+	ACREndpoint string
 }
 
 // Client is the HTTP client of every call.

@@ -23,7 +23,7 @@ func ecrFixture(t *testing.T) (*fakecloud.Cloud, *cloud.APIs, name.Reference) {
 	t.Helper()
 	fake := fakecloud.New(t)
 	const password = "eyJwYXlsb2FkIjoiZWNyLXBhc3N3b3JkIn0"
-	fake.SetECRPassword(password)
+	fake.SetRegistryPassword(password)
 	reg := registrytest.Serve(t, "AWS", password)
 	reg.Push(t, reg.Host+"/datahub/user-image:abc1234")
 	ref, err := name.ParseReference(reg.Host + "/datahub/user-image:abc1234")

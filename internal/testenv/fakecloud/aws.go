@@ -278,12 +278,12 @@ func (c *Cloud) isDenied(principal string) bool {
 // ECREndpoint is ECR's base URL (BaseEndpoint).
 func (c *Cloud) ECREndpoint() string { return c.Server.URL + "/ecr/" }
 
-// SetECRPassword is the password ECR gives the user AWS, valid 12 hours: that of the
-// registry a test serves.
-func (c *Cloud) SetECRPassword(password string) {
+// SetRegistryPassword is the password ECR and ACR hand out: that of the registry a
+// test serves.
+func (c *Cloud) SetRegistryPassword(password string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.ecrPassword = password
+	c.registryPassword = password
 }
 
 // ecrAction is ECR's JSON API (docs.aws.amazon.com/AmazonECR/latest/APIReference):
@@ -304,7 +304,7 @@ func (c *Cloud) ecrAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.mu.Lock()
-	password := c.ecrPassword
+	password := c.registryPassword
 	c.minted++
 	c.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{"authorizationData": []map[string]any{{

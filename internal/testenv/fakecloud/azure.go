@@ -19,6 +19,7 @@ func (c *Cloud) serveAzure(mux *http.ServeMux) {
 	mux.HandleFunc("GET /{tenant}/v2.0/.well-known/openid-configuration", c.entraDiscovery)
 	mux.HandleFunc("POST /{tenant}/oauth2/v2.0/token", c.entraToken)
 	mux.HandleFunc("GET /arm/subscriptions", c.armSubscriptions)
+	mux.HandleFunc("POST /acr/oauth2/exchange", c.acrExchange)
 	mux.HandleFunc("POST /arm/subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.ContainerService/managedClusters/{name}/listClusterUserCredential", c.aksUserCredential)
 }
 
@@ -181,4 +182,21 @@ func (c *Cloud) AzureSubscriptions() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]string(nil), c.azureSubscriptions...)
+}
+
+// ACREndpoint is where registries exchange Entra tokens here.
+func (c *Cloud) ACREndpoint() string { return c.Server.URL + "/acr" }
+
+// acrExchange is a registry's token exchange (github.com/Azure/acr/blob/main/docs/AAD-OAuth.md):
+// a live Entra token becomes a refresh token, here the registry's password.
+func (c *Cloud) acrExchange(w http.ResponseWriter, r *http.Request) {
+	if r.FormValue("grant_type") != "access_token" || c.principal(r.FormValue("access_token")) == "" {
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"errors": []map[string]string{{"code": "UNAUTHORIZED", "message": "authentication required, visit https://aka.ms/acr/authorization for more information."}}})
+		return
+	}
+	c.mu.Lock()
+	password := c.registryPassword
+	c.minted++
+	c.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]string{"refresh_token": password})
 }

@@ -43,15 +43,15 @@ type Cloud struct {
 	// TokenLifetime is how long the tokens it hands out last; zero: an hour.
 	TokenLifetime time.Duration
 
-	mu          sync.Mutex
-	tokens      map[string]issued // bearer tokens handed out, by value
-	minted      int               // how many tokens, keys and passwords
-	clusters    map[string]Cluster
-	denied      map[string]bool // principals refused every cluster
-	google      map[string]*googleAccount
-	aws         map[string]awsKey // by access key id
-	ecrPassword string
-	azure       map[string]azurePrincipal // by app id
+	mu               sync.Mutex
+	tokens           map[string]issued // bearer tokens handed out, by value
+	minted           int               // how many tokens, keys and passwords
+	clusters         map[string]Cluster
+	denied           map[string]bool // principals refused every cluster
+	google           map[string]*googleAccount
+	aws              map[string]awsKey // by access key id
+	registryPassword string
+	azure            map[string]azurePrincipal // by app id
 	// azureSubscriptions are the subscriptions every principal sees.
 	azureSubscriptions []string
 }

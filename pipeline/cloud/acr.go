@@ -1,0 +1,98 @@
+package cloud
+
+import (
+	"cmp"
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	azcloud "github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
+	"github.com/google/go-containerregistry/pkg/authn"
+)
+
+// acrUser is the user whose password is a refresh token ACR gave.
+const acrUser = "00000000-0000-0000-0000-000000000000"
+
+// acrEarlyRenewal is how long before the Entra token ends the refresh token made of it
+// is exchanged anew.
+const acrEarlyRenewal = 5 * time.Minute
+
+// ACR logs in to an Azure container registry with an Entra token, as `az acr login`
+// does: the registry's /oauth2/exchange turns the token into a refresh token, the
+// password of the user 00000000-0000-0000-0000-000000000000. With it a service
+// principal file or the default credential (a workload identity) reach the registry.
+// It is an authn.Authenticator.
+type ACR struct {
+	apis       *APIs
+	site       Site
+	host       string // <registry>.azurecr.io
+	credential azcore.TokenCredential
+
+	mu     sync.Mutex
+	auth   *authn.AuthConfig
+	expiry time.Time
+}
+
+// ACR is the authenticator of credential for the registry at host.
+func (c *APIs) ACR(site Site, host string, credential azcore.TokenCredential) *ACR {
+	return &ACR{apis: c, site: site, host: host, credential: credential}
+}
+
+// Authorization is AuthorizationContext without a deadline of the caller's.
+func (a *ACR) Authorization() (*authn.AuthConfig, error) {
+	return a.AuthorizationContext(context.Background())
+}
+
+// AuthorizationContext gives the registry's user and password.
+func (a *ACR) AuthorizationContext(ctx context.Context) (*authn.AuthConfig, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.auth == nil || time.Until(a.expiry) < acrEarlyRenewal {
+		if err := a.exchange(ctx); err != nil {
+			return nil, err
+		}
+	}
+	auth := *a.auth
+	return &auth, nil
+}
+
+func (a *ACR) exchange(ctx context.Context) error {
+	subject := "a token of the registry " + a.host
+	arm := a.apis.Azure.Cloud.Services[azcloud.ResourceManager]
+	audience := cmp.Or(arm.Audience, azcloud.AzurePublic.Services[azcloud.ResourceManager].Audience)
+	tok, err := a.credential.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{audience + "/.default"}})
+	if err != nil {
+		return AzureError(a.site, err, subject, "the AcrPull role on the registry")
+	}
+	form := url.Values{"grant_type": {"access_token"}, "service": {a.host}, "access_token": {tok.Token}}
+	req, err := runtime.NewRequest(ctx, http.MethodPost, cmp.Or(a.apis.Azure.ACREndpoint, "https://"+a.host)+"/oauth2/exchange")
+	if err == nil {
+		err = req.SetBody(streaming.NopCloser(strings.NewReader(form.Encode())), "application/x-www-form-urlencoded")
+	}
+	if err != nil {
+		return err // no request to make: nothing the user can change
+	}
+	options := a.apis.AzureOptions()
+	resp, err := runtime.NewPipeline("hubploy", "v1.0.0", runtime.PipelineOptions{}, &options).Do(req)
+	if err == nil && !runtime.HasStatusCode(resp, http.StatusOK) {
+		err = runtime.NewResponseError(resp)
+	}
+	var body struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if err == nil {
+		err = runtime.UnmarshalAsJSON(resp, &body)
+	}
+	if err != nil {
+		return AzureError(a.site, err, subject, "the AcrPull role on the registry")
+	}
+	a.auth, a.expiry = &authn.AuthConfig{Username: acrUser, Password: body.RefreshToken}, tok.ExpiresOn
+	return nil
+}
