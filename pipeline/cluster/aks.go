@@ -52,7 +52,7 @@ func newAKS(h *repo.Hub, dec *secrets.Decrypter, clouds *cloud.APIs) (cloudProvi
 	if b.AuthFile == "" {
 		return a, nil, nil
 	}
-	data, display, err := readHubSecret(h, dec, aksKey+".auth_file", b.AuthFile)
+	data, display, err := readHubSecret(h, dec, aksKey+".auth_file", b.AuthFile, "the service principal file", "")
 	if err != nil {
 		return nil, nil, err
 	}

@@ -77,13 +77,19 @@ func cloudAccess(h *repo.Hub, namespace string, dec *secrets.Decrypter, opts Opt
 }
 
 // readHubSecret reads (and decrypts) the file under hub h's secrets/ folder that key
-// of its cluster block names.
-func readHubSecret(h *repo.Hub, dec *secrets.Decrypter, key, file string) (data []byte, display string, err error) {
+// of its cluster block names: what, for the hint when it is missing, as is another
+// way than adding it, if there is one.
+func readHubSecret(h *repo.Hub, dec *secrets.Decrypter, key, file, what, orElse string) (data []byte, display string, err error) {
 	display = h.Repo.Rel(h.Path("secrets", file))
 	data, _, err = dec.ReadFile(filepath.Join(h.Repo.Root, filepath.FromSlash(display)), display)
 	if errors.Is(err, fs.ErrNotExist) {
+		// Name the key that points there: the file name may be what is wrong.
+		fixes := fmt.Sprintf("add %s there (sops-encrypted) or fix the name", what)
+		if orElse != "" {
+			fixes = fmt.Sprintf("add %s there (sops-encrypted), fix the name, or %s", what, orElse)
+		}
 		return nil, "", &inputerr.Error{File: display, Msg: "cannot read: it does not exist",
-			Hint: fmt.Sprintf("key %q in %s names it; add the file there (sops-encrypted) or fix the name", key, h.Config.File), Err: err}
+			Hint: fmt.Sprintf("key %q in %s names it; %s", key, h.Config.File, fixes), Err: err}
 	}
 	return data, display, err
 }

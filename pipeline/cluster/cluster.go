@@ -11,11 +11,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -202,15 +199,7 @@ func credentials(kubeconfig []byte) []string {
 // readHubKubeconfig reads (and decrypts) the kubeconfig file hub h's cluster block
 // names, and says where it came from.
 func readHubKubeconfig(h *repo.Hub, dec *secrets.Decrypter) (data []byte, source string, err error) {
-	path, _ := KubeconfigFile(h)
-	data, _, err = dec.ReadFile(filepath.Join(h.Repo.Root, filepath.FromSlash(path)), path)
-	if errors.Is(err, fs.ErrNotExist) {
-		// Name the key that points there: the file name may be what is wrong.
-		return nil, "", &inputerr.Error{File: path, Msg: "cannot read: it does not exist",
-			Hint: fmt.Sprintf("key %q in %s names it; add the kubeconfig there (sops-encrypted), fix the name, or pass --kubeconfig", "cluster.kubeconfig.filename", h.Config.File),
-			Err:  err}
-	}
-	return data, path, err
+	return readHubSecret(h, dec, "cluster.kubeconfig.filename", h.Config.Cluster.Kubeconfig.Filename, "the kubeconfig", "pass --kubeconfig")
 }
 
 // KubeconfigFile is the kubeconfig file hubploy.yaml names for hub h, relative to the

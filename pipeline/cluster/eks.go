@@ -52,7 +52,7 @@ func newEKS(h *repo.Hub, dec *secrets.Decrypter, clouds *cloud.APIs) (cloudProvi
 	if b.ServiceKey == "" {
 		return e, []byte(b.RoleARN), nil
 	}
-	data, display, err := readHubSecret(h, dec, eksKey+".service_key", b.ServiceKey)
+	data, display, err := readHubSecret(h, dec, eksKey+".service_key", b.ServiceKey, "the AWS keys", "")
 	if err != nil {
 		return nil, nil, err
 	}

@@ -50,7 +50,7 @@ func newGKE(h *repo.Hub, dec *secrets.Decrypter, clouds *cloud.APIs) (cloudProvi
 	if b.ServiceKey == "" {
 		return g, nil, nil
 	}
-	key, display, err := readHubSecret(h, dec, gkeKey+".service_key", b.ServiceKey)
+	key, display, err := readHubSecret(h, dec, gkeKey+".service_key", b.ServiceKey, "the service account key", "")
 	if err != nil {
 		return nil, nil, err
 	}
