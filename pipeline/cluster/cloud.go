@@ -77,8 +77,8 @@ func cloudAccess(h *repo.Hub, namespace string, dec *secrets.Decrypter, opts Opt
 }
 
 // readHubSecret reads (and decrypts) the file under hub h's secrets/ folder that key
-// of its cluster block names: what, for the hint when it is missing, as is another
-// way than adding it, if there is one.
+// of its cluster block names. A missing file's hint calls it what, and says orElse,
+// another way to fix it, if there is one.
 func readHubSecret(h *repo.Hub, dec *secrets.Decrypter, key, file, what, orElse string) (data []byte, display string, err error) {
 	display = h.Repo.Rel(h.Path("secrets", file))
 	data, _, err = dec.ReadFile(filepath.Join(h.Repo.Root, filepath.FromSlash(display)), display)
