@@ -1,4 +1,4 @@
-package cloud_test
+package registry_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/hubploy/hubploy/internal/registrytest"
 	"github.com/hubploy/hubploy/internal/testenv/fakecloud"
 	"github.com/hubploy/hubploy/pipeline/cloud"
+	"github.com/hubploy/hubploy/pipeline/cloud/registry"
 	"github.com/hubploy/hubploy/pipeline/inputerr"
 	"github.com/hubploy/hubploy/pipeline/mask"
 )
@@ -43,7 +44,7 @@ func TestACRServicePrincipal(t *testing.T) {
 	if !ok || err != nil {
 		t.Fatalf("the service principal file was not read: %v", err)
 	}
-	acr := apis.ACR(cloud.Site{File: "h.yaml", Key: "images.registry.azure", Who: "sp", Masker: mask.New(nil)}, "hubs.azurecr.io", credential)
+	acr := registry.NewACR(apis, cloud.Site{File: "h.yaml", Key: "images.registry.azure", Who: "sp", Masker: mask.New(nil)}, "hubs.azurecr.io", credential)
 	for range 2 {
 		if _, err := remote.Head(ref, remote.WithAuth(acr)); err != nil {
 			t.Fatal(err)
@@ -65,7 +66,7 @@ func (c tokenCredential) GetToken(context.Context, policy.TokenRequestOptions) (
 func TestACRRefusedToken(t *testing.T) {
 	_, apis, _ := acrFixture(t)
 	const token = "eyJ0eXAiOiJKV1Qi.not-handed-out"
-	_, err := apis.ACR(cloud.Site{File: "deployments/h/hubploy.yaml", Key: "images.registry.azure", Who: "the default Azure credential", Masker: mask.New(nil)},
+	_, err := registry.NewACR(apis, cloud.Site{File: "deployments/h/hubploy.yaml", Key: "images.registry.azure", Who: "the default Azure credential", Masker: mask.New(nil)},
 		"hubs.azurecr.io", tokenCredential(token)).Authorization()
 	want := `deployments/h/hubploy.yaml: key "images.registry.azure": Azure refused the token of the default Azure credential as expired or invalid (UNAUTHORIZED: authentication required`
 	if err == nil || !inputerr.Is(err) || !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), token) || strings.Contains(err.Error(), "\n") {

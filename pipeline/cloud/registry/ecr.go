@@ -1,4 +1,7 @@
-package cloud
+// Package registry logs in to the clouds' container registries in process, with a
+// hub's credentials (pipeline/cloud): ECR and ACR, each an authn.Authenticator for
+// go-containerregistry. No CLI or credential helper is run, no docker config written.
+package registry
 
 import (
 	"context"
@@ -11,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/google/go-containerregistry/pkg/authn"
+
+	"github.com/hubploy/hubploy/pipeline/cloud"
 )
 
 // ECRHost is the host of an AWS account's ECR registry in region.
@@ -25,8 +30,8 @@ const ecrEarlyRenewal = time.Hour
 // amazon-ecr-credential-helper does: GetAuthorizationToken gives the password of the
 // user AWS, kept until an hour before it ends. It is an authn.Authenticator.
 type ECR struct {
-	apis    *APIs
-	site    Site
+	apis    *cloud.APIs
+	site    cloud.Site
 	region  string
 	keys    aws.CredentialsProvider // nil: roleARN assumed with the default chain
 	roleARN string
@@ -36,9 +41,9 @@ type ECR struct {
 	expiry time.Time
 }
 
-// ECR is the authenticator of site's credentials (keys, else roleARN) for region.
-func (c *APIs) ECR(site Site, region string, keys aws.CredentialsProvider, roleARN string) *ECR {
-	return &ECR{apis: c, site: site, region: region, keys: keys, roleARN: roleARN}
+// NewECR is the authenticator of site's credentials (keys, else roleARN) for region.
+func NewECR(apis *cloud.APIs, site cloud.Site, region string, keys aws.CredentialsProvider, roleARN string) *ECR {
+	return &ECR{apis: apis, site: site, region: region, keys: keys, roleARN: roleARN}
 }
 
 // Authorization is AuthorizationContext without a deadline of the caller's.
@@ -72,7 +77,7 @@ func (e *ECR) login(ctx context.Context) error {
 	})
 	out, err := client.GetAuthorizationToken(ctx, &ecr.GetAuthorizationTokenInput{})
 	if err != nil {
-		return AWSError(e.site, err, subject, "ecr:GetAuthorizationToken")
+		return cloud.AWSError(e.site, err, subject, "ecr:GetAuthorizationToken")
 	}
 	var user, password string
 	if len(out.AuthorizationData) > 0 {

@@ -1,4 +1,4 @@
-package cloud
+package registry
 
 import (
 	"cmp"
@@ -15,6 +15,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 	"github.com/google/go-containerregistry/pkg/authn"
+
+	"github.com/hubploy/hubploy/pipeline/cloud"
 )
 
 // acrUser is the user whose password is a refresh token ACR gave.
@@ -30,8 +32,8 @@ const acrEarlyRenewal = 5 * time.Minute
 // principal file or the default credential (a workload identity) reach the registry.
 // It is an authn.Authenticator.
 type ACR struct {
-	apis       *APIs
-	site       Site
+	apis       *cloud.APIs
+	site       cloud.Site
 	host       string // <registry>.azurecr.io
 	credential azcore.TokenCredential
 
@@ -40,9 +42,9 @@ type ACR struct {
 	expiry time.Time
 }
 
-// ACR is the authenticator of credential for the registry at host.
-func (c *APIs) ACR(site Site, host string, credential azcore.TokenCredential) *ACR {
-	return &ACR{apis: c, site: site, host: host, credential: credential}
+// NewACR is the authenticator of credential for the registry at host.
+func NewACR(apis *cloud.APIs, site cloud.Site, host string, credential azcore.TokenCredential) *ACR {
+	return &ACR{apis: apis, site: site, host: host, credential: credential}
 }
 
 // Authorization is AuthorizationContext without a deadline of the caller's.
@@ -69,7 +71,7 @@ func (a *ACR) exchange(ctx context.Context) error {
 	audience := cmp.Or(arm.Audience, azcloud.AzurePublic.Services[azcloud.ResourceManager].Audience)
 	tok, err := a.credential.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{audience + "/.default"}})
 	if err != nil {
-		return AzureError(a.site, err, subject, "the AcrPull role on the registry")
+		return cloud.AzureError(a.site, err, subject, "the AcrPull role on the registry")
 	}
 	form := url.Values{"grant_type": {"access_token"}, "service": {a.host}, "access_token": {tok.Token}}
 	req, err := runtime.NewRequest(ctx, http.MethodPost, cmp.Or(a.apis.Azure.ACREndpoint, "https://"+a.host)+"/oauth2/exchange")
@@ -91,7 +93,7 @@ func (a *ACR) exchange(ctx context.Context) error {
 		err = runtime.UnmarshalAsJSON(resp, &body)
 	}
 	if err != nil {
-		return AzureError(a.site, err, subject, "the AcrPull role on the registry")
+		return cloud.AzureError(a.site, err, subject, "the AcrPull role on the registry")
 	}
 	a.auth, a.expiry = &authn.AuthConfig{Username: acrUser, Password: body.RefreshToken}, tok.ExpiresOn
 	return nil

@@ -1,4 +1,4 @@
-package cloud_test
+package registry_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"github.com/hubploy/hubploy/internal/registrytest"
 	"github.com/hubploy/hubploy/internal/testenv/fakecloud"
 	"github.com/hubploy/hubploy/pipeline/cloud"
+	"github.com/hubploy/hubploy/pipeline/cloud/registry"
 	"github.com/hubploy/hubploy/pipeline/inputerr"
 	"github.com/hubploy/hubploy/pipeline/mask"
 )
@@ -46,7 +47,7 @@ func TestECRKeys(t *testing.T) {
 	if !ok {
 		t.Fatal("the credentials file was not read")
 	}
-	ecr := apis.ECR(site("the keys of k.cfg", secrets...), "us-west-2", keys, "")
+	ecr := registry.NewECR(apis, site("the keys of k.cfg", secrets...), "us-west-2", keys, "")
 	for range 2 {
 		if _, err := remote.Head(ref, remote.WithAuth(ecr)); err != nil {
 			t.Fatal(err)
@@ -65,7 +66,7 @@ func TestECRRole(t *testing.T) {
 		return aws.Config{Region: region, Credentials: credentials.NewStaticCredentialsProvider(id, secret, "")}, nil
 	}
 	role := fake.AWSRole("pusher")
-	if _, err := remote.Head(ref, remote.WithAuth(apis.ECR(site("the role "+role), "us-west-2", nil, role))); err != nil {
+	if _, err := remote.Head(ref, remote.WithAuth(registry.NewECR(apis, site("the role "+role), "us-west-2", nil, role))); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -88,7 +89,7 @@ func TestECRErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			fake, apis, _ := ecrFixture(t)
 			id, secret := tc.keys(fake)
-			_, err := apis.ECR(site("the keys of k.cfg", secret), "us-west-2", credentials.NewStaticCredentialsProvider(id, secret, ""), "").Authorization()
+			_, err := registry.NewECR(apis, site("the keys of k.cfg", secret), "us-west-2", credentials.NewStaticCredentialsProvider(id, secret, ""), "").Authorization()
 			if err == nil || !inputerr.Is(err) || !strings.HasPrefix(err.Error(), tc.want) || strings.Contains(err.Error(), secret) {
 				t.Fatalf("got  %v\nwant %s", err, tc.want)
 			}
