@@ -671,6 +671,10 @@ func (m *Hubploy) Plan(
 	// which deploy --plan reads.
 	// +default="text"
 	format string,
+	// Build exactly the images whose registry lacks the tag their folder makes (asks
+	// the registries, with hubploy.yaml's credentials).
+	// +optional
+	checkRegistry bool,
 ) (string, error) {
 	if format != "text" && format != "markdown" && format != "json" {
 		return "", &inputerr.Error{Key: "format", Msg: fmt.Sprintf("is %q", format), Hint: "text, markdown or json"}
@@ -679,7 +683,7 @@ func (m *Hubploy) Plan(
 	if err != nil {
 		return "", err
 	}
-	p := &action.Plan{Config: cfg, Base: base, Head: head, Env: env}
+	p := &action.Plan{Config: cfg, Base: base, Head: head, Env: env, CheckRegistry: checkRegistry}
 	if changedFiles != nil {
 		data, err := changedFiles.Contents(ctx)
 		if err != nil {

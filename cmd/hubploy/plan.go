@@ -38,8 +38,13 @@ A base whose history was force-pushed away (no common ancestor with the head) pl
 every hub and image, and says why. A shallow clone that lacks the history is an error:
 fetch more of it (fetch-depth: 0) or pass --changed-files.
 
+With --check-registry the builds are exact: tags are made from a folder's content, so an
+image is built if and only if its registry lacks that tag, changed files or not (a
+shallow clone, a build that failed last time); planned images whose tag is there are
+listed as in the registry already.
+
 --markdown writes the plan for a pull request's comment or $GITHUB_STEP_SUMMARY;
--o json writes it for programs.`,
+-o json writes it for programs (deploy --plan reads it).`,
 		Example: `  hubploy plan --base origin/staging
   hubploy plan --base "$BEFORE" --head "$AFTER" --env staging -o json > plan.json
   hubploy plan --base origin/staging --markdown >> "$GITHUB_STEP_SUMMARY"
@@ -80,9 +85,10 @@ fetch more of it (fetch-depth: 0) or pass --changed-files.
 	f.StringVar(&p.Head, "head", "", "the git revision whose changes are planned (default HEAD)")
 	f.StringVar(&changedFiles, "changed-files", "", "a file listing the changed files, one a line (- for standard input), instead of --base")
 	f.StringVar(&p.Env, "env", "", "plan for this environment only (default: every environment)")
+	f.BoolVar(&p.CheckRegistry, "check-registry", false, "build exactly the images whose registry lacks the tag their folder makes (asks the registries)")
 	f.BoolVar(&markdown, "markdown", false, "write the plan as Markdown, for a pull request's comment or $GITHUB_STEP_SUMMARY")
 	completeFlag(cmd, "env", envCompletion(g))
-	return uses(cmd, repoFlags, chartFlags, valueFlags, outputFlags)
+	return uses(cmd, repoFlags, secretFlags, chartFlags, valueFlags, outputFlags)
 }
 
 // readFileList reads --changed-files: a file, or standard input for "-".

@@ -107,7 +107,7 @@ func TestPlanCommandErrors(t *testing.T) {
 		{c, []string{"plan", "--base", "main", "--markdown", "-o", "json"}, "--markdown and --output json are two forms of output: give one"},
 		{c, []string{"plan", "--base", "main", "--env", "dev"}, `no hub has an environment "dev"`},
 		{c, []string{"plan", "--changed-files", "/nonexistent/list"}, `key "--changed-files": cannot read the list of changed files`},
-		{c, []string{"plan", "--base", "main", "--age-key-file", "k"}, "--age-key-file does not apply to `hubploy plan`"},
+		{c, []string{"plan", "--base", "main", "--age-key-file", "k"}, "k: cannot read the age key file"}, // secrets apply: --check-registry reads the registry credentials
 		{c, []string{"plan", "extra"}, "accepts 0 arg(s), received 1"},
 		{shallow, []string{"plan", "--base", forkPoint}, `key "--base": ` + forkPoint + ` is not in this clone, which is shallow ` + fetchMore},
 		{shallow, []string{"plan", "--base", "origin/main"}, `key "--base": the clone is shallow: its history ends before origin/main and HEAD meet ` + fetchMore},

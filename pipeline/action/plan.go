@@ -3,9 +3,11 @@ package action
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 
+	"github.com/hubploy/hubploy/pipeline/images"
 	"github.com/hubploy/hubploy/pipeline/inputerr"
 	"github.com/hubploy/hubploy/pipeline/plan"
 	"github.com/hubploy/hubploy/pipeline/release"
@@ -28,10 +30,15 @@ type Plan struct {
 	ChangedFiles []string
 	// Env limits the plan to one environment; empty: every one.
 	Env string
+	// CheckRegistry makes the builds exact: every image built from a folder whose tag
+	// the registry lacks, and none whose tag it has (plan.WithRegistry).
+	CheckRegistry bool
+	// Registry is how CheckRegistry reaches the registries.
+	Registry Registry
 }
 
 // Run makes the plan.
-func (p *Plan) Run(context.Context) (*plan.Plan, error) {
+func (p *Plan) Run(ctx context.Context) (*plan.Plan, error) {
 	if p.Base == "" && p.Head != "" {
 		return nil, &inputerr.Error{Key: "--head", Msg: "needs --base", Hint: "give --base, the revision the change is compared with"}
 	}
@@ -74,7 +81,40 @@ func (p *Plan) Run(context.Context) (*plan.Plan, error) {
 	if p.Env != "" {
 		pl = pl.ForEnv(p.Env)
 	}
+	if p.CheckRegistry {
+		imgs, err := p.inRegistry(ctx, layout)
+		if err != nil {
+			return nil, err
+		}
+		pl.WithRegistry(imgs)
+	}
 	return pl, nil
+}
+
+// inRegistry asks the registries about the image of each folder of the hubs the plan
+// is about (the hubs with Env, or all), with the tag its folder makes.
+func (p *Plan) inRegistry(ctx context.Context, layout *plan.Layout) ([]plan.InRegistry, error) {
+	var out []plan.InRegistry
+	for _, lh := range layout.Hubs {
+		if len(lh.Images) == 0 || (p.Env != "" && !slices.Contains(lh.Envs, p.Env)) {
+			continue
+		}
+		h, err := p.hub(lh.Name)
+		if err != nil {
+			return nil, err
+		}
+		imgs, err := images.ToBuild(h, "", "")
+		if err != nil {
+			return nil, err
+		}
+		for _, st := range p.check(ctx, h, imgs, p.Registry) {
+			if st.Err != nil {
+				return nil, fmt.Errorf("cannot ask the registry about %s: %w", st.Ref(), st.Err)
+			}
+			out = append(out, plan.InRegistry{Hub: lh.Name, Image: st.Name, Folder: st.ContextDisplay, Tag: st.Tag, Present: st.Exists})
+		}
+	}
+	return out, nil
 }
 
 // shared are the files every hub reads besides the repository's own: the values files

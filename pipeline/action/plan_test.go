@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/hubploy/hubploy/internal/gittest"
+	"github.com/hubploy/hubploy/internal/registrytest"
+	"github.com/hubploy/hubploy/pipeline/images"
 	"github.com/hubploy/hubploy/pipeline/inputerr"
 	"github.com/hubploy/hubploy/pipeline/plan"
 )
@@ -98,5 +100,51 @@ func TestPlanSharedValues(t *testing.T) {
 	res, err := (&Plan{Config: c, ChangedFiles: []string{"shared/values.yaml", "shared/other.yaml"}, Env: "staging"}).Run(context.Background())
 	if err != nil || !slices.Equal(planned(res), []string{"datahub/staging", "stat20/staging"}) || len(res.Unaffected) != 1 {
 		t.Errorf("%+v, %v", res, err)
+	}
+}
+
+// --check-registry: an image is built if and only if the registry lacks the tag its
+// folder makes, whatever the changed files say.
+func TestPlanAsksTheRegistry(t *testing.T) {
+	reg := registrytest.Serve(t, "", "")
+	c := config(t, nil)
+	rewrite(t, filepath.Join(c.Settings.RepoDir, "deployments/datahub/hubploy.yaml"), "registry.example.org", reg.Host)
+	c = config(t, func(s *Settings) { s.RepoDir = c.Settings.RepoDir })
+	h, err := c.hub("datahub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	imgs, err := images.ToBuild(h, "", "")
+	if err != nil || len(imgs) != 1 {
+		t.Fatalf("images: %v, %v", imgs, err)
+	}
+	run := func(changed ...string) *plan.Plan {
+		t.Helper()
+		res, err := (&Plan{Config: c, ChangedFiles: changed, Env: "staging", CheckRegistry: true}).Run(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	res := run("README.md")
+	if len(res.Builds) != 1 || res.Builds[0].Tag != imgs[0].Tag || res.Builds[0].Why != "tag "+imgs[0].Tag+" is not in the registry" || len(res.Present) != 0 {
+		t.Fatalf("absent tag, folder unchanged: %+v", res)
+	}
+	reg.Push(t, imgs[0].Ref())
+	res = run("deployments/datahub/image/Dockerfile")
+	if len(res.Builds) != 0 || len(res.Present) != 1 || !slices.Equal(res.Present[0].Files, []string{"deployments/datahub/image/Dockerfile"}) {
+		t.Fatalf("present tag, folder changed: %+v", res)
+	}
+	var text strings.Builder
+	res.WriteText(&text)
+	if !strings.Contains(text.String(), "in the registry already (1):") || !strings.Contains(text.String(), imgs[0].Ref()) {
+		t.Errorf("text:\n%s", text.String())
+	}
+
+	rewrite(t, filepath.Join(c.Settings.RepoDir, "deployments/datahub/hubploy.yaml"), reg.Host, "127.0.0.1:1")
+	c = config(t, func(s *Settings) { s.RepoDir = c.Settings.RepoDir })
+	if _, err := (&Plan{Config: c, ChangedFiles: []string{}, CheckRegistry: true}).Run(context.Background()); err == nil ||
+		!strings.Contains(err.Error(), "cannot ask the registry about 127.0.0.1:1/datahub/user-image:") {
+		t.Errorf("unreachable registry: %v", err)
 	}
 }

@@ -60,6 +60,9 @@ type Plan struct {
 	Changed []string `json:"changed"`
 	Deploys []Deploy `json:"deploys"`
 	Builds  []Build  `json:"builds"`
+	// Present are the images the registry was asked about that it has, with the tag
+	// their folder makes: nothing to build (see WithRegistry).
+	Present []Build `json:"present,omitempty"`
 	// Unaffected are the changed files no deploy or build depends on.
 	Unaffected []Unaffected `json:"unaffected"`
 }
@@ -77,6 +80,43 @@ type Build struct {
 	Image  string   `json:"image"`
 	Folder string   `json:"folder"`
 	Files  []string `json:"files"`
+	// Tag is the tag the folder makes, when the registry was asked about it.
+	Tag string `json:"tag,omitempty"`
+	// Why says why an image whose folder did not change is built.
+	Why string `json:"why,omitempty"`
+}
+
+// InRegistry is an image built from a folder, with the tag its folder makes and
+// whether the registry has that tag.
+type InRegistry struct {
+	Hub, Image, Folder, Tag string
+	Present                 bool
+}
+
+// WithRegistry makes the builds exact by asking the registry: content tags name a
+// folder's content, so an image needs building if and only if the registry lacks its
+// tag, whatever the changed files (a shallow clone, a build that failed last time). An
+// image the files planned whose tag is present moves to Present; one they did not plan
+// whose tag is absent is built, and says why.
+func (p *Plan) WithRegistry(imgs []InRegistry) {
+	planned := map[string]Build{}
+	for _, b := range p.Builds {
+		planned[b.Image] = b
+	}
+	p.Builds = []Build{}
+	for _, img := range imgs {
+		b, ok := planned[img.Image]
+		if !ok {
+			b = Build{Hub: img.Hub, Image: img.Image, Folder: img.Folder, Files: []string{}, Why: "tag " + img.Tag + " is not in the registry"}
+		}
+		b.Tag = img.Tag
+		if img.Present {
+			b.Why = "tag " + img.Tag + " is in the registry"
+			p.Present = append(p.Present, b)
+			continue
+		}
+		p.Builds = append(p.Builds, b)
+	}
 }
 
 // Unaffected is a changed file that changes nothing hubploy deploys, and why.

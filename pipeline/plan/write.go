@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"strings"
@@ -30,7 +31,13 @@ func (p *Plan) WriteText(w io.Writer) error {
 		fmt.Fprintf(tw, "build (%d):\n", len(p.Builds))
 	}
 	for _, bu := range p.Builds {
-		row(tw, bu.Image+" ("+bu.Folder+")", files(bu.Files, nil))
+		row(tw, bu.Image+" ("+bu.Folder+")", cmp.Or(bu.Why, files(bu.Files, nil)))
+	}
+	if len(p.Present) > 0 {
+		fmt.Fprintf(tw, "in the registry already (%d):\n", len(p.Present))
+	}
+	for _, bu := range p.Present {
+		row(tw, bu.Image+":"+bu.Tag, files(bu.Files, nil))
 	}
 	if len(p.Unaffected) > 0 {
 		fmt.Fprintf(tw, "unaffected (%d):\n", len(p.Unaffected))
@@ -72,8 +79,16 @@ func (p *Plan) WriteMarkdown(w io.Writer) error {
 	if len(p.Builds) > 0 {
 		b.WriteString("\n**Images to build**\n\n| image | folder | changed |\n|---|---|---|\n")
 		for _, bu := range p.Builds {
-			fmt.Fprintf(&b, "| %s | %s | %s |\n", code(bu.Image), code(bu.Folder), files(bu.Files, code))
+			fmt.Fprintf(&b, "| %s | %s | %s |\n", code(bu.Image), code(bu.Folder), cmp.Or(cell(bu.Why), files(bu.Files, code)))
 		}
+	}
+	if len(p.Present) > 0 {
+		b.WriteString("\n**In the registry already** (not built): ")
+		var refs []string
+		for _, bu := range p.Present {
+			refs = append(refs, code(bu.Image+":"+bu.Tag))
+		}
+		b.WriteString(strings.Join(refs, ", ") + "\n")
 	}
 	if len(p.Unaffected) > 0 {
 		fmt.Fprintf(&b, "\n<details><summary>%d changed file(s) that deploy nothing</summary>\n\n", len(p.Unaffected))
