@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -62,19 +63,29 @@ func clouds() *cloudapi.APIs {
 		Azure:  cloudapi.AzureAPI{Cloud: cloud.AzureCloud()}}
 }
 
-// deployStat20 deploys the example's stat20 hub (staging) with the cluster block given,
-// and the files under its secrets/ folder given (sops-encrypted), checks that the API
-// server took hubploy for principal, and returns the deploy's progress and result.
-func deployStat20(t *testing.T, clouds *cloudapi.APIs, principal, clusterBlock string, secretFiles map[string][]byte) (log string, res *deploy.Result) {
+// hubOnCloud is a hub of a copy of the example given the cluster block and the files
+// under its secrets/ folder (sops-encrypted), its staging release in a namespace of
+// its own, and its access, whose identity the API server must take for principal.
+type hubOnCloud struct {
+	name, principal, clusterBlock string
+	secretFiles                   map[string][]byte
+	clouds                        *cloudapi.APIs
+}
+
+// prepare writes h into the copy at root and prepares its release and access.
+func (h hubOnCloud) prepare(t *testing.T, root string) (*release.Release, *cluster.Access) {
 	t.Helper()
-	root := example.Copy(t)
-	recipient := example.Recipient(t)
-	hubDir := filepath.Join(root, "deployments", "stat20")
-	if err := os.WriteFile(filepath.Join(hubDir, "hubploy.yaml"), []byte(clusterBlock), 0o644); err != nil {
+	hubDir := filepath.Join(root, "deployments", h.name)
+	if _, err := os.Stat(hubDir); err != nil { // a hub more than the example has: stat20's twin
+		if err := os.CopyFS(hubDir, os.DirFS(filepath.Join(root, "deployments", "stat20"))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(hubDir, "hubploy.yaml"), []byte(h.clusterBlock), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for name, clear := range secretFiles {
-		if err := os.WriteFile(filepath.Join(hubDir, "secrets", name), sopstest.MustEncrypt(t, name, clear, recipient), 0o600); err != nil {
+	for name, clear := range h.secretFiles {
+		if err := os.WriteFile(filepath.Join(hubDir, "secrets", name), sopstest.MustEncrypt(t, name, clear, example.Recipient(t)), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -86,13 +97,13 @@ func deployStat20(t *testing.T, clouds *cloudapi.APIs, principal, clusterBlock s
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := r.Hub("stat20")
+	hub, err := r.Hub(h.name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ns := kube.NewNamespace(t)
 	dec := &secrets.Decrypter{AgeIdentities: []string{string(ageKey)}}
-	rel, err := release.Prepare(t.Context(), h, "staging", release.Options{
+	rel, err := release.Prepare(t.Context(), hub, "staging", release.Options{
 		Namespace: ns,
 		Decrypter: dec,
 		Charts:    &charts.Loader{CacheDir: t.TempDir(), Mirrors: map[string]string{example.Z2JHRepository: example.MirrorFolder()}},
@@ -100,7 +111,7 @@ func deployStat20(t *testing.T, clouds *cloudapi.APIs, principal, clusterBlock s
 	if err != nil {
 		t.Fatal(err)
 	}
-	access, err := cluster.ForHub(h, ns, dec, cluster.Options{Clouds: clouds})
+	access, err := cluster.ForHub(hub, ns, dec, cluster.Options{Clouds: h.clouds})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,25 +123,39 @@ func deployStat20(t *testing.T, clouds *cloudapi.APIs, principal, clusterBlock s
 	if err != nil {
 		t.Fatal(err)
 	}
-	if review.Status.UserInfo.Username != principal {
-		t.Errorf("the API server took hubploy for %q, want %q", review.Status.UserInfo.Username, principal)
+	if review.Status.UserInfo.Username != h.principal {
+		t.Errorf("%s: the API server took hubploy for %q, want %q", h.name, review.Status.UserInfo.Username, h.principal)
 	}
+	return rel, access
+}
+
+// deployed checks that the release of res is there, as the admin sees it.
+func deployed(t *testing.T, res *deploy.Result) {
+	t.Helper()
+	if res.Outcome != deploy.Deployed {
+		t.Fatalf("%s: outcome %s: %s", res.Hub, res.Outcome, res.Error)
+	}
+	if _, err := kube.Client().AppsV1().Deployments(res.Namespace).Get(t.Context(), "hub", metav1.GetOptions{}); err != nil {
+		t.Errorf("%s: the hub's Deployment: %v", res.Hub, err)
+	}
+}
+
+// deployStat20 deploys the example's stat20 hub (staging) with the cluster block given,
+// and the files under its secrets/ folder given (sops-encrypted), checks that the API
+// server took hubploy for principal, and returns the deploy's progress and result.
+func deployStat20(t *testing.T, clouds *cloudapi.APIs, principal, clusterBlock string, secretFiles map[string][]byte) (log string, res *deploy.Result) {
+	t.Helper()
+	rel, access := hubOnCloud{"stat20", principal, clusterBlock, secretFiles, clouds}.prepare(t, example.Copy(t))
 	var b strings.Builder
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	res, err = (&deploy.Upgrade{Access: access, Timeout: 90 * time.Second,
+	res, err := (&deploy.Upgrade{Access: access, Timeout: 90 * time.Second,
 		Progress: func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }}).Run(ctx, rel)
 	t.Log(b.String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Outcome != deploy.Deployed {
-		t.Fatalf("outcome %s", res.Outcome)
-	}
-	// The release is there, as the admin sees it.
-	if _, err := kube.Client().AppsV1().Deployments(ns).Get(t.Context(), "hub", metav1.GetOptions{}); err != nil {
-		t.Errorf("the hub's Deployment: %v", err)
-	}
+	deployed(t, res)
 	return b.String(), res
 }
 
@@ -238,4 +263,44 @@ func TestAKSEntraIDDefaultCredential(t *testing.T) {
 	}
 	log, res := deployStat20(t, c, appID, "cluster:\n  provider: azure\n  azure: {resource_group: hubs, cluster: entra}\n", nil)
 	noSecret(t, log+res.Error, authFile)
+}
+
+// Hubs on three clouds deploy at once, each with its own credentials, held in memory
+// apart from the others'.
+func TestHubsOnThreeCloudsAtOnce(t *testing.T) {
+	cloud.AddCluster("projects/hubploy-test/locations/us-east1/clusters/many", testCluster())
+	cloud.AddCluster(fakecloud.EKSName("us-east-1", "many"), testCluster())
+	cloud.AddCluster(fakecloud.AKSName(cloud.AzureSubscription(), "many", "many"), testCluster())
+	const account = "many@hubploy-test.iam.gserviceaccount.com"
+	googleKey := cloud.GoogleServiceAccountKey(t, account)
+	id, secret, arn := cloud.AWSUserKeys("many")
+	awsKeys := []byte("[default]\naws_access_key_id = " + id + "\naws_secret_access_key = " + secret + "\n")
+	authFile, _ := cloud.AzureServicePrincipal("many", "72f988bf-86f1-41af-91ab-2d7cd011db47")
+	root := example.Copy(t)
+	var jobs []deploy.Job
+	for _, h := range []hubOnCloud{
+		{"datahub", account, "cluster:\n  provider: gcloud\n  gcloud: {project: hubploy-test, zone: us-east1, cluster: many, service_key: gke-key.json}\n", map[string][]byte{"gke-key.json": googleKey}, clouds()},
+		{"stat20", arn, "cluster:\n  provider: aws\n  aws: {region: us-east-1, cluster: many, service_key: aws-eks-config.cfg}\n", map[string][]byte{"aws-eks-config.cfg": awsKeys}, clouds()},
+		{"stat30", fakecloud.AKSUser("many", "many"), "cluster:\n  provider: azure\n  azure: {resource_group: many, cluster: many, auth_file: azure-sp.json}\n", map[string][]byte{"azure-sp.json": authFile}, clouds()},
+	} {
+		rel, access := h.prepare(t, root)
+		jobs = append(jobs, deploy.Job{Release: rel, Access: access})
+	}
+	var mu sync.Mutex
+	var log strings.Builder
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	results := (&deploy.Many{Options: deploy.Upgrade{Timeout: 90 * time.Second}, Progress: func(job deploy.Job, format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(&log, job.Release.Name+": "+format+"\n", args...)
+	}}).Run(ctx, jobs)
+	t.Log(log.String())
+	for _, res := range results {
+		deployed(t, res)
+		noSecret(t, res.Error, nil)
+	}
+	for _, file := range [][]byte{googleKey, awsKeys, authFile} {
+		noSecret(t, log.String(), file)
+	}
 }
