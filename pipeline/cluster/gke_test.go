@@ -268,3 +268,24 @@ func TestGKEBadInput(t *testing.T) {
 		})
 	}
 }
+
+// Options.Server (a tunnel to the same API server) replaces the address the cloud
+// gives, and keeps its CA and tokens.
+func TestCloudServerOverride(t *testing.T) {
+	cloud := fakecloud.New(t)
+	api := newAPIServer(t)
+	cloud.AddCluster(gkeName, fakecloud.Cluster{Endpoint: "https://10.0.0.1", CA: certPEM(api.Server)})
+	opts, forHub := gkeHub(t, cloud.GoogleServiceAccountKey(t, "deployer@p.iam.gserviceaccount.com"))
+	opts.Clouds, opts.Server = gkeClouds(cloud), api.URL
+	a, err := forHub("ns")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := a.Getter.ToRESTConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc.Host != api.URL || !slicesContain(cloud.Tokens(), api.get(t, rc)) {
+		t.Errorf("host %q", rc.Host)
+	}
+}
