@@ -82,6 +82,8 @@ type Hubploy struct {
 	CheckTimeout string
 	// +private
 	CheckStartTimeout string
+	// +private
+	CheckAttemptTimeout string
 }
 
 func New(
@@ -438,9 +440,12 @@ func (m *Hubploy) WithCheck(
 	// How long the check user's server may take to start.
 	// +default="5m"
 	startTimeout string,
+	// How long one attempt may take, its cleanup aside (default: its steps' own bounds).
+	// +optional
+	attemptTimeout string,
 ) *Hubploy {
 	m.CheckURL, m.CheckToken, m.CheckHub, m.CheckHubName = url, token, hub, hubName
-	m.CheckUser, m.CheckAttempts, m.CheckTimeout, m.CheckStartTimeout = user, attempts, timeout, startTimeout
+	m.CheckUser, m.CheckAttempts, m.CheckTimeout, m.CheckStartTimeout, m.CheckAttemptTimeout = user, attempts, timeout, startTimeout, attemptTimeout
 	return m
 }
 
@@ -452,7 +457,7 @@ func (m *Hubploy) checkOptions(ctx context.Context) (opts action.CheckOptions, s
 	for _, d := range []struct {
 		arg, value string
 		to         *time.Duration
-	}{{"timeout", m.CheckTimeout, &opts.Timeout}, {"startTimeout", m.CheckStartTimeout, &opts.StartTimeout}} {
+	}{{"timeout", m.CheckTimeout, &opts.Timeout}, {"startTimeout", m.CheckStartTimeout, &opts.StartTimeout}, {"attemptTimeout", m.CheckAttemptTimeout, &opts.AttemptTimeout}} {
 		if d.value == "" {
 			continue
 		}

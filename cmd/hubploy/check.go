@@ -18,8 +18,8 @@ const checkTokenEnv = "HUBPLOY_CHECK_TOKEN"
 // checkFlags are the health check's options; prefix names them in deploy
 // (--check-timeout), where they sit beside the deploy's own.
 type checkFlags struct {
-	opts                  action.CheckOptions
-	timeout, startTimeout timeoutFlag
+	opts                                  action.CheckOptions
+	timeout, startTimeout, attemptTimeout timeoutFlag
 }
 
 func (cf *checkFlags) add(c *cobra.Command, prefix string) {
@@ -27,6 +27,7 @@ func (cf *checkFlags) add(c *cobra.Command, prefix string) {
 	cf.timeout, cf.startTimeout = timeoutFlag(30*time.Second), timeoutFlag(5*time.Minute)
 	f.Var(&cf.timeout, prefix+"timeout", "how long each request of the check may take")
 	f.Var(&cf.startTimeout, prefix+"start-timeout", "how long the check user's server may take to start (image pull, new node)")
+	f.Var(&cf.attemptTimeout, prefix+"attempt-timeout", "how long one attempt may take, its cleanup aside (0: only its steps' bounds)")
 	f.IntVar(&cf.opts.Attempts, prefix+"attempts", 3, "how many times the check runs before it fails (a refused token is not retried)")
 	f.StringVar(&cf.opts.User, prefix+"user", "", "the user whose server the check starts and deletes (default: deploy.check.user, or "+hubcheck.DefaultUser+")")
 }
@@ -34,7 +35,8 @@ func (cf *checkFlags) add(c *cobra.Command, prefix string) {
 // options are the flags' options, with the token from $HUBPLOY_CHECK_TOKEN if set.
 func (cf *checkFlags) options() action.CheckOptions {
 	o := cf.opts
-	o.Timeout, o.StartTimeout, o.Token = time.Duration(cf.timeout), time.Duration(cf.startTimeout), os.Getenv(checkTokenEnv)
+	o.Timeout, o.StartTimeout, o.AttemptTimeout = time.Duration(cf.timeout), time.Duration(cf.startTimeout), time.Duration(cf.attemptTimeout)
+	o.Token = os.Getenv(checkTokenEnv)
 	return o
 }
 

@@ -28,6 +28,8 @@ type CheckOptions struct {
 	Timeout, StartTimeout time.Duration
 	// Attempts is how many times the check runs before it fails; zero means 3.
 	Attempts int
+	// AttemptTimeout bounds each attempt (its cleanup aside); zero: its steps' bounds.
+	AttemptTimeout time.Duration
 	// Backoff is the wait before the second attempt, doubled for each next one.
 	Backoff time.Duration
 	// Client sends the requests (nil: a new one).
@@ -137,7 +139,7 @@ func (c *Config) runCheck(ctx context.Context, rel *release.Release, t *checkTar
 	}
 	hc := &hubcheck.Check{
 		URL: t.url, Token: t.token, User: t.user,
-		Timeout: opts.Timeout, StartTimeout: opts.StartTimeout, Attempts: opts.Attempts, Backoff: opts.Backoff, Client: opts.Client,
+		Timeout: opts.Timeout, StartTimeout: opts.StartTimeout, Attempts: opts.Attempts, AttemptTimeout: opts.AttemptTimeout, Backoff: opts.Backoff, Client: opts.Client,
 		Progress: func(step string, d time.Duration, err error) {
 			if err != nil {
 				progress("check: %s failed (%.1fs): %s", step, d.Seconds(), masker.String(err.Error()))

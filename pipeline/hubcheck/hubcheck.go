@@ -54,6 +54,9 @@ type Check struct {
 	// Attempts is how many times the whole check runs before it fails; zero
 	// means 3. A refused token or a wrong URL is not retried.
 	Attempts int
+	// AttemptTimeout bounds each attempt's steps up to the server's answer
+	// (the cleanup runs after it); zero leaves only the steps' own bounds.
+	AttemptTimeout time.Duration
 	// Backoff is the wait before the second attempt, doubled for each next
 	// one; zero means 5 s.
 	Backoff time.Duration
@@ -128,14 +131,15 @@ func cmp[T comparable](v, fallback T) T {
 
 // run is a check with its options resolved, for one attempt at a time.
 type run struct {
-	base         *url.URL
-	token        string
-	user         string
-	timeout      time.Duration
-	startTimeout time.Duration
-	stopTimeout  time.Duration
-	client       *http.Client
-	progress     func(string, time.Duration, error)
+	base           *url.URL
+	token          string
+	user           string
+	timeout        time.Duration
+	startTimeout   time.Duration
+	stopTimeout    time.Duration
+	attemptTimeout time.Duration
+	client         *http.Client
+	progress       func(string, time.Duration, error)
 
 	report  *Report
 	attempt int
@@ -156,14 +160,15 @@ func (c *Check) resolve() (*run, error) {
 		return nil, errors.New("hubcheck: no API token")
 	}
 	return &run{
-		base:         base,
-		token:        c.Token,
-		user:         cmp(c.User, DefaultUser),
-		timeout:      cmp(c.Timeout, 30*time.Second),
-		startTimeout: cmp(c.StartTimeout, 5*time.Minute),
-		stopTimeout:  cmp(c.StopTimeout, 5*time.Minute),
-		client:       cmp(c.Client, &http.Client{}),
-		progress:     c.Progress,
+		base:           base,
+		token:          c.Token,
+		user:           cmp(c.User, DefaultUser),
+		timeout:        cmp(c.Timeout, 30*time.Second),
+		startTimeout:   cmp(c.StartTimeout, 5*time.Minute),
+		stopTimeout:    cmp(c.StopTimeout, 5*time.Minute),
+		attemptTimeout: c.AttemptTimeout,
+		client:         cmp(c.Client, &http.Client{}),
+		progress:       c.Progress,
 	}, nil
 }
 
@@ -171,6 +176,11 @@ func (c *Check) resolve() (*run, error) {
 // stopped and the user deleted whatever failed, and even when ctx ends: a
 // check must not leave a server running.
 func (r *run) runAttempt(ctx context.Context) (err error) {
+	if r.attemptTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, r.attemptTimeout, errAttemptTimeout)
+		defer cancel()
+	}
 	if err := r.step(ctx, StepHealth, r.timeout, r.health); err != nil {
 		return err
 	}
@@ -205,7 +215,11 @@ func (r *run) step(ctx context.Context, name string, timeout time.Duration, do f
 	defer cancel()
 	began := time.Now()
 	err := do(ctx)
-	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	switch {
+	case err == nil:
+	case errors.Is(context.Cause(ctx), errAttemptTimeout):
+		err = fmt.Errorf("%w (the attempt's timeout is %s)", err, r.attemptTimeout)
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		err = fmt.Errorf("%w (the step's timeout is %s)", err, timeout)
 	}
 	d := time.Since(began)
@@ -228,6 +242,9 @@ func (r *run) step(ctx context.Context, name string, timeout time.Duration, do f
 func (r *run) redact(s string) string {
 	return strings.ReplaceAll(s, r.token, "[token]")
 }
+
+// errAttemptTimeout ends an attempt that took longer than AttemptTimeout.
+var errAttemptTimeout = errors.New("the attempt's timeout")
 
 // stepError is a step's failure; permanent ones (a refused token, a wrong
 // URL) are not retried.

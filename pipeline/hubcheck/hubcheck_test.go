@@ -149,6 +149,23 @@ func TestServerNeverReady(t *testing.T) {
 	}
 }
 
+func TestAttemptTimeout(t *testing.T) {
+	t.Parallel()
+	// The start's own bound is a minute; the attempt's, 2 s, ends it first, and the
+	// cleanup still runs.
+	hub := hubtest.Start(t, hubtest.Options{SpawnerCmd: []string{"/bin/sleep", "600"}, HTTPTimeout: 5 * time.Second})
+	report, err, _ := run(t, &hubcheck.Check{URL: hub.URL(), Token: hub.Token(), Attempts: 1, StartTimeout: time.Minute, StopTimeout: 10 * time.Second, AttemptTimeout: 2 * time.Second})
+	if err == nil || !strings.Contains(err.Error(), "hubcheck: start (attempt 1)") || !strings.Contains(err.Error(), "(the attempt's timeout is 2s)") {
+		t.Fatalf("error %v, want the start step ended by the attempt's 2s", err)
+	}
+	if s := findStep(t, report, 1, hubcheck.StepDelete); !s.OK {
+		t.Errorf("the cleanup did not run to its end: %+v", s)
+	}
+	if !userGone(t, hub) {
+		t.Error("the check user is still there")
+	}
+}
+
 func TestWrongToken(t *testing.T) {
 	t.Parallel()
 	hub := hubtest.Start(t, hubtest.Options{})

@@ -54,7 +54,7 @@ func TestCheck(t *testing.T) {
 	example.AddCheckService(t, e.Repo, "datahub", "staging", hubtest.ServiceName, token)
 
 	// Token from the hub's sops secrets; text, then JSON.
-	code, out, errOut := e.Run("check", "datahub", "staging", "--url", hub.URL())
+	code, out, errOut := e.Run("check", "datahub", "staging", "--url", hub.URL(), "--attempt-timeout", "2m")
 	if code != 0 || !strings.Contains(out, "datahub/staging at "+hub.URL()+" (JupyterHub 3.") || !strings.Contains(out, "start   ok") ||
 		!strings.Contains(errOut, "check: server ok") || !strings.Contains(errOut, "token from the values (hub.services.hub-health.apiToken)") {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
