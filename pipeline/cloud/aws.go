@@ -65,8 +65,8 @@ const AWSKeysHint = "write creds.aws_access_key_id and creds.aws_secret_access_k
 const SessionName = "hubploy-cluster-auth"
 
 // AWSConfig is the AWS configuration of a hub's credentials: its own keys, else
-// roleARN assumed with the default chain. The process's AWS settings reach only the
-// latter.
+// roleARN assumed with the default chain, else the default chain itself (a registry
+// block with neither). The process's AWS settings reach only the latter two.
 func (c *APIs) AWSConfig(ctx context.Context, site Site, region string, keys aws.CredentialsProvider, roleARN string) (aws.Config, error) {
 	if keys != nil {
 		return aws.Config{Region: region, Credentials: keys, HTTPClient: c.Client()}, nil
@@ -79,11 +79,14 @@ func (c *APIs) AWSConfig(ctx context.Context, site Site, region string, keys aws
 	}
 	cfg, err := load(ctx, region)
 	if err != nil {
-		return aws.Config{}, &inputerr.Error{File: site.File, Key: site.Key + ".role_arn", Msg: "cannot be assumed: the default AWS credentials do not load: " + site.Masker.Error(err).Error(),
+		return aws.Config{}, &inputerr.Error{File: site.File, Key: site.Key, Msg: "the default AWS credentials do not load: " + site.Masker.Error(err).Error(),
 			Hint: "fix the AWS environment (AWS_PROFILE, AWS_WEB_IDENTITY_TOKEN_FILE, ~/.aws), or set service_key instead"}
 	}
 	cfg.Region = region
 	cfg.HTTPClient = c.Client()
+	if roleARN == "" {
+		return cfg, nil
+	}
 	cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(c.STS(cfg), roleARN,
 		func(o *stscreds.AssumeRoleOptions) { o.RoleSessionName = SessionName }))
 	return cfg, nil

@@ -33,7 +33,7 @@ type ECR struct {
 	apis    *cloud.APIs
 	site    cloud.Site
 	region  string
-	keys    aws.CredentialsProvider // nil: roleARN assumed with the default chain
+	keys    aws.CredentialsProvider // nil: the default chain, roleARN assumed with it if set
 	roleARN string
 
 	mu     sync.Mutex
@@ -41,7 +41,8 @@ type ECR struct {
 	expiry time.Time
 }
 
-// NewECR is the authenticator of site's credentials (keys, else roleARN) for region.
+// NewECR is the authenticator of site's credentials for region: keys, else roleARN
+// assumed with the default chain, else the default chain itself.
 func NewECR(apis *cloud.APIs, site cloud.Site, region string, keys aws.CredentialsProvider, roleARN string) *ECR {
 	return &ECR{apis: apis, site: site, region: region, keys: keys, roleARN: roleARN}
 }

@@ -71,6 +71,18 @@ func TestECRRole(t *testing.T) {
 	}
 }
 
+// Neither keys nor a role: the default credentials themselves (a web identity in CI).
+func TestECRDefaultCredentials(t *testing.T) {
+	fake, apis, ref := ecrFixture(t)
+	id, secret, _ := fake.AWSUserKeys("ci")
+	apis.AWS.DefaultConfig = func(ctx context.Context, region string) (aws.Config, error) {
+		return aws.Config{Region: region, Credentials: credentials.NewStaticCredentialsProvider(id, secret, "")}, nil
+	}
+	if _, err := remote.Head(ref, remote.WithAuth(registry.NewECR(apis, site("the default AWS credentials"), "us-west-2", nil, ""))); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestECRErrors(t *testing.T) {
 	const prefix = `deployments/h/hubploy.yaml: key "images.registry.aws": `
 	for _, tc := range []struct {
