@@ -317,7 +317,7 @@ func TestValidateFlagsWhatStopsADeploy(t *testing.T) {
 		"deployments/datahub/secrets/kubeconfig.yaml: cannot read",
 		"hubploy builds images from Dockerfiles only",
 		"'singleusr' not allowed",
-		`provider "gcloud" cannot be used to deploy yet`,
+		"deployments/stat20/secrets/key.json: cannot read: it does not exist",
 		"validated 2 hub environment(s): 0 ok, 2 failed",
 	} {
 		if !strings.Contains(out, want) {
