@@ -31,10 +31,11 @@ const (
 )
 
 // eksCluster is an EKS cluster reached with the keys of a sops file (service_key: v1.2's
-// YAML or 0.3's credentials file) or by assuming role_arn with the default credentials.
+// YAML or 0.3's credentials file), by assuming role_arn with the default credentials,
+// or, with neither, with the default credentials themselves (a web identity in CI).
 type eksCluster struct {
 	cluster, region, roleARN string
-	keyFile                  string // "" with role_arn
+	keyFile                  string // "" with role_arn or the default credentials
 	keys                     aws.CredentialsProvider
 	site                     cloud.Site
 	clouds                   *cloud.APIs
@@ -48,7 +49,10 @@ func newEKS(h *repo.Hub, dec *secrets.Decrypter, clouds *cloud.APIs) (cloudProvi
 		}
 	}
 	e := &eksCluster{cluster: b.Cluster, region: b.Region, roleARN: b.RoleARN, clouds: clouds,
-		site: cloud.Site{File: h.Config.File, Key: eksKey, Who: "the role " + b.RoleARN, Masker: mask.New(nil)}}
+		site: cloud.Site{File: h.Config.File, Key: eksKey, Who: "the default AWS credentials", Masker: mask.New(nil)}}
+	if b.RoleARN != "" {
+		e.site.Who = "the role " + b.RoleARN
+	}
 	if b.ServiceKey == "" {
 		return e, []byte(b.RoleARN), nil
 	}
@@ -68,10 +72,13 @@ func newEKS(h *repo.Hub, dec *secrets.Decrypter, clouds *cloud.APIs) (cloudProvi
 
 func (e *eksCluster) describe() (string, string) {
 	name := "EKS cluster " + e.cluster + " in " + e.region
-	if e.keyFile != "" {
+	switch {
+	case e.keyFile != "":
 		return name, e.keyFile
+	case e.roleARN != "":
+		return name, "role " + e.roleARN + " assumed with the default AWS credentials"
 	}
-	return name, "role " + e.roleARN + " assumed with the default AWS credentials"
+	return name, "the default AWS credentials"
 }
 
 func (e *eksCluster) resolve(ctx context.Context) (*rest.Config, error) {

@@ -93,30 +93,46 @@ func TestEKSKeys(t *testing.T) {
 }
 
 // role_arn: the role is assumed with the default credentials, and the token is the
-// role's session's.
-func TestEKSRole(t *testing.T) {
-	cloud := fakecloud.New(t)
-	api := newAPIServer(t)
-	cloud.AddCluster(fakecloud.EKSName(eksRegion, "c"), api.cluster())
-	id, secret, _ := cloud.AWSUserKeys("ci")
-	role := cloud.AWSRole("deployer")
-	clouds := awsClouds(cloud)
-	clouds.AWS.DefaultConfig = func(ctx context.Context, region string) (aws.Config, error) {
-		return aws.Config{Region: region, Credentials: credentials.NewStaticCredentialsProvider(id, secret, "")}, nil
-	}
-	a, err := eksHub(t, "role_arn: "+role, nil)(clouds)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a.Source != "role "+role+" assumed with the default AWS credentials" {
-		t.Errorf("source %q", a.Source)
-	}
-	rc, err := a.Getter.ToRESTConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := cloud.Principal(api.get(t, rc)), fakecloud.AssumedRoleARN(role, "hubploy-cluster-auth"); got != want {
-		t.Errorf("the token stands for %q, want %q", got, want)
+// role's session's. Neither role_arn nor service_key: the default credentials
+// themselves (a web identity in CI).
+func TestEKSDefaultCredentials(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		role   bool
+		source string
+	}{
+		{"role", true, "role arn:aws:iam::111122223333:role/deployer assumed with the default AWS credentials"},
+		{"default chain", false, "the default AWS credentials"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cloud := fakecloud.New(t)
+			api := newAPIServer(t)
+			cloud.AddCluster(fakecloud.EKSName(eksRegion, "c"), api.cluster())
+			id, secret, want := cloud.AWSUserKeys("ci")
+			clouds := awsClouds(cloud)
+			clouds.AWS.DefaultConfig = func(ctx context.Context, region string) (aws.Config, error) {
+				return aws.Config{Region: region, Credentials: credentials.NewStaticCredentialsProvider(id, secret, "")}, nil
+			}
+			block := ""
+			if tc.role {
+				role := cloud.AWSRole("deployer")
+				block, want = "role_arn: "+role, fakecloud.AssumedRoleARN(role, "hubploy-cluster-auth")
+			}
+			a, err := eksHub(t, block, nil)(clouds)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.Source != tc.source {
+				t.Errorf("source %q", a.Source)
+			}
+			rc, err := a.Getter.ToRESTConfig()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cloud.Principal(api.get(t, rc)); got != want {
+				t.Errorf("the token stands for %q, want %q", got, want)
+			}
+		})
 	}
 }
 

@@ -336,7 +336,7 @@ func (c *Config) check() error {
 				return err
 			}
 			if r.AWS != nil && r.AWS.ServiceKey != "" && r.AWS.RoleARN != "" {
-				return c.errorf("images.registry.aws", "keep one", "both service_key and role_arn are set")
+				return c.errorf("images.registry.aws", "keep one, or neither for the default AWS credentials", "both service_key and role_arn are set")
 			}
 			if r.DockerConfig != nil && r.DockerConfig.Filename == "" {
 				return c.errorf("images.registry.dockerconfig.filename", "name the docker config file under the hub's secrets/ folder", "is empty")
@@ -353,8 +353,9 @@ func (c *Config) check() error {
 		if err := c.checkProvider("cluster", cl.Provider, set); err != nil {
 			return err
 		}
-		if a := cl.AWS; a != nil && (a.ServiceKey == "") == (a.RoleARN == "") {
-			return c.errorf("cluster.aws", "hubploy needs exactly one way to log in", "set exactly one of service_key and role_arn")
+		// Neither is the default credential chain (a web identity in CI).
+		if a := cl.AWS; a != nil && a.ServiceKey != "" && a.RoleARN != "" {
+			return c.errorf("cluster.aws", "keep one, or neither for the default AWS credentials", "both service_key and role_arn are set")
 		}
 		if k := cl.Kubeconfig; k != nil && k.Filename == "" {
 			return c.errorf("cluster.kubeconfig.filename", "name the kubeconfig file under the hub's secrets/ folder", "is empty")

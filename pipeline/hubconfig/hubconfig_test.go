@@ -132,7 +132,8 @@ func TestParseErrors(t *testing.T) {
 		{"empty image name", "images:\n  images:\n  - name: ''\n", `d/hubploy.yaml: key "images.images[0].name": is empty`},
 		{"unknown provider", "cluster:\n  provider: gcloudd\n", `d/hubploy.yaml: key "cluster.provider": unknown provider "gcloudd" (did you mean "gcloud"?)`},
 		{"provider without block", "cluster:\n  provider: kubeconfig\n", `d/hubploy.yaml: key "cluster.kubeconfig": provider is "kubeconfig" but there is no kubeconfig block`},
-		{"aws both keys", "cluster:\n  provider: aws\n  aws: {service_key: a, role_arn: b, cluster: c}\n", `d/hubploy.yaml: key "cluster.aws": set exactly one of service_key and role_arn`},
+		{"aws both keys", "cluster:\n  provider: aws\n  aws: {service_key: a, role_arn: b, cluster: c}\n", `d/hubploy.yaml: key "cluster.aws": both service_key and role_arn are set (keep one, or neither for the default AWS credentials)`},
+		{"aws registry both keys", "images:\n  registry:\n    provider: aws\n    aws: {service_key: a, role_arn: b}\n", `d/hubploy.yaml: key "images.registry.aws": both service_key and role_arn are set (keep one, or neither for the default AWS credentials)`},
 		{"both image forms", "images:\n  image_name: a\n  images: [{name: b}]\n", `d/hubploy.yaml: key "images": both images.image_name and images.images are set`},
 		{"malformed", "images: [\n", "d/hubploy.yaml:1: "},
 		{"unknown tag strategy", "images:\n  images:\n  - {name: r.example/a, tag_strategy: git-comit}\n", `d/hubploy.yaml: key "images.images[0].tag_strategy": unknown tag strategy "git-comit" (did you mean "git-commit"? use content or git-commit)`},
@@ -170,6 +171,16 @@ func TestParseErrors(t *testing.T) {
 				t.Fatalf("an error of %d bytes is no line to read", len(err.Error()))
 			}
 		})
+	}
+}
+
+// An aws block with neither service_key nor role_arn logs in with the default chain
+// (a web identity in CI): no error.
+func TestAWSDefaultCredentials(t *testing.T) {
+	doc := "images:\n  image_name: r.example/a\n  registry:\n    provider: aws\n    aws: {account_id: '111122223333', region: us-west-2}\n" +
+		"cluster:\n  provider: aws\n  aws: {cluster: c, region: us-west-2}\n"
+	if _, err := Parse("d/hubploy.yaml", []byte(doc)); err != nil {
+		t.Fatal(err)
 	}
 }
 
