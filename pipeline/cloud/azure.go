@@ -27,6 +27,24 @@ func (c *APIs) AzureOptions() azcore.ClientOptions {
 // (clientId, tenantId, clientSecret, subscriptionId); subscription is "" when the file
 // names none. ok is false when the file holds no service principal.
 func (c *APIs) AzurePrincipal(data []byte) (credential azcore.TokenCredential, subscription string, ok bool, err error) {
+	tenant, client, secret, subscription := azurePrincipal(data)
+	if tenant == "" || client == "" || secret == "" {
+		return nil, "", false, nil
+	}
+	opts := &azidentity.ClientSecretCredentialOptions{ClientOptions: c.AzureOptions()}
+	opts.DisableInstanceDiscovery = c.Azure.Cloud.ActiveDirectoryAuthorityHost != "" // a sovereign or test authority is not Microsoft's to discover
+	credential, err = azidentity.NewClientSecretCredential(tenant, client, secret, opts)
+	return credential, subscription, true, err
+}
+
+// AzurePrincipalSecret is the secret of a service principal file, for a masker.
+func AzurePrincipalSecret(data []byte) string {
+	_, _, secret, _ := azurePrincipal(data)
+	return secret
+}
+
+// azurePrincipal reads a service principal file in either form.
+func azurePrincipal(data []byte) (tenant, client, secret, subscription string) {
 	var auth struct {
 		AppID          string `yaml:"appId"`
 		Tenant         string `yaml:"tenant"`
@@ -37,14 +55,7 @@ func (c *APIs) AzurePrincipal(data []byte) (credential azcore.TokenCredential, s
 		SubscriptionID string `yaml:"subscriptionId"`
 	}
 	yaml.Unmarshal(data, &auth) // a file that is no YAML holds no service principal
-	tenant, client, secret := cmp.Or(auth.Tenant, auth.TenantID), cmp.Or(auth.AppID, auth.ClientID), cmp.Or(auth.Password, auth.ClientSecret)
-	if tenant == "" || client == "" || secret == "" {
-		return nil, "", false, nil
-	}
-	opts := &azidentity.ClientSecretCredentialOptions{ClientOptions: c.AzureOptions()}
-	opts.DisableInstanceDiscovery = c.Azure.Cloud.ActiveDirectoryAuthorityHost != "" // a sovereign or test authority is not Microsoft's to discover
-	credential, err = azidentity.NewClientSecretCredential(tenant, client, secret, opts)
-	return credential, auth.SubscriptionID, true, err
+	return cmp.Or(auth.Tenant, auth.TenantID), cmp.Or(auth.AppID, auth.ClientID), cmp.Or(auth.Password, auth.ClientSecret), auth.SubscriptionID
 }
 
 // AzurePrincipalHint says what a service principal file holds.

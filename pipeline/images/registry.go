@@ -3,14 +3,18 @@ package images
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/docker/cli/cli/config"
 	"github.com/docker/cli/cli/config/configfile"
@@ -20,7 +24,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
+	"github.com/hubploy/hubploy/pipeline/cloud"
+	"github.com/hubploy/hubploy/pipeline/cloud/registry"
 	"github.com/hubploy/hubploy/pipeline/inputerr"
+	"github.com/hubploy/hubploy/pipeline/mask"
 	"github.com/hubploy/hubploy/pipeline/repo"
 	"github.com/hubploy/hubploy/pipeline/secrets"
 )
@@ -28,21 +35,31 @@ import (
 // Keychain gives the credentials for the hub's registries, first match wins:
 //
 //  1. hubploy.yaml's images.registry block: a docker config file (dockerconfig), a
-//     service account key (gcloud) or a service principal (azure), each under the
-//     hub's secrets/ folder, sops-encrypted or not, decrypted in memory only;
+//     service account key (gcloud), AWS keys, an assumed role or the default AWS
+//     credentials for ECR (aws: GetAuthorizationToken), a service principal or the
+//     default Azure credential for ACR (azure: an Entra token exchanged at the
+//     registry's /oauth2/exchange); files under the hub's secrets/ folder,
+//     sops-encrypted or not, decrypted in memory only;
 //  2. the docker config files (DOCKER_CONFIG, ~/.docker/config.json, podman's
 //     auth.json), with their credential helpers;
 //  3. Google's application default credentials, for gcr.io and *.pkg.dev.
 //
-// The aws provider has no in-process login: ECR is reached through the docker config
-// (credHelpers with ecr-login), as hubploy 0.3 set it up.
+// The clouds are asked only when a registry is, with the real clouds' APIs.
 func Keychain(h *repo.Hub, dec *secrets.Decrypter) (authn.Keychain, error) {
+	return KeychainWith(h, dec, nil)
+}
+
+// KeychainWith is Keychain reaching the clouds through clouds; nil: the real ones.
+func KeychainWith(h *repo.Hub, dec *secrets.Decrypter, clouds *cloud.APIs) (authn.Keychain, error) {
 	if dec == nil {
 		dec = &secrets.Decrypter{}
 	}
+	if clouds == nil {
+		clouds = &cloud.APIs{}
+	}
 	var kcs []authn.Keychain
 	if h.Config.Images != nil && h.Config.Images.Registry != nil {
-		kc, err := registryKeychain(h, dec)
+		kc, err := registryKeychain(h, dec, clouds)
 		if err != nil {
 			return nil, err
 		}
@@ -53,7 +70,7 @@ func Keychain(h *repo.Hub, dec *secrets.Decrypter) (authn.Keychain, error) {
 	return authn.NewMultiKeychain(append(kcs, authn.DefaultKeychain, &googleKeychain{})...), nil
 }
 
-func registryKeychain(h *repo.Hub, dec *secrets.Decrypter) (authn.Keychain, error) {
+func registryKeychain(h *repo.Hub, dec *secrets.Decrypter, clouds *cloud.APIs) (authn.Keychain, error) {
 	r := h.Config.Images.Registry
 	read := func(file string) ([]byte, string, error) {
 		path := h.Path("secrets", file)
@@ -82,26 +99,116 @@ func registryKeychain(h *repo.Hub, dec *secrets.Decrypter) (authn.Keychain, erro
 			return nil, err
 		}
 		return hostKeychain{match: isGoogle, auth: google.NewJSONKeyAuthenticator(string(data))}, nil
+	case "aws":
+		const key = "images.registry.aws"
+		a := r.AWS
+		k := &ecrKeychain{clouds: clouds, roleARN: a.RoleARN, byRegion: map[string]*registry.ECR{},
+			site: cloud.Site{File: h.Config.File, Key: key, Who: "the default AWS credentials", Masker: mask.New(nil)}}
+		switch {
+		case a.ServiceKey != "":
+			data, display, err := read(a.ServiceKey)
+			if err != nil {
+				return nil, err
+			}
+			keys, secrets, ok := cloud.AWSKeys(data)
+			if !ok {
+				return nil, &inputerr.Error{File: display, Msg: "holds no AWS access key",
+					Hint: fmt.Sprintf("key %q in %s names it; %s", key+".service_key", h.Config.File, cloud.AWSKeysHint)}
+			}
+			k.keys, k.site.Who, k.site.Masker = keys, "the keys of "+display, mask.New(secrets)
+		case a.RoleARN != "":
+			k.site.Who = "the role " + a.RoleARN
+		}
+		return k, nil
 	case "azure":
+		const key = "images.registry.azure"
 		a := r.Azure
-		if a.AuthFile == "" || a.Registry == "" {
-			return nil, &inputerr.Error{File: h.Config.File, Key: "images.registry.azure", Msg: "needs registry and auth_file",
-				Hint: "name the container registry and the service principal file (appId, password) under the hub's secrets/"}
+		if a.Registry == "" {
+			return nil, &inputerr.Error{File: h.Config.File, Key: key + ".registry", Msg: "is missing",
+				Hint: "name the container registry (myregistry for myregistry.azurecr.io)"}
 		}
-		data, display, err := read(a.AuthFile)
-		if err != nil {
-			return nil, err
+		site := cloud.Site{File: h.Config.File, Key: key, Who: "the default Azure credential", Masker: mask.New(nil)}
+		var credential azcore.TokenCredential
+		if a.AuthFile == "" {
+			var err error
+			if credential, err = clouds.AzureDefault(); err != nil {
+				return nil, &inputerr.Error{File: h.Config.File, Key: key, Msg: "has no auth_file, and no default Azure credential was found: " + err.Error(), Hint: cloud.AzureDefaultHint}
+			}
+		} else {
+			data, display, err := read(a.AuthFile)
+			if err != nil {
+				return nil, err
+			}
+			site.Who, site.Masker = "the service principal of "+display, mask.New([]string{cloud.AzurePrincipalSecret(data)})
+			var ok bool
+			credential, _, ok, err = clouds.AzurePrincipal(data)
+			if !ok {
+				return nil, &inputerr.Error{File: display, Msg: "holds no service principal (appId, tenant and password)",
+					Hint: fmt.Sprintf("key %q in %s names it; %s", key+".auth_file", h.Config.File, cloud.AzurePrincipalHint)}
+			}
+			if err != nil {
+				return nil, &inputerr.Error{File: display, Msg: "is not a usable service principal: " + site.Masker.Error(err).Error()}
+			}
 		}
-		// A service principal logs in to its container registry with appId and password
-		// as username and password, which is what `az acr login` did for 0.3.
-		var sp struct{ AppID, Password string }
-		if json.Unmarshal(data, &sp) != nil || sp.AppID == "" || sp.Password == "" {
-			return nil, &inputerr.Error{File: display, Msg: "is not a service principal file with appId and password", Hint: "write the JSON that `az ad sp create-for-rbac` prints"}
-		}
-		host := a.Registry + ".azurecr.io"
-		return hostKeychain{match: func(h string) bool { return h == host }, auth: &authn.Basic{Username: sp.AppID, Password: sp.Password}}, nil
+		return &acrKeychain{clouds: clouds, site: site, credential: credential, registry: a.Registry, byHost: map[string]*registry.ACR{}}, nil
 	}
 	return nil, nil
+}
+
+// ecrHost matches the hosts of ECR registries (as amazon-ecr-credential-helper does):
+// account, region, and the partition's domain.
+var ecrHost = regexp.MustCompile(`^[0-9]{12}\.dkr[.-]ecr(?:-fips)?\.([a-z0-9][a-z0-9-]*)\.(?:amazonaws\.com(?:\.cn)?|sc2s\.sgov\.gov|c2s\.ic\.gov)$`)
+
+// ecrKeychain logs in to the ECR registries of any account and region with a hub's
+// AWS credentials: an ECR password opens every registry the identity may read in its
+// region, so there is one login per region, made when a registry is first asked.
+type ecrKeychain struct {
+	clouds  *cloud.APIs
+	site    cloud.Site
+	keys    aws.CredentialsProvider // nil: the default chain, roleARN assumed with it if set
+	roleARN string
+
+	mu       sync.Mutex
+	byRegion map[string]*registry.ECR
+}
+
+func (k *ecrKeychain) Resolve(target authn.Resource) (authn.Authenticator, error) {
+	m := ecrHost.FindStringSubmatch(target.RegistryStr())
+	if m == nil {
+		return authn.Anonymous, nil
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.byRegion[m[1]] == nil {
+		k.byRegion[m[1]] = registry.NewECR(k.clouds, k.site, m[1], k.keys, k.roleARN)
+	}
+	return k.byRegion[m[1]], nil
+}
+
+// acrKeychain logs in to one Azure container registry, under its login server in any
+// Azure cloud (myregistry.azurecr.io, .azurecr.cn, .azurecr.us).
+type acrKeychain struct {
+	clouds     *cloud.APIs
+	site       cloud.Site
+	credential azcore.TokenCredential
+	registry   string
+
+	mu     sync.Mutex
+	byHost map[string]*registry.ACR // by login server
+}
+
+func (k *acrKeychain) Resolve(target authn.Resource) (authn.Authenticator, error) {
+	host := target.RegistryStr()
+	name, domain, _ := strings.Cut(host, ".")
+	if !strings.EqualFold(name, k.registry) || !slices.Contains([]string{"azurecr.io", "azurecr.cn", "azurecr.us"}, domain) {
+		return authn.Anonymous, nil
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.byHost[host] == nil {
+		k.byHost[host] = registry.NewACR(k.clouds, k.site, host, k.credential)
+	}
+	return k.byHost[host], nil
 }
 
 // configKeychain finds credentials in a docker config file, as authn.DefaultKeychain
@@ -203,6 +310,10 @@ func exists(ctx context.Context, img Image, kc authn.Keychain, opts []remote.Opt
 		return true, nil
 	}
 	host := ref.RegistryStr()
+	var already *inputerr.Error
+	if errors.As(err, &already) {
+		return false, already // a cloud registry's login, which names the block
+	}
 	var terr *transport.Error
 	var opErr *net.OpError
 	var dnsErr *net.DNSError

@@ -180,8 +180,8 @@ func TestCheckBuild(t *testing.T) {
 	}
 }
 
-// The cloud providers' credentials are given to their registries only, from files
-// decrypted in memory; nothing here reaches a network.
+// A service key is given to Google's registries only, from a file decrypted in memory;
+// nothing here reaches a network (cloud_test.go: ECR and ACR).
 func TestKeychainProviders(t *testing.T) {
 	isolate(t)
 	auth := func(t *testing.T, h *repo.Hub, image string) *authn.AuthConfig {
@@ -206,19 +206,6 @@ func TestKeychainProviders(t *testing.T) {
 		t.Errorf("the service key went to another registry: %+v", a)
 	}
 
-	az := hub(t, "images:\n  image_name: myacr.azurecr.io/img\n  registry:\n    provider: azure\n    azure: {registry: myacr, auth_file: sp.json}\n", "")
-	write(t, az.Path("secrets", "sp.json"), `{"appId": "app-id", "password": "sp-pass", "tenant": "t"}`)
-	if a := auth(t, az, "myacr.azurecr.io/img"); a.Username != "app-id" || a.Password != "sp-pass" {
-		t.Errorf("azure: %+v", a)
-	}
-	if a := auth(t, az, "otheracr.azurecr.io/img"); *a != (authn.AuthConfig{}) {
-		t.Errorf("the service principal went to another registry: %+v", a)
-	}
-	write(t, az.Path("secrets", "sp.json"), `{"appId": "app-id"}`)
-	if _, err := images.Keychain(az, &secrets.Decrypter{AllowUnencrypted: true}); err == nil ||
-		err.Error() != "deployments/datahub/secrets/sp.json: is not a service principal file with appId and password (write the JSON that `az ad sp create-for-rbac` prints)" {
-		t.Errorf("bad service principal file: %v", err)
-	}
 	os.Remove(g.Path("secrets", "gcr-key.json"))
 	if _, err := images.Keychain(g, nil); err == nil || !strings.HasPrefix(err.Error(), "deployments/datahub/secrets/gcr-key.json: cannot read") {
 		t.Errorf("missing service key: %v", err)
