@@ -69,7 +69,14 @@ const SessionName = "hubploy-cluster-auth"
 // block with neither). The process's AWS settings reach only the latter two.
 func (c *APIs) AWSConfig(ctx context.Context, site Site, region string, keys aws.CredentialsProvider, roleARN string) (aws.Config, error) {
 	if keys != nil {
-		return aws.Config{Region: region, Credentials: keys, HTTPClient: c.Client()}, nil
+		// The environment's endpoints (AWS_ENDPOINT_URL…), as the SDK's clients find
+		// them in a loaded configuration; not the shared files, whose profile is not
+		// the hub's.
+		env, err := config.NewEnvConfig()
+		if err != nil {
+			return aws.Config{}, site.inputError("the AWS environment variables do not parse: "+site.Masker.Error(err).Error(), "fix AWS_ENDPOINT_URL and the other AWS_ variables")
+		}
+		return aws.Config{Region: region, Credentials: keys, HTTPClient: c.Client(), BaseEndpoint: baseEndpoint(env), ConfigSources: []any{env}}, nil
 	}
 	load := c.AWS.DefaultConfig
 	if load == nil {
@@ -90,6 +97,14 @@ func (c *APIs) AWSConfig(ctx context.Context, site Site, region string, keys aws
 	cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(c.STS(cfg), roleARN,
 		func(o *stscreds.AssumeRoleOptions) { o.RoleSessionName = SessionName }))
 	return cfg, nil
+}
+
+// baseEndpoint is AWS_ENDPOINT_URL, as config.LoadDefaultConfig takes it.
+func baseEndpoint(env config.EnvConfig) *string {
+	if env.BaseEndpoint == "" || aws.ToBool(env.IgnoreConfiguredEndpoints) {
+		return nil
+	}
+	return aws.String(env.BaseEndpoint)
 }
 
 // STS is an STS client of cfg.

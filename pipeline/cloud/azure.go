@@ -31,11 +31,15 @@ func (c *APIs) AzurePrincipal(data []byte) (credential azcore.TokenCredential, s
 	if tenant == "" || client == "" || secret == "" {
 		return nil, "", false, nil
 	}
-	opts := &azidentity.ClientSecretCredentialOptions{ClientOptions: c.AzureOptions()}
-	opts.DisableInstanceDiscovery = c.Azure.Cloud.ActiveDirectoryAuthorityHost != "" // a sovereign or test authority is not Microsoft's to discover
+	opts := &azidentity.ClientSecretCredentialOptions{ClientOptions: c.AzureOptions(), DisableInstanceDiscovery: c.privateAuthority()}
 	credential, err = azidentity.NewClientSecretCredential(tenant, client, secret, opts)
 	return credential, subscription, true, err
 }
+
+// privateAuthority is whether the Entra ID authority is another than the public
+// cloud's: a sovereign or test authority is not Microsoft's to discover (instance
+// discovery would ask login.microsoftonline.com about it).
+func (c *APIs) privateAuthority() bool { return c.Azure.Cloud.ActiveDirectoryAuthorityHost != "" }
 
 // AzurePrincipalSecret is the secret of a service principal file, for a masker.
 func AzurePrincipalSecret(data []byte) string {
@@ -68,11 +72,12 @@ func (c *APIs) AzureDefault() (azcore.TokenCredential, error) {
 		return c.Azure.DefaultCredential(c.AzureOptions())
 	}
 	opts := c.AzureOptions()
+	private := c.privateAuthority()
 	var chain []azcore.TokenCredential
-	if cr, err := azidentity.NewEnvironmentCredential(&azidentity.EnvironmentCredentialOptions{ClientOptions: opts}); err == nil {
+	if cr, err := azidentity.NewEnvironmentCredential(&azidentity.EnvironmentCredentialOptions{ClientOptions: opts, DisableInstanceDiscovery: private}); err == nil {
 		chain = append(chain, cr)
 	}
-	if cr, err := azidentity.NewWorkloadIdentityCredential(&azidentity.WorkloadIdentityCredentialOptions{ClientOptions: opts}); err == nil {
+	if cr, err := azidentity.NewWorkloadIdentityCredential(&azidentity.WorkloadIdentityCredentialOptions{ClientOptions: opts, DisableInstanceDiscovery: private}); err == nil {
 		chain = append(chain, cr)
 	}
 	if cr, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{ClientOptions: opts}); err == nil {

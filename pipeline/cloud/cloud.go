@@ -17,7 +17,8 @@ import (
 
 // APIs are the cloud APIs hubploy calls, and where it finds ambient credentials. The
 // zero value is the real clouds and this process's credentials (read, never
-// written); tests point them at recorded exchanges.
+// written); FromEnvironment adds the endpoints the environment names; tests point
+// them at recorded exchanges.
 type APIs struct {
 	// HTTPClient carries every call to a cloud API and token endpoint; nil:
 	// http.DefaultClient.
@@ -31,15 +32,18 @@ type APIs struct {
 type GoogleAPI struct {
 	// GKEEndpoint is the GKE API's base URL; "": Google's.
 	GKEEndpoint string
+	// TokenURI is the OAuth token endpoint of application default credentials that
+	// name none; "": Google's.
+	TokenURI string
 	// DefaultCredentials finds the Application Default Credentials (a keyless hub's);
-	// nil: google.FindDefaultCredentials.
+	// nil: google.FindDefaultCredentialsWithParams, with TokenURI.
 	DefaultCredentials func(ctx context.Context, scopes ...string) (*google.Credentials, error)
 }
 
 // AWSAPI is where hubploy reaches AWS.
 type AWSAPI struct {
-	// STSEndpoint, EKSEndpoint and ECREndpoint are the services' base URLs; "": AWS's
-	// regional ones.
+	// STSEndpoint, EKSEndpoint and ECREndpoint are the services' base URLs; "": the
+	// SDK's (AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL, else AWS's regional ones).
 	STSEndpoint, EKSEndpoint, ECREndpoint string
 	// DefaultConfig loads the default credential chain (environment, shared files, web
 	// identity, instance role), from which a role_arn is assumed; nil:
@@ -50,7 +54,7 @@ type AWSAPI struct {
 // AzureAPI is where hubploy reaches Azure.
 type AzureAPI struct {
 	// Cloud is the Entra ID authority and Resource Manager endpoint; zero: the public
-	// cloud's.
+	// cloud's (azidentity's AZURE_AUTHORITY_HOST aside).
 	Cloud azcloud.Configuration
 	// DefaultCredential is the credential of a hub without auth_file; nil: the
 	// environment's service principal, workload identity or managed identity (never a

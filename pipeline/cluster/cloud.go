@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -46,7 +47,7 @@ func cloudAccess(h *repo.Hub, namespace string, dec *secrets.Decrypter, opts Opt
 	}
 	clouds := opts.Clouds
 	if clouds == nil {
-		clouds = &cloud.APIs{}
+		clouds = cloud.FromEnvironment(os.Getenv)
 	}
 	var (
 		p          cloudProvider

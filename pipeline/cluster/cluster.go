@@ -54,7 +54,8 @@ type Options struct {
 	// cluster; nil: ProcessAmbient.
 	Ambient *Ambient
 	// Clouds are the APIs and ambient credentials of the gcloud, aws and azure
-	// providers; nil: the real ones.
+	// providers; nil: the real ones, as the environment points at them
+	// (cloud.FromEnvironment).
 	Clouds *cloud.APIs
 }
 

@@ -74,7 +74,9 @@ func (g *gke) resolve(ctx context.Context) (*rest.Config, error) {
 	if g.creds == nil {
 		find := g.clouds.Google.DefaultCredentials
 		if find == nil {
-			find = google.FindDefaultCredentials
+			find = func(ctx context.Context, scopes ...string) (*google.Credentials, error) {
+				return google.FindDefaultCredentialsWithParams(ctx, google.CredentialsParams{Scopes: scopes, TokenURL: g.clouds.Google.TokenURI})
+			}
 		}
 		creds, err := find(g.clouds.TokenContext(), gkeScopes...)
 		if err != nil {

@@ -49,13 +49,14 @@ func Keychain(h *repo.Hub, dec *secrets.Decrypter) (authn.Keychain, error) {
 	return KeychainWith(h, dec, nil)
 }
 
-// KeychainWith is Keychain reaching the clouds through clouds; nil: the real ones.
+// KeychainWith is Keychain reaching the clouds through clouds; nil: the real ones, as
+// the environment points at them (cloud.FromEnvironment).
 func KeychainWith(h *repo.Hub, dec *secrets.Decrypter, clouds *cloud.APIs) (authn.Keychain, error) {
 	if dec == nil {
 		dec = &secrets.Decrypter{}
 	}
 	if clouds == nil {
-		clouds = &cloud.APIs{}
+		clouds = cloud.FromEnvironment(os.Getenv)
 	}
 	var kcs []authn.Keychain
 	if h.Config.Images != nil && h.Config.Images.Registry != nil {

@@ -49,6 +49,8 @@ type Cloud struct {
 	clusters         map[string]Cluster
 	denied           map[string]bool // principals refused every cluster
 	google           map[string]*googleAccount
+	googleRefresh    map[string]string // users' refresh tokens, to their principals
+	reviewed         map[string]bool   // principals the token webhook authenticated
 	aws              map[string]awsKey // by access key id
 	registryPassword string
 	azure            map[string]azurePrincipal // by app id
@@ -71,7 +73,7 @@ func New(t testing.TB) *Cloud {
 
 // Start starts the fake clouds, for a TestMain; close c.Server when done.
 func Start() *Cloud {
-	c := &Cloud{tokens: map[string]issued{}, clusters: map[string]Cluster{}, denied: map[string]bool{}, google: map[string]*googleAccount{}, aws: map[string]awsKey{}, azure: map[string]azurePrincipal{}}
+	c := &Cloud{tokens: map[string]issued{}, clusters: map[string]Cluster{}, denied: map[string]bool{}, google: map[string]*googleAccount{}, googleRefresh: map[string]string{}, reviewed: map[string]bool{}, aws: map[string]awsKey{}, azure: map[string]azurePrincipal{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /authenticate", c.tokenReview)
 	c.serveGoogle(mux)
@@ -160,6 +162,14 @@ func (c *Cloud) lookup(principal, name string) (cl Cluster, found, allowed bool)
 	return cl, found, !c.denied[principal]
 }
 
+// Reviewed reports whether the token webhook has let principal in: whether a client
+// reached an API server that asks it as principal.
+func (c *Cloud) Reviewed(principal string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reviewed[principal]
+}
+
 // Webhook is the token webhook, for the API server's
 // --authentication-token-webhook-config-file.
 func (c *Cloud) Webhook() *kubeenv.Webhook {
@@ -183,6 +193,9 @@ func (c *Cloud) tokenReview(w http.ResponseWriter, r *http.Request) {
 	review.Status = authenticationv1.TokenReviewStatus{Authenticated: principal != ""}
 	if principal != "" {
 		review.Status.User = authenticationv1.UserInfo{Username: principal, Groups: []string{"system:masters"}}
+		c.mu.Lock()
+		c.reviewed[principal] = true
+		c.mu.Unlock()
 	}
 	writeJSON(w, http.StatusOK, review)
 }

@@ -60,11 +60,13 @@ func (c *Cloud) GoogleServiceAccountKey(t testing.TB, email string) []byte {
 	return key
 }
 
-// RevokeGoogleKeys makes every service account key so far unknown, as deleting them does.
+// RevokeGoogleKeys makes every service account key and user login so far unknown, as
+// deleting and revoking them does.
 func (c *Cloud) RevokeGoogleKeys() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	clear(c.google)
+	clear(c.googleRefresh)
 }
 
 // UserToken hands out a token for principal, as a cloud's token endpoint does for the
@@ -74,11 +76,35 @@ func (c *Cloud) UserToken(principal string) string {
 	return tok
 }
 
-// googleToken is Google's OAuth 2.0 token endpoint for service accounts (RFC 7523 JWT
-// bearer grant: developers.google.com/identity/protocols/oauth2/service-account): a JWT
-// signed with the account's key is exchanged for an access token; a signature by no
-// known key is refused as Google refuses it.
+// GoogleUserCredentials makes application default credentials for principal, as
+// `gcloud auth application-default login` writes them (an authorized_user with a
+// refresh token, and no token_uri: Google's is implied).
+func (c *Cloud) GoogleUserCredentials(principal string) []byte {
+	refresh := "1//" + randomHex(24)
+	c.mu.Lock()
+	c.googleRefresh[refresh] = principal
+	c.mu.Unlock()
+	adc, _ := json.Marshal(map[string]string{"type": "authorized_user", "client_id": "764086051850-6qr4p6gpi6hn506pt8ejuq83di341hur.apps.googleusercontent.com",
+		"client_secret": "d-FL95Q19q7MQmFpd7hHD0Ty", "refresh_token": refresh})
+	return adc
+}
+
+// googleToken is Google's OAuth 2.0 token endpoint: for service accounts, the JWT
+// bearer grant (RFC 7523: developers.google.com/identity/protocols/oauth2/service-account),
+// a JWT signed with the account's key exchanged for an access token, a signature by no
+// known key refused as Google refuses it; for users, the refresh token grant.
 func (c *Cloud) googleToken(w http.ResponseWriter, r *http.Request) {
+	if r.FormValue("grant_type") == "refresh_token" {
+		c.mu.Lock()
+		principal := c.googleRefresh[r.FormValue("refresh_token")]
+		c.mu.Unlock()
+		if principal == "" {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_grant", "error_description": "Token has been expired or revoked."})
+			return
+		}
+		c.googleAccessToken(w, principal)
+		return
+	}
 	if r.FormValue("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer" {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "unsupported_grant_type", "error_description": "Invalid grant_type: " + r.FormValue("grant_type")})
 		return
@@ -88,7 +114,12 @@ func (c *Cloud) googleToken(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_grant", "error_description": "Invalid JWT Signature."})
 		return
 	}
-	tok, lifetime := c.mint("ya29.", email)
+	c.googleAccessToken(w, email)
+}
+
+// googleAccessToken hands out an access token for principal.
+func (c *Cloud) googleAccessToken(w http.ResponseWriter, principal string) {
+	tok, lifetime := c.mint("ya29.", principal)
 	writeJSON(w, http.StatusOK, map[string]any{"access_token": tok, "expires_in": int(lifetime.Seconds()), "token_type": "Bearer"})
 }
 
