@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -29,4 +30,22 @@ func (a *Access) SecretValue(ctx context.Context, namespace, name, key string) (
 	}
 	value, found = s.Data[key]
 	return value, found, nil
+}
+
+// WhoAmI is who the API server takes the access's credentials for (a
+// SelfSubjectReview): the user, and its groups.
+func (a *Access) WhoAmI(ctx context.Context) (user string, groups []string, err error) {
+	rc, err := a.Getter.ToRESTConfig()
+	if err != nil {
+		return "", nil, err
+	}
+	client, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return "", nil, err
+	}
+	review, err := client.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	if err != nil {
+		return "", nil, fmt.Errorf("asking the API server who hubploy is: %w", err)
+	}
+	return review.Status.UserInfo.Username, review.Status.UserInfo.Groups, nil
 }

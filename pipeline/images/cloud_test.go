@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -23,18 +22,6 @@ import (
 	"github.com/hubploy/hubploy/pipeline/repo"
 	"github.com/hubploy/hubploy/pipeline/secrets"
 )
-
-// redirect sends the requests for a cloud registry's host to the test registry, which
-// go-containerregistry reaches over plain HTTP: the keychain sees the cloud's host name.
-type redirect struct{ host, to string }
-
-func (r redirect) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Host == r.host {
-		req = req.Clone(req.Context())
-		req.URL.Scheme, req.URL.Host = "http", r.to
-	}
-	return http.DefaultTransport.RoundTrip(req)
-}
 
 // cloudRegistry is a test registry that takes only user and the password the fake
 // cloud hands out, seen as host, and the fake cloud as hubploy reaches it.
@@ -80,7 +67,7 @@ func (c *cloudRegistry) check(t *testing.T, h *repo.Hub, dec *secrets.Decrypter)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return images.Check(context.Background(), imgs, kc, remote.WithTransport(redirect{c.host, c.reg.Host}))
+	return images.Check(context.Background(), imgs, kc, remote.WithTransport(fakecloud.RegistryAt(c.host, c.reg.Host)))
 }
 
 // present: the first image is there, the second is not, and neither is an error.

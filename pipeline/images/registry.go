@@ -156,6 +156,39 @@ func registryKeychain(h *repo.Hub, dec *secrets.Decrypter, clouds *cloud.APIs) (
 	return nil, nil
 }
 
+// CredentialSource says where the credentials for the hub's registries come from,
+// without reading them: the images.registry block's, else the ambient ones.
+func CredentialSource(h *repo.Hub) string {
+	const ambient = "the docker config files (DOCKER_CONFIG, ~/.docker/config.json), then Google's application default credentials"
+	if h.Config.Images == nil || h.Config.Images.Registry == nil {
+		return ambient
+	}
+	file := func(name string) string { return h.Repo.Rel(h.Path("secrets", name)) }
+	switch r := h.Config.Images.Registry; r.Provider {
+	case "dockerconfig":
+		return "the docker config " + file(r.DockerConfig.Filename)
+	case "gcloud":
+		if r.Gcloud.ServiceKey != "" {
+			return "the service key " + file(r.Gcloud.ServiceKey) + " (Google's registries)"
+		}
+		return "Google's application default credentials"
+	case "aws":
+		switch {
+		case r.AWS.ServiceKey != "":
+			return "the keys of " + file(r.AWS.ServiceKey) + " (ECR)"
+		case r.AWS.RoleARN != "":
+			return "the role " + r.AWS.RoleARN + " assumed with the default AWS credentials (ECR)"
+		}
+		return "the default AWS credentials (ECR)"
+	case "azure":
+		if r.Azure.AuthFile != "" {
+			return "the service principal of " + file(r.Azure.AuthFile) + " (ACR " + r.Azure.Registry + ")"
+		}
+		return "the default Azure credential (ACR " + r.Azure.Registry + ")"
+	}
+	return ambient
+}
+
 // ecrHost matches the hosts of ECR registries (as amazon-ecr-credential-helper does):
 // account, region, and the partition's domain.
 var ecrHost = regexp.MustCompile(`^[0-9]{12}\.dkr[.-]ecr(?:-fips)?\.([a-z0-9][a-z0-9-]*)\.(?:amazonaws\.com(?:\.cn)?|sc2s\.sgov\.gov|c2s\.ic\.gov)$`)

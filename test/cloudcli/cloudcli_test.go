@@ -9,6 +9,7 @@
 package cloudcli
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -22,6 +23,7 @@ import (
 	"github.com/hubploy/hubploy/internal/sopstest"
 	"github.com/hubploy/hubploy/internal/testenv/fakecloud"
 	"github.com/hubploy/hubploy/internal/testenv/kubeenv"
+	"github.com/hubploy/hubploy/pipeline/action"
 )
 
 var (
@@ -98,6 +100,17 @@ func deploy(t *testing.T, e *clitest.Env) (ns string, code int, stdout, stderr s
 	return ns, code, stdout, stderr
 }
 
+// doctor runs hubploy doctor stat20 staging -o json, wanting exit code want.
+func doctor(t *testing.T, e *clitest.Env, want int) (*action.DoctorResult, string) {
+	t.Helper()
+	code, stdout, stderr := e.Run("doctor", "stat20", "staging", "-o", "json")
+	var res action.DoctorResult
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil || code != want || len(res.Lines) < 2 {
+		t.Fatalf("doctor: exit %d, want %d (%v)\n%s%s", code, want, err, stdout, stderr)
+	}
+	return &res, stdout + stderr
+}
+
 // noSecret fails when out holds a token the clouds handed out or a secret value of a
 // credentials file.
 func noSecret(t *testing.T, out string, files ...[]byte) {
@@ -157,7 +170,8 @@ func TestDeployThroughEachProvider(t *testing.T) {
 			map[string][]byte{"azure-sp.json": authFile}, nil}, authFile},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ns, code, stdout, stderr := deploy(t, tc.hub.env(t))
+			e := tc.hub.env(t)
+			ns, code, stdout, stderr := deploy(t, e)
 			if code != 0 || !strings.Contains(stdout, "stat20  staging  deployed  1") {
 				t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
 			}
@@ -168,6 +182,13 @@ func TestDeployThroughEachProvider(t *testing.T) {
 				t.Errorf("the hub's Deployment: %v", err)
 			}
 			noSecret(t, stdout+stderr, tc.credentials)
+
+			// doctor says who the API server takes hubploy for: the cloud's identity.
+			res, out := doctor(t, e, 0)
+			if cl := res.Lines[1]; cl.Check != "cluster" || !strings.Contains(cl.Detail, " as "+tc.principal+" (groups system:masters") {
+				t.Errorf("doctor's cluster line: %+v", cl)
+			}
+			noSecret(t, out, tc.credentials)
 		})
 	}
 }
@@ -218,6 +239,14 @@ func TestProviderErrors(t *testing.T) {
 			}
 			clitest.AssertNoStackTrace(t, stdout+stderr)
 			noSecret(t, stdout+stderr, tc.credentials)
+
+			// doctor finds the credentials, fails the cluster line with the same error,
+			// and exits 1.
+			res, out := doctor(t, tc.hub.env(t), 1)
+			if cl := res.Lines[1]; !res.Lines[0].OK || cl.Check != "cluster" || cl.OK || !strings.HasPrefix(cl.Error, tc.want) {
+				t.Errorf("doctor's line: %+v\nwant %s", cl, tc.want)
+			}
+			noSecret(t, out, tc.credentials)
 		})
 	}
 }
