@@ -25,6 +25,9 @@ type Site struct {
 	File, Key string       // the hub's hubploy.yaml, and the block's key in it
 	Who       string       // the credentials, for messages: "the keys of F", "the role R"
 	Masker    *mask.Masker // the credentials' secrets, which no message may quote
+	// AssumesRole is whether the credentials assume a role, whose permission to be
+	// assumed a refusal may be about.
+	AssumesRole bool
 }
 
 func (s Site) inputError(msg, hint string) error {
@@ -137,8 +140,10 @@ func AWSError(site Site, err error, subject, permission string) error {
 		return site.inputError(fmt.Sprintf("AWS refused %s as expired (%s: %s)", site.Who, ae.ErrorCode(), msg),
 			"renew the credentials (a session token expires): log in again or make a new access key")
 	case "AccessDenied", "AccessDeniedException":
-		return site.inputError(fmt.Sprintf("permission denied with %s (%s)", site.Who, msg),
-			"allow sts:AssumeRole of the role, and "+permission+", to the identity")
+		if site.AssumesRole {
+			permission = "sts:AssumeRole of the role, and " + permission + ","
+		}
+		return site.inputError(fmt.Sprintf("permission denied with %s (%s)", site.Who, msg), "allow "+permission+" to the identity")
 	case "ResourceNotFoundException":
 		return site.inputError(fmt.Sprintf("AWS has no %s (%s)", subject, msg), "fix its name or region")
 	}

@@ -51,7 +51,7 @@ func newEKS(h *repo.Hub, dec *secrets.Decrypter, clouds *cloud.APIs) (cloudProvi
 	e := &eksCluster{cluster: b.Cluster, region: b.Region, roleARN: b.RoleARN, clouds: clouds,
 		site: cloud.Site{File: h.Config.File, Key: eksKey, Who: "the default AWS credentials", Masker: mask.New(nil)}}
 	if b.RoleARN != "" {
-		e.site.Who = "the role " + b.RoleARN
+		e.site.Who, e.site.AssumesRole = "the role "+b.RoleARN, true
 	}
 	if b.ServiceKey == "" {
 		return e, []byte(b.RoleARN), nil

@@ -2,12 +2,16 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/url"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/hubploy/hubploy/pipeline/inputerr"
 )
 
 // SecretValue reads key of the Secret name in namespace; found is false when the Secret
@@ -44,8 +48,16 @@ func (a *Access) WhoAmI(ctx context.Context) (user string, groups []string, err 
 		return "", nil, err
 	}
 	review, err := client.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
-	if err != nil {
-		return "", nil, fmt.Errorf("asking the API server who hubploy is: %w", err)
+	var already *inputerr.Error
+	var ue *url.Error
+	switch {
+	case err == nil:
+	case errors.As(err, &already): // a cloud's token, refused: it names the block
+		return "", nil, already
+	case errors.As(err, &ue): // the URL is the server's, which the caller names
+		return "", nil, fmt.Errorf("cannot reach the API server: %w (check the cluster block of hubploy.yaml, the kubeconfig and the network)", ue.Err)
+	default:
+		return "", nil, fmt.Errorf("the API server did not say who hubploy is: %w", err)
 	}
 	return review.Status.UserInfo.Username, review.Status.UserInfo.Groups, nil
 }

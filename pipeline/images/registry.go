@@ -118,7 +118,7 @@ func registryKeychain(h *repo.Hub, dec *secrets.Decrypter, clouds *cloud.APIs) (
 			}
 			k.keys, k.site.Who, k.site.Masker = keys, "the keys of "+display, mask.New(secrets)
 		case a.RoleARN != "":
-			k.site.Who = "the role " + a.RoleARN
+			k.site.Who, k.site.AssumesRole = "the role "+a.RoleARN, true
 		}
 		return k, nil
 	case "azure":
