@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	azcloud "github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"gopkg.in/yaml.v3"
@@ -39,7 +40,10 @@ func (c *APIs) AzurePrincipal(data []byte) (credential azcore.TokenCredential, s
 // privateAuthority is whether the Entra ID authority is another than the public
 // cloud's: a sovereign or test authority is not Microsoft's to discover (instance
 // discovery would ask login.microsoftonline.com about it).
-func (c *APIs) privateAuthority() bool { return c.Azure.Cloud.ActiveDirectoryAuthorityHost != "" }
+func (c *APIs) privateAuthority() bool {
+	host := c.Azure.Cloud.ActiveDirectoryAuthorityHost
+	return host != "" && !sameURL(host, azcloud.AzurePublic.ActiveDirectoryAuthorityHost)
+}
 
 // AzurePrincipalSecret is the secret of a service principal file, for a masker.
 func AzurePrincipalSecret(data []byte) string {

@@ -1,6 +1,7 @@
 package cloud
 
 import (
+	"cmp"
 	"strings"
 
 	// Fills in the Resource Manager endpoints and audiences of azcloud's clouds.
@@ -31,18 +32,19 @@ const (
 // reads.
 func FromEnvironment(getenv func(string) string) *APIs {
 	apis := &APIs{Google: GoogleAPI{GKEEndpoint: getenv(EnvGKEEndpoint), TokenURI: getenv(EnvGoogleTokenURI)}}
-	if arm := getenv(EnvAzureResourceManager); arm != "" {
-		apis.Azure.Cloud = azcloud.AzurePublic
+	arm, authority := getenv(EnvAzureResourceManager), getenv(envAzureAuthorityHost)
+	if arm != "" || authority != "" {
+		// A whole configuration: the SDK refuses one without Resource Manager.
+		base := azcloud.AzurePublic
 		for _, known := range []azcloud.Configuration{azcloud.AzureChina, azcloud.AzureGovernment} {
 			if sameURL(known.Services[azcloud.ResourceManager].Endpoint, arm) {
-				apis.Azure.Cloud = known
+				base = known
 			}
 		}
-		apis.Azure.Cloud.Services = map[azcloud.ServiceName]azcloud.ServiceConfiguration{azcloud.ResourceManager: {
-			Endpoint: arm, Audience: apis.Azure.Cloud.Services[azcloud.ResourceManager].Audience}}
-	}
-	if authority := getenv(envAzureAuthorityHost); authority != "" {
-		apis.Azure.Cloud.ActiveDirectoryAuthorityHost = authority
+		rm := base.Services[azcloud.ResourceManager]
+		rm.Endpoint = cmp.Or(arm, rm.Endpoint)
+		apis.Azure.Cloud = azcloud.Configuration{ActiveDirectoryAuthorityHost: cmp.Or(authority, base.ActiveDirectoryAuthorityHost),
+			Services: map[azcloud.ServiceName]azcloud.ServiceConfiguration{azcloud.ResourceManager: rm}}
 	}
 	return apis
 }

@@ -20,6 +20,10 @@ func TestFromEnvironment(t *testing.T) {
 			"https://container-psc.p.googleapis.com/", "https://oauth2-psc.p.googleapis.com/token", "", "", ""},
 		{"Azure China", map[string]string{"HUBPLOY_AZURE_RESOURCE_MANAGER": "https://management.chinacloudapi.cn/"},
 			"", "", "https://login.chinacloudapi.cn/", "https://management.chinacloudapi.cn/", "https://management.core.chinacloudapi.cn/"},
+		{"an authority alone: the public Resource Manager", map[string]string{"AZURE_AUTHORITY_HOST": "https://login.internal/"},
+			"", "", "https://login.internal/", "https://management.azure.com", "https://management.core.windows.net/"},
+		{"a private Resource Manager alone: the public authority", map[string]string{"HUBPLOY_AZURE_RESOURCE_MANAGER": "https://arm.internal/"},
+			"", "", "https://login.microsoftonline.com/", "https://arm.internal/", "https://management.core.windows.net/"},
 		{"a private Resource Manager and authority", map[string]string{"HUBPLOY_AZURE_RESOURCE_MANAGER": "https://arm.internal/", "AZURE_AUTHORITY_HOST": "https://login.internal/"},
 			"", "", "https://login.internal/", "https://arm.internal/", "https://management.core.windows.net/"},
 	} {
