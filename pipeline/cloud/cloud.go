@@ -77,3 +77,13 @@ func (c *APIs) Client() *http.Client {
 func (c *APIs) TokenContext() context.Context {
 	return context.WithValue(context.Background(), oauth2.HTTPClient, c.Client())
 }
+
+// GoogleDefaultCredentials are the Application Default Credentials for scopes
+// (GOOGLE_APPLICATION_CREDENTIALS, gcloud's ADC file, workload identity federation,
+// the metadata server), never gcloud's own login.
+func (c *APIs) GoogleDefaultCredentials(scopes ...string) (*google.Credentials, error) {
+	if c.Google.DefaultCredentials != nil {
+		return c.Google.DefaultCredentials(c.TokenContext(), scopes...)
+	}
+	return google.FindDefaultCredentialsWithParams(c.TokenContext(), google.CredentialsParams{Scopes: scopes, TokenURL: c.Google.TokenURI})
+}

@@ -72,13 +72,7 @@ func (g *gke) describe() (string, string) {
 
 func (g *gke) resolve(ctx context.Context) (*rest.Config, error) {
 	if g.creds == nil {
-		find := g.clouds.Google.DefaultCredentials
-		if find == nil {
-			find = func(ctx context.Context, scopes ...string) (*google.Credentials, error) {
-				return google.FindDefaultCredentialsWithParams(ctx, google.CredentialsParams{Scopes: scopes, TokenURL: g.clouds.Google.TokenURI})
-			}
-		}
-		creds, err := find(g.clouds.TokenContext(), gkeScopes...)
+		creds, err := g.clouds.GoogleDefaultCredentials(gkeScopes...)
 		if err != nil {
 			return nil, &inputerr.Error{File: g.file, Key: gkeKey, Msg: "has no service_key, and no Google application default credentials were found",
 				Hint: "set service_key to a sops-encrypted service account key, or log in keyless (GOOGLE_APPLICATION_CREDENTIALS, workload identity federation, or gcloud auth application-default login)"}

@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/google"
 
 	"github.com/hubploy/hubploy/internal/registrytest"
 	"github.com/hubploy/hubploy/internal/sopstest"
@@ -204,4 +206,18 @@ func TestACRErrors(t *testing.T) {
 	if _, err := images.KeychainWith(h, dec, c.clouds); err == nil || !strings.HasPrefix(err.Error(), "deployments/datahub/secrets/sp.json: holds no service principal (appId, tenant and password)") {
 		t.Errorf("bad service principal file: %v", err)
 	}
+}
+
+// Google's registries with the application default credentials (a keyless hub): their
+// access token is the password of the user _token.
+func TestGARKeyless(t *testing.T) {
+	isolate(t)
+	fake := fakecloud.New(t)
+	token := fake.UserToken("ci@hubploy-test.iam.gserviceaccount.com")
+	c := &cloudRegistry{fake: fake, host: "us-docker.pkg.dev", reg: registrytest.Serve(t, "_token", token), clouds: &cloud.APIs{Google: cloud.GoogleAPI{
+		DefaultCredentials: func(context.Context, ...string) (*google.Credentials, error) {
+			return &google.Credentials{TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token})}, nil
+		}}}}
+	h, dec := c.hub(t, "  registry:\n    provider: gcloud\n    gcloud: {project: hubploy-test}\n", nil)
+	present(t, c.check(t, h, dec))
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/google"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"golang.org/x/oauth2"
 
 	"github.com/hubploy/hubploy/pipeline/cloud"
 	"github.com/hubploy/hubploy/pipeline/cloud/registry"
@@ -68,7 +69,7 @@ func KeychainWith(h *repo.Hub, dec *secrets.Decrypter, clouds *cloud.APIs) (auth
 			kcs = append(kcs, kc)
 		}
 	}
-	return authn.NewMultiKeychain(append(kcs, authn.DefaultKeychain, &googleKeychain{})...), nil
+	return authn.NewMultiKeychain(append(kcs, authn.DefaultKeychain, &googleKeychain{clouds: clouds})...), nil
 }
 
 func registryKeychain(h *repo.Hub, dec *secrets.Decrypter, clouds *cloud.APIs) (authn.Keychain, error) {
@@ -281,8 +282,10 @@ func (k hostKeychain) Resolve(target authn.Resource) (authn.Authenticator, error
 
 // googleKeychain is google.Keychain without its fallback to running the gcloud command:
 // application default credentials only (GOOGLE_APPLICATION_CREDENTIALS, gcloud's ADC
-// file, workload identity, the metadata server).
+// file, workload identity, the metadata server), asked with the clouds' token URI.
 type googleKeychain struct {
+	clouds *cloud.APIs
+
 	once sync.Once
 	auth authn.Authenticator
 }
@@ -293,8 +296,14 @@ func (k *googleKeychain) Resolve(target authn.Resource) (authn.Authenticator, er
 	}
 	k.once.Do(func() {
 		k.auth = authn.Anonymous // the registry's refusal then says what is missing
-		if a, err := google.NewEnvAuthenticator(context.Background()); err == nil {
-			k.auth = a
+		creds, err := k.clouds.GoogleDefaultCredentials("https://www.googleapis.com/auth/cloud-platform")
+		if err != nil {
+			return
+		}
+		// A first token now, as google.NewEnvAuthenticator takes one: credentials
+		// that give none are no credentials.
+		if tok, err := creds.TokenSource.Token(); err == nil {
+			k.auth = google.NewTokenSourceAuthenticator(oauth2.ReuseTokenSource(tok, creds.TokenSource))
 		}
 	})
 	return k.auth, nil
