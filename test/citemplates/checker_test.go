@@ -46,7 +46,7 @@ func TestCheckerRefuses(t *testing.T) {
 		{`hubploy --output json`, "no hubploy command named"},
 		// A shared flag that does not apply to the command, before it or after.
 		{`hubploy plan --base main --kubeconfig kc`, "hubploy plan has no flag --kubeconfig"},
-		{`hubploy --age-key-file k plan --base main`, "hubploy plan has no flag --age-key-file"},
+		{`hubploy --age-key-file k verify-branches`, "hubploy verify-branches has no flag --age-key-file"},
 		{`hubploy verify-branches -x`, "hubploy verify-branches has no flag -x"},
 	} {
 		words := oneCommand(t, tc.line)
