@@ -56,6 +56,10 @@ func TestVerifyBranchNames(t *testing.T) {
 	if err != nil || res.OK || len(res.Strays) != 1 || res.Strays[0].Subject != "on release only" {
 		t.Errorf("origin's branches: %+v, %v", res, err)
 	}
+	// A pull request's CI: the head checked out, staging as origin's.
+	if res, err := Verify(clone, "origin/staging", "HEAD"); err != nil || !res.OK || res.Prod != "HEAD" {
+		t.Errorf("HEAD against origin/staging: %+v, %v", res, err)
+	}
 	if _, err := Verify(clone, "staging", "prod"); err == nil || !inputerr.Is(err) ||
 		err.Error() != `key "--prod": the clone has no branch prod, nor origin/prod (fetch it (git fetch origin prod), or name the branch with --prod)` {
 		t.Errorf("missing branch: %v", err)
