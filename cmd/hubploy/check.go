@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"time"
 
@@ -71,11 +70,7 @@ Exit codes: 0 the hub works, 1 the check failed, 2 bad input (no address, no tok
 			if err != nil {
 				return err
 			}
-			c := &action.Check{Config: cfg, Hub: args[0], Env: args[1], Cluster: cl.options(), Options: cf.options()}
-			start := time.Now()
-			c.Progress = func(format string, a ...any) {
-				fmt.Fprintf(g.stderr, "[%6.1fs] %s/%s: %s\n", time.Since(start).Seconds(), c.Hub, c.Env, fmt.Sprintf(format, a...))
-			}
+			c := &action.Check{Config: cfg, Hub: args[0], Env: args[1], Cluster: cl.options(), Options: cf.options(), Progress: g.progress(args[0] + "/" + args[1])}
 			res, err := c.Run(cmd.Context())
 			if err != nil {
 				return err

@@ -309,11 +309,7 @@ func newRollbackCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			start := time.Now()
-			rb.Config, rb.Progress = cfg, func(format string, a ...any) {
-				// Progress on stderr: see logf on why a failed write is let go.
-				fmt.Fprintf(g.stderr, "[%6.1fs] %s/%s: %s\n", time.Since(start).Seconds(), rb.Hub, rb.Env, fmt.Sprintf(format, a...))
-			}
+			rb.Config, rb.Progress = cfg, g.progress(rb.Hub+"/"+rb.Env)
 			res, err := rb.Run(cmd.Context())
 			if err != nil {
 				return err

@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -187,6 +188,16 @@ func (g *globals) printJSON(v any) error {
 	enc := json.NewEncoder(g.stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// progress returns a Progress for one subject (a hub, or hub/env): each line to stderr
+// with the time since it was made, as deploy's are. See logf on why a failed write is
+// let go.
+func (g *globals) progress(subject string) func(format string, args ...any) {
+	start := time.Now()
+	return func(format string, args ...any) {
+		fmt.Fprintf(g.stderr, "[%6.1fs] %s: %s\n", time.Since(start).Seconds(), subject, fmt.Sprintf(format, args...))
+	}
 }
 
 // logf writes a diagnostic line to stderr. A failed write there has nowhere to be

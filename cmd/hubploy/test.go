@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -49,10 +48,7 @@ Exit codes: 0 every test passed, 1 the hub does not validate or a test failed, 2
 			if len(args) == 2 {
 				t.Env = args[1]
 			}
-			start := time.Now()
-			t.Progress = func(format string, a ...any) {
-				fmt.Fprintf(g.stderr, "[%6.1fs] %s: %s\n", time.Since(start).Seconds(), t.Hub, fmt.Sprintf(format, a...))
-			}
+			t.Progress = g.progress(t.Hub)
 			e := &engine{g: g, specs: secrets}
 			rep, err := t.Run(cmd.Context(), e)
 			if cerr := e.close(); err == nil {
