@@ -42,10 +42,8 @@ type aksCluster struct {
 
 func newAKS(h *repo.Hub, dec *secrets.Decrypter, clouds *cloud.APIs) (cloudProvider, []byte, error) {
 	b := h.Config.Cluster.Azure
-	for _, f := range [][2]string{{"resource_group", b.ResourceGroup}, {"cluster", b.Cluster}} {
-		if f[1] == "" {
-			return nil, nil, &inputerr.Error{File: h.Config.File, Key: aksKey + "." + f[0], Msg: "is missing", Hint: "name the AKS cluster by resource_group and cluster"}
-		}
+	if err := requireFields(h, aksKey, "name the AKS cluster by resource_group and cluster", [2]string{"resource_group", b.ResourceGroup}, [2]string{"cluster", b.Cluster}); err != nil {
+		return nil, nil, err
 	}
 	a := &aksCluster{group: b.ResourceGroup, cluster: b.Cluster, clouds: clouds,
 		site: cloud.Site{File: h.Config.File, Key: aksKey, Who: "the default Azure credential", Masker: mask.New(nil)}}

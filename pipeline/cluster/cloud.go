@@ -77,6 +77,17 @@ func cloudAccess(h *repo.Hub, namespace string, dec *secrets.Decrypter, opts Opt
 	}, nil
 }
 
+// requireFields refuses a cluster block (key) that lacks one of fields, each a name
+// and its value; hint says which fields name the cluster.
+func requireFields(h *repo.Hub, key, hint string, fields ...[2]string) error {
+	for _, f := range fields {
+		if f[1] == "" {
+			return &inputerr.Error{File: h.Config.File, Key: key + "." + f[0], Msg: "is missing", Hint: hint}
+		}
+	}
+	return nil
+}
+
 // readHubSecret reads (and decrypts) the file under hub h's secrets/ folder that key
 // of its cluster block names. A missing file's hint calls it what, and says orElse,
 // another way to fix it, if there is one.

@@ -43,10 +43,8 @@ type eksCluster struct {
 
 func newEKS(h *repo.Hub, dec *secrets.Decrypter, clouds *cloud.APIs) (cloudProvider, []byte, error) {
 	b := h.Config.Cluster.AWS
-	for _, f := range [][2]string{{"cluster", b.Cluster}, {"region", b.Region}} {
-		if f[1] == "" {
-			return nil, nil, &inputerr.Error{File: h.Config.File, Key: eksKey + "." + f[0], Msg: "is missing", Hint: "name the EKS cluster by region and cluster"}
-		}
+	if err := requireFields(h, eksKey, "name the EKS cluster by region and cluster", [2]string{"cluster", b.Cluster}, [2]string{"region", b.Region}); err != nil {
+		return nil, nil, err
 	}
 	e := &eksCluster{cluster: b.Cluster, region: b.Region, roleARN: b.RoleARN, clouds: clouds,
 		site: cloud.Site{File: h.Config.File, Key: eksKey, Who: "the default AWS credentials", Masker: mask.New(nil)}}

@@ -41,10 +41,9 @@ const gkeKey = "cluster.gcloud"
 
 func newGKE(h *repo.Hub, dec *secrets.Decrypter, clouds *cloud.APIs) (cloudProvider, []byte, error) {
 	b := h.Config.Cluster.Gcloud
-	for _, f := range [][2]string{{"project", b.Project}, {"zone", b.Zone}, {"cluster", b.Cluster}} {
-		if f[1] == "" {
-			return nil, nil, &inputerr.Error{File: h.Config.File, Key: gkeKey + "." + f[0], Msg: "is missing", Hint: "name the GKE cluster by project, zone (its location) and cluster"}
-		}
+	if err := requireFields(h, gkeKey, "name the GKE cluster by project, zone (its location) and cluster",
+		[2]string{"project", b.Project}, [2]string{"zone", b.Zone}, [2]string{"cluster", b.Cluster}); err != nil {
+		return nil, nil, err
 	}
 	g := &gke{file: h.Config.File, name: fmt.Sprintf("projects/%s/locations/%s/clusters/%s", b.Project, b.Zone, b.Cluster), masker: mask.New(nil), clouds: clouds}
 	if b.ServiceKey == "" {
