@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"filippo.io/age"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/hubploy/hubploy/internal/example"
@@ -32,17 +31,6 @@ func exampleKey(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return string(key)
-}
-
-// exampleRecipient is the public key of the example's age key, which its secrets are
-// encrypted for.
-func exampleRecipient(t *testing.T) string {
-	t.Helper()
-	ids, err := age.ParseIdentities(strings.NewReader(exampleKey(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ids[0].(*age.X25519Identity).Recipient().String()
 }
 
 func start(t *testing.T, root string, v validate.Check) ([]validate.Result, error) {
@@ -97,9 +85,9 @@ func writeEncrypted(t *testing.T, path, plain, recipient string) {
 func exampleWithKubeconfigs(t *testing.T) string {
 	t.Helper()
 	root := example.Copy(t)
-	writeEncrypted(t, filepath.Join(root, "deployments/datahub/secrets/kubeconfig.yaml"), kubeconfig("datahub"), exampleRecipient(t))
+	writeEncrypted(t, filepath.Join(root, "deployments/datahub/secrets/kubeconfig.yaml"), kubeconfig("datahub"), example.Recipient(t))
 	writeEncrypted(t, filepath.Join(root, "deployments/stat20/secrets/kubeconfig.yaml"),
-		kubeconfig("stat20-stat20-prod", "stat20-stat20-staging"), exampleRecipient(t))
+		kubeconfig("stat20-stat20-prod", "stat20-stat20-staging"), example.Recipient(t))
 	return root
 }
 
@@ -185,7 +173,7 @@ func TestFindings(t *testing.T) {
 		{
 			name: "kubeconfig without the context of the template",
 			change: func(t *testing.T, root string) {
-				writeEncrypted(t, filepath.Join(root, "deployments/stat20/secrets/kubeconfig.yaml"), kubeconfig("stat20-stat20-staging"), exampleRecipient(t))
+				writeEncrypted(t, filepath.Join(root, "deployments/stat20/secrets/kubeconfig.yaml"), kubeconfig("stat20-stat20-staging"), example.Recipient(t))
 			},
 			hub: "stat20", env: "prod",
 			problems: []string{`deployments/stat20/secrets/kubeconfig.yaml: has no context "stat20-stat20-prod" (it has: stat20-stat20-staging; fix key "cluster.kubeconfig.context" in deployments/stat20/hubploy.yaml, or pass --kube-context)`},
@@ -269,7 +257,7 @@ func TestProblemsAreMasked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeEncrypted(t, path, string(plain)+"leakme: sup3r-s3cret-value\n", exampleRecipient(t))
+	writeEncrypted(t, path, string(plain)+"leakme: sup3r-s3cret-value\n", example.Recipient(t))
 	writeFile(t, filepath.Join(root, "hub/templates/leak.yaml"), []byte("{{ include .Values.leakme . }}\n"))
 	res := run(t, root, validate.Check{Hubs: []string{"stat20"}, Env: "prod"})
 	all := strings.Join(res[0].Problems, "\n")

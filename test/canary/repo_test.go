@@ -12,7 +12,6 @@ import (
 	"strings"
 	"testing"
 
-	"filippo.io/age"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
@@ -86,7 +85,7 @@ const stagingSecrets = "deployments/datahub/secrets/staging.yaml"
 
 func newRepo(t *testing.T, c *canaries) *repo {
 	t.Helper()
-	r := &repo{root: example.Copy(t), c: c, recipient: exampleRecipient(t)}
+	r := &repo{root: example.Copy(t), c: c, recipient: example.Recipient(t)}
 	r.write(t, "hub/templates/canary.yaml", canaryTemplate)
 	r.appendTo(t, "hub/values.yaml", "canaryFail: {api: false, fail: false, required: false}\n")
 	r.write(t, "hub/values.schema.json", strings.Replace(r.read(t, "hub/values.schema.json"),
@@ -230,18 +229,4 @@ func (r *repo) appendTo(t *testing.T, name, content string) {
 func (r *repo) encrypt(t *testing.T, name, plain string) {
 	t.Helper()
 	r.write(t, name, string(sopstest.MustEncrypt(t, name, []byte(plain), r.recipient)))
-}
-
-// exampleRecipient is the public key of the example's age key.
-func exampleRecipient(t *testing.T) string {
-	t.Helper()
-	key, err := os.ReadFile(example.AgeKeyFile())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids, err := age.ParseIdentities(strings.NewReader(string(key)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ids[0].(*age.X25519Identity).Recipient().String()
 }

@@ -62,7 +62,7 @@ data:
 	}
 	block, _ := json.Marshal(map[string]string{"a": moduleCanaries[0], "b": moduleCanaries[1]}) // JSON is YAML
 	plain = append(plain, []byte("canary: "+string(block)+"\n")...)
-	enc, err := sopstest.Encrypt(file, plain, "age1txruq9xh3q3erp3ghe4msltxd3y78j9vvnt9y7ffsjtpnpf8naqq36fvf7")
+	enc, err := sopstest.Encrypt(file, plain, example.Recipient(t))
 	if err != nil {
 		t.Fatal(err)
 	}
