@@ -11,7 +11,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/hubploy/hubploy/internal/registrytest"
 	"github.com/hubploy/hubploy/internal/testenv/fakecloud"
 	"github.com/hubploy/hubploy/pipeline/cloud"
 	"github.com/hubploy/hubploy/pipeline/cloud/registry"
@@ -23,15 +22,7 @@ import (
 // token the exchange hands out, holding one image, and the fake Azure.
 func acrFixture(t *testing.T) (*fakecloud.Cloud, *cloud.APIs, name.Reference) {
 	t.Helper()
-	fake := fakecloud.New(t)
-	const refreshToken = "eyJhbGciOiJSUzI1NiJ9.acr-refresh-token"
-	fake.SetRegistryPassword(refreshToken)
-	reg := registrytest.Serve(t, "00000000-0000-0000-0000-000000000000", refreshToken)
-	reg.Push(t, reg.Host+"/datahub/user-image:abc1234")
-	ref, err := name.ParseReference(reg.Host + "/datahub/user-image:abc1234")
-	if err != nil {
-		t.Fatal(err)
-	}
+	fake, ref := cloudRegistry(t, "00000000-0000-0000-0000-000000000000", "eyJhbGciOiJSUzI1NiJ9.acr-refresh-token")
 	return fake, &cloud.APIs{HTTPClient: fake.Client(), Azure: cloud.AzureAPI{Cloud: fake.AzureCloud(), ACREndpoint: fake.ACREndpoint()}}, ref
 }
 

@@ -18,19 +18,26 @@ import (
 	"github.com/hubploy/hubploy/pipeline/mask"
 )
 
-// ecrFixture is a registry that takes the user AWS with the password ECR hands out,
-// holding one image, and the fake AWS.
-func ecrFixture(t *testing.T) (*fakecloud.Cloud, *cloud.APIs, name.Reference) {
+// cloudRegistry is a fake cloud that hands out password for its registry, and a
+// registry holding one image that takes only user with that password.
+func cloudRegistry(t *testing.T, user, password string) (*fakecloud.Cloud, name.Reference) {
 	t.Helper()
 	fake := fakecloud.New(t)
-	const password = "eyJwYXlsb2FkIjoiZWNyLXBhc3N3b3JkIn0"
 	fake.SetRegistryPassword(password)
-	reg := registrytest.Serve(t, "AWS", password)
+	reg := registrytest.Serve(t, user, password)
 	reg.Push(t, reg.Host+"/datahub/user-image:abc1234")
 	ref, err := name.ParseReference(reg.Host + "/datahub/user-image:abc1234")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return fake, ref
+}
+
+// ecrFixture is a registry that takes the user AWS with the password ECR hands out,
+// holding one image, and the fake AWS.
+func ecrFixture(t *testing.T) (*fakecloud.Cloud, *cloud.APIs, name.Reference) {
+	t.Helper()
+	fake, ref := cloudRegistry(t, "AWS", "eyJwYXlsb2FkIjoiZWNyLXBhc3N3b3JkIn0")
 	apis := &cloud.APIs{HTTPClient: fake.Client(), AWS: cloud.AWSAPI{STSEndpoint: fake.STSEndpoint(), ECREndpoint: fake.ECREndpoint()}}
 	return fake, apis, ref
 }
