@@ -212,11 +212,7 @@ func TestEKSErrors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = a.Getter.ToRESTConfig()
-			if err == nil || !inputerr.Is(err) || !strings.HasPrefix(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
-				t.Fatalf("got  %v\nwant %s", err, tc.want)
-			}
-			assertNoSecret(t, err.Error(), keys, nil)
+			assertRefusedOnFirstUse(t, a, tc.want, keys, nil)
 		})
 	}
 }
