@@ -156,12 +156,9 @@ func (d *Deploy) preparations(ctx context.Context) ([]*target, error) {
 func (d *Deploy) stages(hubs []*target) (canaries, rest []*target) {
 	for _, h := range hubs {
 		switch {
-		case h.err != nil && h.canary:
-			canaries = append(canaries, h) // a canary that failed stops the rest all the same
-		case h.err != nil:
-		case h.canary:
+		case h.canary: // one that could not be prepared stops the rest all the same
 			canaries = append(canaries, h)
-		default:
+		case h.err == nil:
 			rest = append(rest, h)
 		}
 	}
