@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -32,46 +31,27 @@ const acrEarlyRenewal = 5 * time.Minute
 // principal file or the default credential (a workload identity) reach the registry.
 // It is an authn.Authenticator.
 type ACR struct {
+	renewing
 	apis       *cloud.APIs
 	site       cloud.Site
 	host       string // <registry>.azurecr.io
 	credential azcore.TokenCredential
-
-	mu     sync.Mutex
-	auth   *authn.AuthConfig
-	expiry time.Time
 }
 
 // NewACR is the authenticator of credential for the registry at host.
 func NewACR(apis *cloud.APIs, site cloud.Site, host string, credential azcore.TokenCredential) *ACR {
-	return &ACR{apis: apis, site: site, host: host, credential: credential}
+	a := &ACR{apis: apis, site: site, host: host, credential: credential}
+	a.renewing = renewing{early: acrEarlyRenewal, login: a.exchange}
+	return a
 }
 
-// Authorization is AuthorizationContext without a deadline of the caller's.
-func (a *ACR) Authorization() (*authn.AuthConfig, error) {
-	return a.AuthorizationContext(context.Background())
-}
-
-// AuthorizationContext gives the registry's user and password.
-func (a *ACR) AuthorizationContext(ctx context.Context) (*authn.AuthConfig, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.auth == nil || time.Until(a.expiry) < acrEarlyRenewal {
-		if err := a.exchange(ctx); err != nil {
-			return nil, err
-		}
-	}
-	auth := *a.auth
-	return &auth, nil
-}
-
-func (a *ACR) exchange(ctx context.Context) error {
+func (a *ACR) exchange(ctx context.Context) (*authn.AuthConfig, time.Time, error) {
 	subject := "a token of the registry " + a.host
 	arm := a.apis.Azure.Cloud.Services[azcloud.ResourceManager]
 	audience := cmp.Or(arm.Audience, azcloud.AzurePublic.Services[azcloud.ResourceManager].Audience)
 	tok, err := a.credential.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{audience + "/.default"}})
 	if err != nil {
-		return cloud.AzureError(a.site, err, subject, "the AcrPull role on the registry")
+		return nil, time.Time{}, cloud.AzureError(a.site, err, subject, "the AcrPull role on the registry")
 	}
 	form := url.Values{"grant_type": {"access_token"}, "service": {a.host}, "access_token": {tok.Token}}
 	req, err := runtime.NewRequest(ctx, http.MethodPost, cmp.Or(a.apis.Azure.ACREndpoint, "https://"+a.host)+"/oauth2/exchange")
@@ -79,7 +59,7 @@ func (a *ACR) exchange(ctx context.Context) error {
 		err = req.SetBody(streaming.NopCloser(strings.NewReader(form.Encode())), "application/x-www-form-urlencoded")
 	}
 	if err != nil {
-		return err // no request to make: nothing the user can change
+		return nil, time.Time{}, err // no request to make: nothing the user can change
 	}
 	options := a.apis.AzureOptions()
 	resp, err := runtime.NewPipeline("hubploy", "v1.0.0", runtime.PipelineOptions{}, &options).Do(req)
@@ -93,8 +73,7 @@ func (a *ACR) exchange(ctx context.Context) error {
 		err = runtime.UnmarshalAsJSON(resp, &body)
 	}
 	if err != nil {
-		return cloud.AzureError(a.site, err, subject, "the AcrPull role on the registry")
+		return nil, time.Time{}, cloud.AzureError(a.site, err, subject, "the AcrPull role on the registry")
 	}
-	a.auth, a.expiry = &authn.AuthConfig{Username: acrUser, Password: body.RefreshToken}, tok.ExpiresOn
-	return nil
+	return &authn.AuthConfig{Username: acrUser, Password: body.RefreshToken}, tok.ExpiresOn, nil
 }

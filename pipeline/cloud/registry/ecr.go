@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -30,46 +29,27 @@ const ecrEarlyRenewal = time.Hour
 // amazon-ecr-credential-helper does: GetAuthorizationToken gives the password of the
 // user AWS, kept until an hour before it ends. It is an authn.Authenticator.
 type ECR struct {
+	renewing
 	apis    *cloud.APIs
 	site    cloud.Site
 	region  string
 	keys    aws.CredentialsProvider // nil: the default chain, roleARN assumed with it if set
 	roleARN string
-
-	mu     sync.Mutex
-	auth   *authn.AuthConfig
-	expiry time.Time
 }
 
 // NewECR is the authenticator of site's credentials for region: keys, else roleARN
 // assumed with the default chain, else the default chain itself.
 func NewECR(apis *cloud.APIs, site cloud.Site, region string, keys aws.CredentialsProvider, roleARN string) *ECR {
-	return &ECR{apis: apis, site: site, region: region, keys: keys, roleARN: roleARN}
+	e := &ECR{apis: apis, site: site, region: region, keys: keys, roleARN: roleARN}
+	e.renewing = renewing{early: ecrEarlyRenewal, login: e.login}
+	return e
 }
 
-// Authorization is AuthorizationContext without a deadline of the caller's.
-func (e *ECR) Authorization() (*authn.AuthConfig, error) {
-	return e.AuthorizationContext(context.Background())
-}
-
-// AuthorizationContext gives the registry's user and password.
-func (e *ECR) AuthorizationContext(ctx context.Context) (*authn.AuthConfig, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.auth == nil || time.Until(e.expiry) < ecrEarlyRenewal {
-		if err := e.login(ctx); err != nil {
-			return nil, err
-		}
-	}
-	auth := *e.auth
-	return &auth, nil
-}
-
-func (e *ECR) login(ctx context.Context) error {
+func (e *ECR) login(ctx context.Context) (*authn.AuthConfig, time.Time, error) {
 	subject := "a password of the ECR registries in " + e.region
 	cfg, err := e.apis.AWSConfig(ctx, e.site, e.region, e.keys, e.roleARN)
 	if err != nil {
-		return err
+		return nil, time.Time{}, err
 	}
 	client := ecr.NewFromConfig(cfg, func(o *ecr.Options) {
 		if e.apis.AWS.ECREndpoint != "" {
@@ -78,7 +58,7 @@ func (e *ECR) login(ctx context.Context) error {
 	})
 	out, err := client.GetAuthorizationToken(ctx, &ecr.GetAuthorizationTokenInput{})
 	if err != nil {
-		return cloud.AWSError(e.site, err, subject, "ecr:GetAuthorizationToken")
+		return nil, time.Time{}, cloud.AWSError(e.site, err, subject, "ecr:GetAuthorizationToken")
 	}
 	var user, password string
 	if len(out.AuthorizationData) > 0 {
@@ -87,8 +67,7 @@ func (e *ECR) login(ctx context.Context) error {
 		}
 	}
 	if user == "" || password == "" {
-		return fmt.Errorf("%s: key %q: ECR gave no usable %s", e.site.File, e.site.Key, subject)
+		return nil, time.Time{}, fmt.Errorf("%s: key %q: ECR gave no usable %s", e.site.File, e.site.Key, subject)
 	}
-	e.auth, e.expiry = &authn.AuthConfig{Username: user, Password: password}, aws.ToTime(out.AuthorizationData[0].ExpiresAt)
-	return nil
+	return &authn.AuthConfig{Username: user, Password: password}, aws.ToTime(out.AuthorizationData[0].ExpiresAt), nil
 }
