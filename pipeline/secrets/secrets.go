@@ -1,14 +1,15 @@
 // Package secrets decrypts sops-encrypted files in memory with the sops library: age,
-// PGP and the cloud KMS kinds, with keys found the way the sops CLI finds them, plus
-// explicitly given age identities. Cleartext is only ever returned as bytes: nothing
-// here writes a file, sets an environment variable or logs a value.
+// PGP, Vault and the cloud KMS kinds, with keys found the way the sops CLI finds them,
+// or given explicitly (age identities, PGP keys, cloud and Vault credentials).
+// Cleartext is only ever returned as bytes: nothing here writes a file, sets an
+// environment variable or logs a value.
 package secrets
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,6 +17,8 @@ import (
 	"time"
 
 	"filippo.io/age"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/getsops/sops/v3"
 	"github.com/getsops/sops/v3/aes"
 	sopsage "github.com/getsops/sops/v3/age"
@@ -26,7 +29,7 @@ import (
 	"github.com/getsops/sops/v3/stores/ini"
 	"github.com/getsops/sops/v3/stores/json"
 	sopsyaml "github.com/getsops/sops/v3/stores/yaml"
-	"google.golang.org/grpc"
+	"golang.org/x/oauth2"
 	"gopkg.in/yaml.v3"
 
 	"github.com/hubploy/hubploy/pipeline/inputerr"
@@ -76,9 +79,33 @@ type Decrypter struct {
 	// process environment, so hubs with different keys can be decrypted side by side.
 	AgeIdentities []string
 
+	// Keys, when set, are the credentials for the other kinds of master key: a kind
+	// whose credential is given is decrypted with it alone, the others as sops finds.
+	Keys *KeyCredentials
+
 	// AllowUnencrypted turns off the leak guard for repos that protect their secrets
 	// with git-crypt rather than sops.
 	AllowUnencrypted bool
+}
+
+// KeyCredentials are credentials for sops master keys other than age, used instead of
+// the ones sops would find in the environment; a kind left empty is decrypted with what
+// sops finds, as without KeyCredentials. Like AgeIdentities, they let a process whose
+// environment holds no cloud credentials (a container) be handed them in memory, as
+// Flux's kustomize-controller is. A key's AWS profile is not read: AWS replaces it. No
+// credential is ever written to a file, put in the environment, or quoted in an error.
+type KeyCredentials struct {
+	GoogleTokenSource oauth2.TokenSource      // GCP KMS
+	AWS               aws.CredentialsProvider // AWS KMS (a key's role, if its metadata names one, is assumed with these)
+	Azure             azcore.TokenCredential  // Azure Key Vault
+	VaultToken        string                  // HashiCorp Vault transit (the address is the key's own)
+	PGPKeys           []string                // ASCII-armored OpenPGP private keys (unprotected)
+	// HTTPClient carries the calls to the KMS APIs and Vault (a private CA); nil:
+	// http.DefaultClient. An Azure Key Vault's URL is the key's own.
+	HTTPClient *http.Client
+	// GCPKMSEndpoint and AWSKMSEndpoint replace the services' base URLs (private
+	// endpoints; tests); "": the real ones.
+	GCPKMSEndpoint, AWSKMSEndpoint string
 }
 
 // ReadFile returns the cleartext of the file at path and whether it was encrypted.
@@ -195,19 +222,25 @@ func recipients(m sops.Metadata) string {
 }
 
 func (d *Decrypter) keyService() (keyservice.KeyServiceClient, error) {
-	local := keyservice.NewLocalClient()
-	if len(d.AgeIdentities) == 0 {
-		return local, nil
-	}
-	var ids sopsage.ParsedIdentities
+	c := keyClient{fallback: keyservice.NewLocalClient()}
 	for _, s := range d.AgeIdentities {
 		parsed, err := ParseAgeKeys("the given age key", s)
 		if err != nil {
 			return nil, err
 		}
-		ids = append(ids, parsed...)
+		c.age = append(c.age, parsed...)
 	}
-	return explicitAge{ids: ids, fallback: local}, nil
+	if d.Keys != nil {
+		c.keys = *d.Keys
+		if c.keys.HTTPClient == nil {
+			c.keys.HTTPClient = http.DefaultClient
+		}
+		var err error
+		if c.pgp, err = readPGPKeys(d.Keys.PGPKeys); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
 }
 
 // ParseAgeKeys parses the age identities of a key file's content, as sops does: one
@@ -272,31 +305,6 @@ func (d *Decrypter) ageRecipients() (have map[string]bool, bad error) {
 		}
 	}
 	return have, nil
-}
-
-// explicitAge decrypts age-wrapped data keys with the identities it holds and hands
-// every other key kind to sops' own local key service.
-type explicitAge struct {
-	ids      sopsage.ParsedIdentities
-	fallback keyservice.KeyServiceClient
-}
-
-func (e explicitAge) Decrypt(ctx context.Context, req *keyservice.DecryptRequest, opts ...grpc.CallOption) (*keyservice.DecryptResponse, error) {
-	k, ok := req.Key.KeyType.(*keyservice.Key_AgeKey)
-	if !ok {
-		return e.fallback.Decrypt(ctx, req, opts...)
-	}
-	mk := &sopsage.MasterKey{Recipient: k.AgeKey.Recipient, EncryptedKey: string(req.Ciphertext)}
-	e.ids.ApplyToMasterKey(mk)
-	plain, err := mk.Decrypt()
-	if err != nil {
-		return e.fallback.Decrypt(ctx, req, opts...)
-	}
-	return &keyservice.DecryptResponse{Plaintext: plain}, nil
-}
-
-func (e explicitAge) Encrypt(ctx context.Context, req *keyservice.EncryptRequest, opts ...grpc.CallOption) (*keyservice.EncryptResponse, error) {
-	return e.fallback.Encrypt(ctx, req, opts...)
 }
 
 // Store is the sops store for a file format.

@@ -1,0 +1,374 @@
+package secrets_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/getsops/sops/v3"
+	"github.com/getsops/sops/v3/aes"
+	"github.com/getsops/sops/v3/azkv"
+	"github.com/getsops/sops/v3/gcpkms"
+	"github.com/getsops/sops/v3/hcvault"
+	"github.com/getsops/sops/v3/keys"
+	"github.com/getsops/sops/v3/kms"
+	"github.com/getsops/sops/v3/logging"
+	"github.com/getsops/sops/v3/pgp"
+	"github.com/getsops/sops/v3/version"
+	"golang.org/x/oauth2"
+	"google.golang.org/api/option"
+
+	"github.com/hubploy/hubploy/internal/sopstest"
+	"github.com/hubploy/hubploy/internal/testenv/fakekms"
+	"github.com/hubploy/hubploy/pipeline/inputerr"
+	"github.com/hubploy/hubploy/pipeline/secrets"
+)
+
+// fixture is a file encrypted for one master key of a kind, and credentials for it.
+type fixture struct {
+	enc         []byte
+	good, wrong secrets.KeyCredentials
+	credentials []string // every credential value above, which no error or log may hold
+	refusal     string   // what the service answers the wrong credential
+	// sopsCannotReach: sops' own client cannot reach the fake (its host name resolves
+	// only in the fake's client), so it cannot show what a missing credential does.
+	sopsCannotReach bool
+}
+
+// encryptingKey is a sops master key that encrypts the data key against a fake.
+type encryptingKey interface {
+	keys.MasterKey
+	EncryptContext(ctx context.Context, dataKey []byte) error
+}
+
+// encryptFor encrypts plain as `sops --encrypt` does, for mk alone.
+func encryptFor(t *testing.T, mk encryptingKey) []byte {
+	t.Helper()
+	store := secrets.StoreFor("secrets/prod.yaml")
+	branches, err := store.LoadPlainFile([]byte(plain))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree := sops.Tree{Branches: branches, FilePath: "secrets/prod.yaml", Metadata: sops.Metadata{
+		KeyGroups: []sops.KeyGroup{{mk}}, UnencryptedSuffix: "_unencrypted", Version: version.Version}}
+	dataKey := make([]byte, 32)
+	rand.Read(dataKey)
+	if err := mk.EncryptContext(context.Background(), dataKey); err != nil {
+		t.Fatal(err)
+	}
+	cipher := aes.NewCipher()
+	mac, err := tree.Encrypt(dataKey, cipher)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree.Metadata.LastModified = time.Now().UTC()
+	if tree.Metadata.MessageAuthenticationCode, err = cipher.Encrypt(mac, dataKey, tree.Metadata.LastModified.Format(time.RFC3339)); err != nil {
+		t.Fatal(err)
+	}
+	enc, err := store.EmitEncryptedFile(tree)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(enc, []byte("s3cr3t-value")) {
+		t.Fatal("fixture is not encrypted")
+	}
+	return enc
+}
+
+func vaultFixture(t *testing.T) fixture {
+	v := fakekms.NewVault(t)
+	mk, err := hcvault.NewMasterKeyFromURI(v.KeyURI("sops", "hubploy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hcvault.Token(v.Token).ApplyToMasterKey(mk)
+	hcvault.NewHTTPClient(v.Server.Client()).ApplyToMasterKey(mk)
+	// sops' own Vault client, given no credential, trusts the fake as Vault's CLI would.
+	ca := filepath.Join(t.TempDir(), "vault-ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: v.Server.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("VAULT_CACERT", ca)
+	wrong := "hvs." + randomHex(12)
+	return fixture{enc: encryptFor(t, mk),
+		good:        secrets.KeyCredentials{VaultToken: v.Token, HTTPClient: v.Server.Client()},
+		wrong:       secrets.KeyCredentials{VaultToken: wrong, HTTPClient: v.Server.Client()},
+		credentials: []string{v.Token, wrong}, refusal: "Code: 403. Errors: * permission denied"}
+}
+
+func awsFixture(t *testing.T) fixture {
+	k := fakekms.NewAWSKMS(t)
+	// sops' key takes its endpoint only from the environment; Decrypter never reads it.
+	t.Setenv("AWS_ENDPOINT_URL_KMS", k.Server.URL)
+	hub := "datahub"
+	mk := kms.NewMasterKeyFromArn(k.KeyARN("hubploy"), map[string]*string{"hub": &hub}, "")
+	c := k.Credentials
+	kms.NewCredentialsProvider(credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, "")).ApplyToMasterKey(mk)
+	kms.NewHTTPClient(k.Server.Client()).ApplyToMasterKey(mk)
+	wrongSecret := randomHex(20)
+	keys := func(id, secret string) secrets.KeyCredentials {
+		return secrets.KeyCredentials{AWS: credentials.NewStaticCredentialsProvider(id, secret, ""),
+			HTTPClient: k.Server.Client(), AWSKMSEndpoint: k.Server.URL}
+	}
+	return fixture{enc: encryptFor(t, mk),
+		good:        keys(c.AccessKeyID, c.SecretAccessKey),
+		wrong:       keys(c.AccessKeyID, wrongSecret), // the right key id: only the signature can tell
+		credentials: []string{c.SecretAccessKey, wrongSecret}, refusal: "api error InvalidSignatureException"}
+}
+
+func gcpFixture(t *testing.T) fixture {
+	g := fakekms.NewGCPKMS(t)
+	mk := gcpkms.NewMasterKeyFromResourceID(g.KeyName("hubploy"))
+	token := oauth2.StaticTokenSource(&oauth2.Token{AccessToken: g.Token})
+	authed := *g.Server.Client()
+	authed.Transport = &oauth2.Transport{Source: token, Base: authed.Transport}
+	gcpkms.UseRESTClient{}.ApplyToMasterKey(mk)
+	gcpkms.ClientOptions{option.WithEndpoint(g.Server.URL), option.WithHTTPClient(&authed)}.ApplyToMasterKey(mk)
+	wrong := "ya29." + randomHex(16)
+	keys := func(token string) secrets.KeyCredentials {
+		return secrets.KeyCredentials{GoogleTokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token}),
+			HTTPClient: g.Server.Client(), GCPKMSEndpoint: g.Server.URL}
+	}
+	return fixture{enc: encryptFor(t, mk), good: keys(g.Token), wrong: keys(wrong), credentials: []string{g.Token, wrong},
+		refusal: "Error 401: Request had invalid authentication credentials"}
+}
+
+// entraToken is an Entra ID credential that hands out one token, for Key Vault's scope.
+type entraToken string
+
+func (e entraToken) GetToken(_ context.Context, o policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	if !slices.Equal(o.Scopes, []string{fakekms.AzureScope}) {
+		return azcore.AccessToken{}, fmt.Errorf("no token for scopes %v", o.Scopes)
+	}
+	return azcore.AccessToken{Token: string(e), ExpiresOn: time.Now().Add(time.Hour)}, nil
+}
+
+func azureFixture(t *testing.T) fixture {
+	a := fakekms.NewAzureKeyVault(t)
+	mk := azkv.NewMasterKey(a.VaultURL(), "hubploy", "0123456789abcdef0123456789abcdef")
+	azkv.NewTokenCredential(entraToken(a.Token)).ApplyToMasterKey(mk)
+	azkv.NewClientOptions(&azkeys.ClientOptions{ClientOptions: azcore.ClientOptions{Transport: a.Client()}}).ApplyToMasterKey(mk)
+	wrong := "eyJ0eXAiOiJKV1Qi." + randomHex(16)
+	return fixture{enc: encryptFor(t, mk),
+		good:        secrets.KeyCredentials{Azure: entraToken(a.Token), HTTPClient: a.Client()},
+		wrong:       secrets.KeyCredentials{Azure: entraToken(wrong), HTTPClient: a.Client()},
+		credentials: []string{a.Token, wrong}, refusal: "RESPONSE 401: 401 Unauthorized", sopsCannotReach: true}
+}
+
+func pgpFixture(t *testing.T) fixture {
+	key, wrong := newPGPKey(t), newPGPKey(t)
+	// sops encrypts for a key of a public keyring file (public keys only).
+	var pub bytes.Buffer
+	if err := key.Serialize(&pub); err != nil {
+		t.Fatal(err)
+	}
+	ring := filepath.Join(t.TempDir(), "pubring.gpg")
+	if err := os.WriteFile(ring, pub.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mk := pgp.NewMasterKeyFromFingerprint(strings.ToUpper(hex.EncodeToString(key.PrimaryKey.Fingerprint)))
+	pgp.PubRing(ring).ApplyToMasterKey(mk)
+	good, bad := armoredPrivate(t, key), armoredPrivate(t, wrong)
+	return fixture{enc: encryptFor(t, mk),
+		good:        secrets.KeyCredentials{PGPKeys: []string{good}},
+		wrong:       secrets.KeyCredentials{PGPKeys: []string{bad}},
+		credentials: []string{privateBody(good), privateBody(bad)}, refusal: "openpgp: incorrect key"}
+}
+
+func newPGPKey(t *testing.T) *openpgp.Entity {
+	e, err := openpgp.NewEntity("hubploy", "", "ops@example.com", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func armoredPrivate(t *testing.T, e *openpgp.Entity) string {
+	var b bytes.Buffer
+	w, err := armor.Encode(&b, openpgp.PrivateKeyType, nil)
+	if err == nil {
+		err = e.SerializePrivateWithoutSigning(w, nil)
+	}
+	if err == nil {
+		err = w.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// privateBody is a line from the middle of an armored key: key material, no header.
+func privateBody(armored string) string {
+	lines := strings.Split(armored, "\n")
+	return lines[len(lines)/2]
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// noAmbientCredentials leaves sops nothing to find in the environment, so that only
+// what a test gives can decrypt, and a key service that is not given credentials
+// fails fast rather than asking a cloud's metadata server.
+func noAmbientCredentials(t *testing.T) {
+	home := t.TempDir()
+	for k, v := range map[string]string{
+		"HOME": home, "XDG_CONFIG_HOME": home, "GNUPGHOME": home, "SOPS_AGE_KEY_FILE": "", "SOPS_AGE_KEY": "",
+		"VAULT_TOKEN": "", "VAULT_ADDR": "",
+		"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SESSION_TOKEN": "", "AWS_PROFILE": "", "AWS_EC2_METADATA_DISABLED": "true",
+		"AWS_CA_BUNDLE": "", // this machine's is for the real AWS
+		// Google's SDK would otherwise ask for a metadata server for a minute.
+		"GOOGLE_APPLICATION_CREDENTIALS": filepath.Join(home, "none.json"), "GOOGLE_CREDENTIALS": "", "GOOGLE_OAUTH_ACCESS_TOKEN": "",
+		// Azure's would ask for managed identity's for ten seconds.
+		"AZURE_TOKEN_CREDENTIALS": "AzureCLICredential", "AZURE_CLIENT_ID": "", "AZURE_TENANT_ID": "", "AZURE_CLIENT_SECRET": "",
+	} {
+		t.Setenv(k, v)
+	}
+}
+
+// captureSopsLogs collects what sops' key sources log, at every level.
+func captureSopsLogs(t *testing.T) *bytes.Buffer {
+	var b bytes.Buffer
+	for _, l := range logging.Loggers {
+		out, level := l.Out, l.GetLevel()
+		l.SetOutput(&b)
+		l.SetLevel(99) // everything, down to trace
+		t.Cleanup(func() { l.SetOutput(out); l.SetLevel(level) })
+	}
+	return &b
+}
+
+// texts are the messages of err and of every error it wraps.
+func texts(err error) []string {
+	if err == nil {
+		return nil
+	}
+	out := []string{err.Error()}
+	if u, ok := err.(interface{ UserError() string }); ok { // sops' errors say each key's failure there
+		out = append(out, u.UserError())
+	}
+	switch e := err.(type) {
+	case interface{ Unwrap() error }:
+		out = append(out, texts(e.Unwrap())...)
+	case interface{ Unwrap() []error }:
+		for _, inner := range e.Unwrap() {
+			out = append(out, texts(inner)...)
+		}
+	}
+	return out
+}
+
+var kinds = []struct {
+	name    string
+	fixture func(*testing.T) fixture
+}{
+	{"hc_vault", vaultFixture}, {"kms", awsFixture}, {"gcp_kms", gcpFixture}, {"azure_kv", azureFixture}, {"pgp", pgpFixture},
+}
+
+// Each kind of master key decrypts with the credentials given, against a fake of its
+// service that checks them; without them, or with wrong ones, the file cannot be
+// decrypted, and no error or log holds a credential.
+func TestDecryptWithKeyCredentials(t *testing.T) {
+	for _, kind := range kinds {
+		t.Run(kind.name, func(t *testing.T) {
+			noAmbientCredentials(t)
+			f := kind.fixture(t)
+			logs := captureSopsLogs(t)
+			got, err := (&secrets.Decrypter{Keys: &f.good}).Decrypt("secrets/prod.yaml", f.enc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != plain {
+				t.Fatalf("got:\n%s", got)
+			}
+			cases := map[string]*secrets.Decrypter{"wrong credential": {Keys: &f.wrong}, "no credentials": {}}
+			if f.sopsCannotReach {
+				delete(cases, "no credentials")
+			}
+			for name, d := range cases {
+				t.Run(name, func(t *testing.T) {
+					_, err := d.Decrypt("secrets/prod.yaml", f.enc)
+					want := "secrets/prod.yaml: no available key can decrypt it; it is encrypted for " + kind.name + " "
+					if err == nil || !inputerr.Is(err) || !strings.HasPrefix(err.Error(), want) {
+						t.Fatalf("got  %v\nwant %s…", err, want)
+					}
+					all := texts(err)
+					// sops wraps each key's error in lines starting with |.
+					flat := strings.Join(strings.Fields(strings.ReplaceAll(strings.Join(all, " "), "|", " ")), " ")
+					if name == "wrong credential" && !strings.Contains(flat, f.refusal) {
+						t.Errorf("not refused with %q: %s", f.refusal, all)
+					}
+					for _, text := range append(all, logs.String()) {
+						for _, c := range f.credentials {
+							if strings.Contains(text, c) {
+								t.Errorf("a credential leaks: %s", text)
+							}
+						}
+					}
+				})
+			}
+		})
+	}
+}
+
+// A kind given no credential is left to what sops finds, even when others are given.
+func TestKeyCredentialsLeaveOtherKinds(t *testing.T) {
+	noAmbientCredentials(t)
+	key := sopstest.NewKey(t)
+	t.Setenv("SOPS_AGE_KEY", key.Identity)
+	enc := sopstest.MustEncrypt(t, "secrets/prod.yaml", []byte(plain), key.Recipient)
+	vault := vaultFixture(t)
+	got, err := (&secrets.Decrypter{Keys: &vault.good}).Decrypt("secrets/prod.yaml", enc)
+	if err != nil || string(got) != plain {
+		t.Fatalf("got %v:\n%s", err, got)
+	}
+}
+
+// A PGP key that cannot be used is named by its place, never quoted.
+func TestBadPGPKeys(t *testing.T) {
+	key := newPGPKey(t)
+	private := armoredPrivate(t, key)
+	var public bytes.Buffer
+	w, _ := armor.Encode(&public, openpgp.PublicKeyType, nil)
+	key.Serialize(w)
+	w.Close()
+	protected := newPGPKey(t)
+	if err := protected.EncryptPrivateKeys([]byte("passphrase"), nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, key, want string }{
+		{"not armored", privateBody(private), "the given PGP key 2: is not an ASCII-armored OpenPGP key"},
+		{"public key", public.String(), "the given PGP key 2: holds no private key"},
+		{"passphrase-protected", armoredPrivate(t, protected), "the given PGP key 2: is passphrase-protected"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := (&secrets.Decrypter{Keys: &secrets.KeyCredentials{PGPKeys: []string{private, tc.key}}}).Decrypt("x.yaml", pgpFixture(t).enc)
+			if err == nil || !inputerr.Is(err) || !strings.HasPrefix(err.Error(), tc.want) {
+				t.Fatalf("got  %v\nwant %s", err, tc.want)
+			}
+			for _, text := range texts(err) {
+				if strings.Contains(text, privateBody(tc.key)) || strings.Contains(text, privateBody(private)) {
+					t.Errorf("quotes a key: %s", text)
+				}
+			}
+		})
+	}
+}
