@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hubploy/hubploy/pipeline/charts"
+	"github.com/hubploy/hubploy/pipeline/cloud"
 	"github.com/hubploy/hubploy/pipeline/cluster"
 	"github.com/hubploy/hubploy/pipeline/inputerr"
 	"github.com/hubploy/hubploy/pipeline/mask"
@@ -45,6 +46,10 @@ type Settings struct {
 	// ConfineToRepo refuses such paths outside the repository: the Dagger module's
 	// container holds nothing else worth reading.
 	ConfineToRepo bool
+	// Clouds are the cloud APIs and default credentials of the hubs whose cluster or
+	// registry block is a cloud's; nil: the real clouds and this process's
+	// environment (cloud.FromEnvironment).
+	Clouds *cloud.APIs
 	// Log receives diagnostics (chart downloads and the like); nil drops them.
 	Log func(format string, args ...any)
 	// Verbose logs each hub's preparation and cluster access; Debug also each values
@@ -280,7 +285,7 @@ func (c *Config) access(h *repo.Hub, namespace string, co ClusterOptions, masker
 }
 
 func (c *Config) clusterAccess(h *repo.Hub, namespace string, co ClusterOptions) (*cluster.Access, error) {
-	opts := cluster.Options{Context: co.Context, Server: co.Server}
+	opts := cluster.Options{Context: co.Context, Server: co.Server, Clouds: c.Settings.Clouds}
 	var err error
 	switch {
 	case co.KubeconfigFile != "":

@@ -31,7 +31,7 @@ func (c *Config) keychain(h *repo.Hub, reg Registry) (authn.Keychain, error) {
 	if reg.Keychain != nil {
 		return reg.Keychain, nil
 	}
-	return images.Keychain(h, c.Decrypter)
+	return images.KeychainWith(h, c.Decrypter, c.Settings.Clouds)
 }
 
 // check asks the registry about imgs, every image failing alike without credentials.

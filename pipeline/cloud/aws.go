@@ -88,6 +88,9 @@ func (c *APIs) AWSConfig(ctx context.Context, site Site, region string, keys aws
 		}
 	}
 	cfg, err := load(ctx, region)
+	if given := Given(err, site.File, site.Key); given != nil {
+		return aws.Config{}, given
+	}
 	if err != nil {
 		return aws.Config{}, &inputerr.Error{File: site.File, Key: site.Key, Msg: "the default AWS credentials do not load: " + site.Masker.Error(err).Error(),
 			Hint: "fix the AWS environment (AWS_PROFILE, AWS_WEB_IDENTITY_TOKEN_FILE, ~/.aws), or set service_key instead"}
@@ -139,6 +142,9 @@ func AWSError(site Site, err error, subject, permission string) error {
 	case "ExpiredToken", "ExpiredTokenException", "RequestExpired":
 		return site.inputError(fmt.Sprintf("AWS refused %s as expired (%s: %s)", site.Who, ae.ErrorCode(), msg),
 			"renew the credentials (a session token expires): log in again or make a new access key")
+	case "InvalidIdentityToken", "IDPRejectedClaim":
+		return site.inputError(fmt.Sprintf("AWS refused the web identity token of %s (%s: %s)", site.Who, ae.ErrorCode(), msg),
+			"give a fresh OIDC token of an identity provider the role's trust policy names (in CI: the job's id token)")
 	case "AccessDenied", "AccessDeniedException":
 		if site.AssumesRole {
 			permission = "sts:AssumeRole of the role, and " + permission + ","

@@ -107,7 +107,7 @@ func AzureError(site Site, err error, subject, permission string) error {
 	switch {
 	case errors.As(err, &af):
 		return site.inputError(fmt.Sprintf("Microsoft Entra ID refused %s (%s)", site.Who, site.Masker.String(entraMessage(af.RawResponse))),
-			"the secret is wrong, expired or deleted: make a new one (az ad sp credential reset) and sops-encrypt it")
+			"the secret is wrong, expired or deleted: make a new one (az ad sp credential reset) and sops-encrypt it; or the federated token is not one the application's federated credential trusts")
 	case errors.As(err, &re) && re.StatusCode == http.StatusUnauthorized:
 		return site.inputError(fmt.Sprintf("Azure refused the token of %s as expired or invalid (%s)", site.Who, azureMessage(site, re)), "log in again, or renew the secret")
 	case errors.As(err, &re) && re.StatusCode == http.StatusForbidden:

@@ -114,6 +114,9 @@ func (a *aksCluster) resolve(ctx context.Context) (*rest.Config, error) {
 // defaultCredential is the environment's credential (cloud.APIs.AzureDefault).
 func (a *aksCluster) defaultCredential() error {
 	credential, err := a.clouds.AzureDefault()
+	if given := cloud.Given(err, a.site.File, aksKey); given != nil {
+		return given
+	}
 	if err != nil {
 		return &inputerr.Error{File: a.site.File, Key: aksKey, Msg: "has no auth_file, and no default Azure credential was found: " + a.site.Masker.Error(err).Error(), Hint: cloud.AzureDefaultHint}
 	}

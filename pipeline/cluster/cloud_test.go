@@ -18,8 +18,6 @@ func certPEM(s *httptest.Server) []byte {
 
 func slicesContain(list []string, s string) bool { return slices.Contains(list, s) }
 
-// assertNoSecret fails when out holds a token, or a secret value of a credentials
-// file.
 // assertRefusedOnFirstUse checks that access a, made offline, fails when first used
 // (the cloud asked) with one line of bad input that starts with want and holds no
 // secret of credentials or tokens.
@@ -32,6 +30,8 @@ func assertRefusedOnFirstUse(t *testing.T, a *cluster.Access, want string, crede
 	assertNoSecret(t, err.Error(), credentials, tokens)
 }
 
+// assertNoSecret fails when out holds a token, or a secret value of a credentials
+// file.
 func assertNoSecret(t *testing.T, out string, credentials []byte, tokens []string) {
 	t.Helper()
 	for _, s := range append(fakecloud.SecretValues(credentials), tokens...) {

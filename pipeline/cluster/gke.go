@@ -72,6 +72,9 @@ func (g *gke) describe() (string, string) {
 func (g *gke) resolve(ctx context.Context) (*rest.Config, error) {
 	if g.creds == nil {
 		creds, err := g.clouds.GoogleDefaultCredentials(gkeScopes...)
+		if given := cloud.Given(err, g.file, gkeKey); given != nil {
+			return nil, given
+		}
 		if err != nil {
 			return nil, &inputerr.Error{File: g.file, Key: gkeKey, Msg: "has no service_key, and no Google application default credentials were found",
 				Hint: "set service_key to a sops-encrypted service account key, or log in keyless (GOOGLE_APPLICATION_CREDENTIALS, workload identity federation, or gcloud auth application-default login)"}

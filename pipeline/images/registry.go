@@ -133,7 +133,11 @@ func registryKeychain(h *repo.Hub, dec *secrets.Decrypter, clouds *cloud.APIs) (
 		var credential azcore.TokenCredential
 		if a.AuthFile == "" {
 			var err error
-			if credential, err = clouds.AzureDefault(); err != nil {
+			credential, err = clouds.AzureDefault()
+			if given := cloud.Given(err, h.Config.File, key); given != nil {
+				return nil, given
+			}
+			if err != nil {
 				return nil, &inputerr.Error{File: h.Config.File, Key: key, Msg: "has no auth_file, and no default Azure credential was found: " + err.Error(), Hint: cloud.AzureDefaultHint}
 			}
 		} else {

@@ -34,8 +34,8 @@ func (c *Cloud) serveAWS(mux *http.ServeMux) {
 }
 
 // STSEndpoint and EKSEndpoint are the services' base URLs (BaseEndpoint).
-func (c *Cloud) STSEndpoint() string { return c.Server.URL + "/sts/" }
-func (c *Cloud) EKSEndpoint() string { return c.Server.URL + "/eks" }
+func (c *Cloud) STSEndpoint() string { return c.URL() + "/sts/" }
+func (c *Cloud) EKSEndpoint() string { return c.URL() + "/eks" }
 
 // AWSUserKeys makes an IAM user and an access key for it, and returns the key's id and
 // secret, and the user's ARN.
@@ -119,10 +119,15 @@ func (c *Cloud) verifySigV4(r *http.Request, body []byte, service string) (key a
 	return key, ""
 }
 
-// stsAction is STS's query API (docs.aws.amazon.com/STS/latest/APIReference): AssumeRole.
+// stsAction is STS's query API (docs.aws.amazon.com/STS/latest/APIReference):
+// AssumeRole and AssumeRoleWithWebIdentity.
 func (c *Cloud) stsAction(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	form, _ := url.ParseQuery(string(body))
+	if form.Get("Action") == "AssumeRoleWithWebIdentity" {
+		c.assumeRoleWithWebIdentity(w, form)
+		return
+	}
 	key, code := c.verifySigV4(r, body, "sts")
 	switch {
 	case code != "":
@@ -132,22 +137,47 @@ func (c *Cloud) stsAction(w http.ResponseWriter, r *http.Request) {
 	case c.isDenied(key.arn):
 		stsErrorMessage(w, http.StatusForbidden, "AccessDenied", "User: "+key.arn+" is not authorized to perform: sts:AssumeRole on resource: "+form.Get("RoleArn"))
 	default:
-		id, secret, token := "ASIA"+strings.ToUpper(randomHex(8)), randomHex(20), randomHex(40)
-		expiry := time.Now().Add(time.Hour)
-		arn := AssumedRoleARN(form.Get("RoleArn"), form.Get("RoleSessionName"))
-		c.mu.Lock()
-		c.aws[id] = awsKey{secret: secret, sessionToken: token, arn: arn, expiry: expiry}
-		c.minted++
-		c.mu.Unlock()
-		w.Header().Set("Content-Type", "text/xml")
-		fmt.Fprintf(w, `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
-  <AssumeRoleResult>
-    <Credentials><AccessKeyId>%s</AccessKeyId><SecretAccessKey>%s</SecretAccessKey><SessionToken>%s</SessionToken><Expiration>%s</Expiration></Credentials>
-    <AssumedRoleUser><Arn>%s</Arn><AssumedRoleId>AROA3XFRBF535PLBIFPI4:%s</AssumedRoleId></AssumedRoleUser>
-  </AssumeRoleResult>
-  <ResponseMetadata><RequestId>c6104cbe-af31-11e0-8154-cbc7ccf896c7</RequestId></ResponseMetadata>
-</AssumeRoleResponse>`, id, secret, token, expiry.UTC().Format(time.RFC3339), arn, form.Get("RoleSessionName"))
+		c.roleSession(w, "AssumeRole", form)
 	}
+}
+
+// assumeRoleWithWebIdentity is STS's unsigned exchange of an OIDC token for a role's
+// session (AssumeRoleWithWebIdentity): a token OIDCToken handed out, else
+// InvalidIdentityToken.
+func (c *Cloud) assumeRoleWithWebIdentity(w http.ResponseWriter, form url.Values) {
+	if c.principal(form.Get("WebIdentityToken")) == "" {
+		stsErrorMessage(w, http.StatusBadRequest, "InvalidIdentityToken", "Couldn't retrieve verification key from your identity provider")
+		return
+	}
+	c.roleSession(w, "AssumeRoleWithWebIdentity", form)
+}
+
+// roleSession makes a session of the form's RoleArn and writes STS's answer to
+// action.
+func (c *Cloud) roleSession(w http.ResponseWriter, action string, form url.Values) {
+	id, secret, token := "ASIA"+strings.ToUpper(randomHex(8)), randomHex(20), randomHex(40)
+	expiry := time.Now().Add(time.Hour)
+	arn := AssumedRoleARN(form.Get("RoleArn"), form.Get("RoleSessionName"))
+	c.mu.Lock()
+	c.aws[id] = awsKey{secret: secret, sessionToken: token, arn: arn, expiry: expiry}
+	c.minted++
+	c.mu.Unlock()
+	w.Header().Set("Content-Type", "text/xml")
+	fmt.Fprintf(w, `<%[1]sResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+  <%[1]sResult>
+    <Credentials><AccessKeyId>%[2]s</AccessKeyId><SecretAccessKey>%[3]s</SecretAccessKey><SessionToken>%[4]s</SessionToken><Expiration>%[5]s</Expiration></Credentials>
+    <AssumedRoleUser><Arn>%[6]s</Arn><AssumedRoleId>AROA3XFRBF535PLBIFPI4:%[7]s</AssumedRoleId></AssumedRoleUser>
+  </%[1]sResult>
+  <ResponseMetadata><RequestId>c6104cbe-af31-11e0-8154-cbc7ccf896c7</RequestId></ResponseMetadata>
+</%[1]sResponse>`, action, id, secret, token, expiry.UTC().Format(time.RFC3339), arn, form.Get("RoleSessionName"))
+}
+
+// OIDCToken is an OIDC token of an identity provider both AWS and Entra ID trust for
+// subject (a CI job's): STS exchanges it for a role, Entra ID for an application
+// whose federated credential names subject.
+func (c *Cloud) OIDCToken(subject string) string {
+	tok, _ := c.mint("eyJhbGciOiJSUzI1NiJ9.oidc.", subject)
+	return tok
 }
 
 // stsMessages are STS's messages for its errors.
@@ -276,7 +306,7 @@ func (c *Cloud) isDenied(principal string) bool {
 }
 
 // ECREndpoint is ECR's base URL (BaseEndpoint).
-func (c *Cloud) ECREndpoint() string { return c.Server.URL + "/ecr/" }
+func (c *Cloud) ECREndpoint() string { return c.URL() + "/ecr/" }
 
 // SetRegistryPassword is the password ECR and ACR hand out: that of the registry a
 // test serves.

@@ -11,8 +11,9 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
 
-// azurePrincipal is a service principal's secret, in its tenant.
-type azurePrincipal struct{ tenant, secret string }
+// azurePrincipal is a service principal's secret, or the OIDC token its federated
+// credential trusts, in its tenant.
+type azurePrincipal struct{ tenant, secret, assertion string }
 
 func (c *Cloud) serveAzure(mux *http.ServeMux) {
 	// MSAL keeps only the authority's host: the tenants are at the root.
@@ -26,9 +27,9 @@ func (c *Cloud) serveAzure(mux *http.ServeMux) {
 // AzureCloud is the Entra ID authority and Resource Manager here.
 func (c *Cloud) AzureCloud() azcloud.Configuration {
 	return azcloud.Configuration{
-		ActiveDirectoryAuthorityHost: c.Server.URL + "/",
+		ActiveDirectoryAuthorityHost: c.URL() + "/",
 		Services: map[azcloud.ServiceName]azcloud.ServiceConfiguration{
-			azcloud.ResourceManager: {Endpoint: c.Server.URL + "/arm", Audience: "https://management.core.windows.net/"},
+			azcloud.ResourceManager: {Endpoint: c.URL() + "/arm", Audience: "https://management.core.windows.net/"},
 		},
 	}
 }
@@ -41,6 +42,17 @@ func (c *Cloud) AzureServicePrincipal(name, tenant string) (authFile []byte, app
 	c.azure[appID] = azurePrincipal{tenant: tenant, secret: secret}
 	c.mu.Unlock()
 	return []byte(`{"appId": "` + appID + `", "displayName": "` + name + `", "password": "` + secret + `", "tenant": "` + tenant + `"}`), appID
+}
+
+// AzureFederatedPrincipal makes a service principal whose federated credential trusts
+// the identity provider's tokens for subject (workload identity federation), and
+// returns its app id and such a token.
+func (c *Cloud) AzureFederatedPrincipal(tenant, subject string) (appID, token string) {
+	appID, token = randomUUID(), c.OIDCToken(subject)
+	c.mu.Lock()
+	c.azure[appID] = azurePrincipal{tenant: tenant, assertion: token}
+	c.mu.Unlock()
+	return appID, token
 }
 
 // AzureSubscription makes a subscription visible to every principal.
@@ -71,7 +83,7 @@ func randomUUID() string {
 // entraDiscovery is the tenant's OpenID configuration, which MSAL reads for the
 // token endpoint.
 func (c *Cloud) entraDiscovery(w http.ResponseWriter, r *http.Request) {
-	base := c.Server.URL + "/" + r.PathValue("tenant")
+	base := c.URL() + "/" + r.PathValue("tenant")
 	writeJSON(w, http.StatusOK, map[string]any{
 		"token_endpoint":         base + "/oauth2/v2.0/token",
 		"authorization_endpoint": base + "/oauth2/v2.0/authorize",
@@ -82,7 +94,7 @@ func (c *Cloud) entraDiscovery(w http.ResponseWriter, r *http.Request) {
 
 // entraToken is Entra ID's client credentials grant
 // (learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow), with
-// its error for a wrong secret.
+// its errors for a wrong secret and for an assertion no federated credential trusts.
 func (c *Cloud) entraToken(w http.ResponseWriter, r *http.Request) {
 	id, secret := r.FormValue("client_id"), r.FormValue("client_secret")
 	c.mu.Lock()
@@ -93,7 +105,9 @@ func (c *Cloud) entraToken(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"error": "unsupported_grant_type", "error_description": "AADSTS70003: The app requested an unsupported grant type."})
 	case !ok || p.tenant != r.PathValue("tenant"):
 		writeJSON(w, http.StatusBadRequest, map[string]any{"error": "unauthorized_client", "error_description": "AADSTS700016: Application with identifier '" + id + "' was not found in the directory.\r\nTrace ID: 0", "error_codes": []int{700016}})
-	case p.secret != secret:
+	case r.FormValue("client_assertion") != "" && (p.assertion == "" || p.assertion != r.FormValue("client_assertion")):
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"error": "invalid_client", "error_description": "AADSTS700213: No matching federated identity record found for presented assertion subject.\r\nTrace ID: 0", "error_codes": []int{700213}})
+	case r.FormValue("client_assertion") == "" && (p.secret == "" || p.secret != secret):
 		writeJSON(w, http.StatusUnauthorized, map[string]any{"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '" + id + "'.\r\nTrace ID: 0", "error_codes": []int{7000215}})
 	case !slices.Contains(strings.Fields(r.FormValue("scope")), "https://management.core.windows.net//.default") && !slices.Contains(strings.Fields(r.FormValue("scope")), AKSEntraServer+"/.default"):
 		writeJSON(w, http.StatusBadRequest, map[string]any{"error": "invalid_resource", "error_description": "AADSTS500011: The resource principal named " + r.FormValue("scope") + " was not found in the tenant.\r\nTrace ID: 0"})
@@ -185,7 +199,7 @@ func (c *Cloud) AzureSubscriptions() []string {
 }
 
 // ACREndpoint is where registries exchange Entra tokens here.
-func (c *Cloud) ACREndpoint() string { return c.Server.URL + "/acr" }
+func (c *Cloud) ACREndpoint() string { return c.URL() + "/acr" }
 
 // acrExchange is a registry's token exchange (github.com/Azure/acr/blob/main/docs/AAD-OAuth.md):
 // a live Entra token becomes a refresh token, here the registry's password.

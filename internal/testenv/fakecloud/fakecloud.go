@@ -40,6 +40,10 @@ const (
 // Cloud is the fake clouds' one server.
 type Cloud struct {
 	Server *httptest.Server
+	// PublicURL is where the clients reach the server, when that is not Server.URL
+	// (a tunnel into a container); its host must be one the server's certificate
+	// names (example.com, or a loopback address).
+	PublicURL string
 	// TokenLifetime is how long the tokens it hands out last; zero: an hour.
 	TokenLifetime time.Duration
 
@@ -81,6 +85,14 @@ func Start() *Cloud {
 	c.serveAzure(mux)
 	c.Server = httptest.NewTLSServer(mux)
 	return c
+}
+
+// URL is the server's base URL as its clients reach it: PublicURL, else Server.URL.
+func (c *Cloud) URL() string {
+	if c.PublicURL != "" {
+		return c.PublicURL
+	}
+	return c.Server.URL
 }
 
 // Client is an HTTP client that trusts the server.

@@ -27,7 +27,7 @@ func (c *Cloud) serveGoogle(mux *http.ServeMux) {
 }
 
 // GKEEndpoint is the GKE API's base URL (option.WithEndpoint).
-func (c *Cloud) GKEEndpoint() string { return c.Server.URL + "/gke/" }
+func (c *Cloud) GKEEndpoint() string { return c.URL() + "/gke/" }
 
 // GoogleServiceAccountKey makes a service account and returns its JSON key, as
 // `gcloud iam service-accounts keys create` writes it, with the token endpoint here.
@@ -55,7 +55,7 @@ func (c *Cloud) GoogleServiceAccountKey(t testing.TB, email string) []byte {
 		"client_email":   email,
 		"client_id":      "1234567890",
 		"auth_uri":       "https://accounts.google.com/o/oauth2/auth",
-		"token_uri":      c.Server.URL + "/google/token",
+		"token_uri":      c.URL() + "/google/token",
 	}, "", "  ")
 	return key
 }
