@@ -84,6 +84,34 @@ type Hubploy struct {
 	CheckStartTimeout string
 	// +private
 	CheckAttemptTimeout string
+	// +private
+	GoogleCredentials *dagger.Secret
+	// +private
+	AwsAccessKeyID *dagger.Secret
+	// +private
+	AwsSecretAccessKey *dagger.Secret
+	// +private
+	AwsSessionToken *dagger.Secret
+	// +private
+	AwsWebIdentityToken *dagger.Secret
+	// +private
+	AwsRoleArn string
+	// +private
+	AzureTenantID string
+	// +private
+	AzureClientID string
+	// +private
+	AzureClientSecret *dagger.Secret
+	// +private
+	AzureFederatedToken *dagger.Secret
+	// +private
+	CloudEndpoints []string
+	// +private
+	CloudCA *dagger.File
+	// +private
+	CloudService *dagger.Service
+	// +private
+	CloudServiceName string
 }
 
 func New(
@@ -148,6 +176,9 @@ func (m *Hubploy) config(ctx context.Context) (*action.Config, error) {
 		// Paths are the repository's: the module sees nothing else.
 		PathBase: dir, ConfineToRepo: true,
 		Log: func(format string, args ...any) { fmt.Fprintf(os.Stderr, "hubploy: "+format+"\n", args...) },
+	}
+	if s.Clouds, err = m.clouds(ctx); err != nil {
+		return nil, err
 	}
 	if m.AgeKey != nil {
 		key, err := m.AgeKey.Plaintext(ctx)

@@ -26,9 +26,10 @@ type Credentials struct {
 	GoogleJSON []byte
 	AWS        *AWSCredentials
 	Azure      *AzureCredentials
-	// Source names where they come from, and Hint how to give one that is missing,
-	// for errors.
-	Source, Hint string
+	// Source names where they come from, and Hint says how to give a cloud's
+	// ("Google", "AWS", "Azure") that are missing, for errors.
+	Source string
+	Hint   func(cloud string) string
 }
 
 // AWSCredentials are access keys, or a web identity token exchanged for a role's.
@@ -51,11 +52,11 @@ type AzureCredentials struct {
 var googleCredentialTypes = []google.CredentialsType{google.ServiceAccount, google.AuthorizedUser, google.ExternalAccount, google.ImpersonatedServiceAccount}
 
 // WithCredentials is a copy of c whose default credentials are cr's: a cloud cr has
-// none for is refused (with cr.Hint), never looked up in the environment.
+// none for is refused, never looked up in the environment.
 func (c *APIs) WithCredentials(cr Credentials) *APIs {
 	out := *c
 	missing := func(cloud string) error {
-		return &inputerr.Error{Msg: "no " + cloud + " credentials were given to " + cr.Source, Hint: cr.Hint}
+		return &inputerr.Error{Msg: "no " + cloud + " credentials were given to " + cr.Source, Hint: cr.Hint(cloud)}
 	}
 	out.Google.DefaultCredentials = func(ctx context.Context, scopes ...string) (*google.Credentials, error) {
 		if cr.GoogleJSON == nil {
@@ -77,6 +78,9 @@ func (c *APIs) WithCredentials(cr Credentials) *APIs {
 		}
 		cfg := aws.Config{Region: region, HTTPClient: c.Client()}
 		if a.WebIdentityToken == "" {
+			if a.AccessKeyID == "" || a.SecretAccessKey == "" {
+				return aws.Config{}, &inputerr.Error{Msg: "the AWS credentials given to " + cr.Source + " lack the access key id or the secret access key", Hint: cr.Hint("AWS")}
+			}
 			cfg.Credentials = aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(a.AccessKeyID, a.SecretAccessKey, a.SessionToken))
 			return cfg, nil
 		}

@@ -23,8 +23,8 @@ const (
 	// EnvAzureResourceManager is Azure Resource Manager's URL: Azure China's or US
 	// Government's take their Entra ID authority and audience with them.
 	EnvAzureResourceManager = "HUBPLOY_AZURE_RESOURCE_MANAGER"
-	// envAzureAuthorityHost is azidentity's own variable.
-	envAzureAuthorityHost = "AZURE_AUTHORITY_HOST"
+	// EnvAzureAuthorityHost is Entra ID's authority host: azidentity's own variable.
+	EnvAzureAuthorityHost = "AZURE_AUTHORITY_HOST"
 )
 
 // FromEnvironment is the real clouds as getenv's variables (os.Getenv: this
@@ -32,7 +32,7 @@ const (
 // reads.
 func FromEnvironment(getenv func(string) string) *APIs {
 	apis := &APIs{Google: GoogleAPI{GKEEndpoint: getenv(EnvGKEEndpoint), TokenURI: getenv(EnvGoogleTokenURI)}}
-	arm, authority := getenv(EnvAzureResourceManager), getenv(envAzureAuthorityHost)
+	arm, authority := getenv(EnvAzureResourceManager), getenv(EnvAzureAuthorityHost)
 	if arm != "" || authority != "" {
 		// A whole configuration: the SDK refuses one without Resource Manager.
 		base := azcloud.AzurePublic

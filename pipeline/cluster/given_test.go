@@ -16,7 +16,8 @@ func givenClouds(cloud *fakecloud.Cloud, cr cloudapi.Credentials) *cloudapi.APIs
 		Google: cloudapi.GoogleAPI{GKEEndpoint: cloud.GKEEndpoint()},
 		AWS:    cloudapi.AWSAPI{STSEndpoint: cloud.STSEndpoint(), EKSEndpoint: cloud.EKSEndpoint()},
 		Azure:  cloudapi.AzureAPI{Cloud: cloud.AzureCloud()}}
-	cr.Source, cr.Hint = "the Dagger module", "pass them with with-cloud-credentials"
+	cr.Source = "the Dagger module"
+	cr.Hint = func(cloud string) string { return "pass them with with-" + strings.ToLower(cloud) + "-credentials" }
 	return apis.WithCredentials(cr)
 }
 
@@ -102,17 +103,17 @@ func TestGivenCredentialsRefused(t *testing.T) {
 		secret string
 	}{
 		{"no Google credentials", keylessGKE, cloudapi.Credentials{},
-			file + `key "cluster.gcloud": no Google credentials were given to the Dagger module (pass them with with-cloud-credentials)`, ""},
+			file + `key "cluster.gcloud": no Google credentials were given to the Dagger module (pass them with with-google-credentials)`, ""},
 		{"no Google credentials file", keylessGKE, cloudapi.Credentials{GoogleJSON: []byte(`{"type": "external_account_authorized_user", "refresh_token": "1//s3cr3t"}`)},
 			file + `key "cluster.gcloud": the Google credentials given to the Dagger module are no credentials file of a service account, user or external account`, "1//s3cr3t"},
 		{"no AWS credentials", eksHub(t, "", nil), cloudapi.Credentials{},
-			file + `key "cluster.aws": no AWS credentials were given to the Dagger module (pass them with with-cloud-credentials)`, ""},
+			file + `key "cluster.aws": no AWS credentials were given to the Dagger module (pass them with with-aws-credentials)`, ""},
 		{"web identity without a role", eksHub(t, "", nil), cloudapi.Credentials{AWS: &cloudapi.AWSCredentials{WebIdentityToken: staleToken}},
 			file + `key "cluster.aws": the AWS web identity token given to the Dagger module has no role to assume (give the ARN of the role`, staleToken},
 		{"web identity refused", eksHub(t, "", nil), cloudapi.Credentials{AWS: &cloudapi.AWSCredentials{WebIdentityToken: staleToken, RoleARN: cloud.AWSRole("deployer")}},
 			file + `key "cluster.aws": AWS refused the web identity token of the default AWS credentials (InvalidIdentityToken: `, staleToken},
 		{"no Azure credentials", aksHub(t, nil), cloudapi.Credentials{},
-			file + `key "cluster.azure": no Azure credentials were given to the Dagger module (pass them with with-cloud-credentials)`, ""},
+			file + `key "cluster.azure": no Azure credentials were given to the Dagger module (pass them with with-azure-credentials)`, ""},
 		{"federated token refused", aksHub(t, nil), cloudapi.Credentials{Azure: &cloudapi.AzureCredentials{TenantID: aksTenant, ClientID: federatedApp, FederatedToken: staleToken}},
 			file + `key "cluster.azure": Microsoft Entra ID refused the default Azure credential (AADSTS700213: `, staleToken},
 	} {

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/hubploy/hubploy/internal/example"
+	"github.com/hubploy/hubploy/internal/testenv/fakecloud"
 	"github.com/hubploy/hubploy/internal/testenv/kubeenv"
 )
 
@@ -36,6 +37,7 @@ const apiServerName = "kube-apiserver"
 
 var (
 	kube     *kubeenv.Cluster
+	clouds   *fakecloud.Cloud // the clouds' APIs, whose tokens the test cluster takes
 	root     string // this repository
 	fixture  string // the copy of hubs-example the tests use
 	setupErr error
@@ -73,7 +75,9 @@ func run(m *testing.M) int {
 
 	began := time.Now()
 	var err error
-	kube, err = kubeenv.Start(ctx, kubeenv.Options{ExtraSANs: []string{apiServerName}, Timeout: 2 * time.Minute})
+	clouds = fakecloud.Start()
+	stops = append(stops, clouds.Server.Close)
+	kube, err = kubeenv.Start(ctx, kubeenv.Options{ExtraSANs: []string{apiServerName}, Timeout: 2 * time.Minute, TokenWebhook: clouds.Webhook()})
 	if err != nil {
 		setupErr = err
 		return m.Run()

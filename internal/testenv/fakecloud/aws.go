@@ -257,7 +257,8 @@ func (c *Cloud) eksPrincipal(token string) string {
 		return ""
 	}
 	u, err := url.Parse(string(decoded))
-	if err != nil || u.Host != c.Server.Listener.Addr().String() || u.Query().Get("Action") != "GetCallerIdentity" {
+	// The URL is STS's, as its client reaches it.
+	if err != nil || "https://"+u.Host != c.URL() || u.Query().Get("Action") != "GetCallerIdentity" {
 		return ""
 	}
 	q := u.Query()

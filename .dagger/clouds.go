@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"net/http"
+	"strings"
+
+	"dagger/hubploy/internal/dagger"
+
+	"github.com/hubploy/hubploy/pipeline/cloud"
+	"github.com/hubploy/hubploy/pipeline/inputerr"
+)
+
+// WithGoogleCredentials sets the Google identity of the hubs whose cluster or
+// registry block names no service key of its own (a keyless GKE cluster, GAR or GCR).
+func (m *Hubploy) WithGoogleCredentials(
+	// A Google credentials file: a service account's JSON key, or workload identity
+	// federation's credential configuration (external_account) whose token source is
+	// a URL.
+	credentials *dagger.Secret,
+) *Hubploy {
+	m.GoogleCredentials = credentials
+	return m
+}
+
+// WithAwsCredentials sets the AWS identity of the hubs whose cluster or registry block
+// names no keys of its own (a role_arn in the block is assumed with it): access keys,
+// or a web identity token (a CI job's OIDC token) exchanged for a role's credentials.
+func (m *Hubploy) WithAwsCredentials(
+	// The access key id.
+	// +optional
+	accessKeyId *dagger.Secret,
+	// The secret access key.
+	// +optional
+	secretAccessKey *dagger.Secret,
+	// The session token of temporary keys.
+	// +optional
+	sessionToken *dagger.Secret,
+	// An OIDC token that STS exchanges for roleArn's credentials
+	// (AssumeRoleWithWebIdentity), instead of keys.
+	// +optional
+	webIdentityToken *dagger.Secret,
+	// The role webIdentityToken is exchanged for.
+	// +optional
+	roleArn string,
+) *Hubploy {
+	m.AwsAccessKeyID, m.AwsSecretAccessKey, m.AwsSessionToken, m.AwsWebIdentityToken, m.AwsRoleArn = accessKeyId, secretAccessKey, sessionToken, webIdentityToken, roleArn
+	return m
+}
+
+// WithAzureCredentials sets the Azure identity of the hubs whose cluster or registry
+// block names no auth_file of its own: a service principal, with its secret or a
+// federated token (workload identity federation: a CI job's OIDC token).
+func (m *Hubploy) WithAzureCredentials(
+	// The service principal's tenant (directory) id.
+	tenantId string,
+	// The service principal's application (client) id.
+	clientId string,
+	// The service principal's secret.
+	// +optional
+	clientSecret *dagger.Secret,
+	// An OIDC token the application's federated credential trusts, instead of a
+	// secret.
+	// +optional
+	federatedToken *dagger.Secret,
+) *Hubploy {
+	m.AzureTenantID, m.AzureClientID, m.AzureClientSecret, m.AzureFederatedToken = tenantId, clientId, clientSecret, federatedToken
+	return m
+}
+
+// WithCloudEndpoints sets where the clouds' APIs are, instead of the public clouds'
+// own: private endpoints (Private Service Connect, VPC endpoints), sovereign clouds.
+func (m *Hubploy) WithCloudEndpoints(
+	// The GKE API's base URL.
+	// +optional
+	gke string,
+	// Google's OAuth token endpoint, for credentials that name none.
+	// +optional
+	googleTokenUri string,
+	// AWS STS's base URL.
+	// +optional
+	awsSts string,
+	// Amazon EKS's base URL.
+	// +optional
+	awsEks string,
+	// Amazon ECR's base URL.
+	// +optional
+	awsEcr string,
+	// Microsoft Entra ID's authority host.
+	// +optional
+	azureAuthorityHost string,
+	// Azure Resource Manager's URL.
+	// +optional
+	azureResourceManager string,
+	// PEM certificates to trust besides the system's, for endpoints with a private CA.
+	// +optional
+	ca *dagger.File,
+	// The host the endpoints name, as a service, when only the caller's host reaches
+	// it (e.g. tcp://localhost:8443): reached as <serviceName>:<port>.
+	// +optional
+	service *dagger.Service,
+	// The host name the endpoints give service; its certificate must carry it.
+	// +optional
+	serviceName string,
+) *Hubploy {
+	m.CloudEndpoints = []string{gke, googleTokenUri, awsSts, awsEks, awsEcr, azureAuthorityHost, azureResourceManager}
+	m.CloudCA, m.CloudService, m.CloudServiceName = ca, service, serviceName
+	return m
+}
+
+// clouds are the clouds' APIs as the With* functions set them, with only the
+// credentials they give: this container's environment holds none of the caller's.
+// A tunnel to the endpoints' service, if one is given, ends with the call.
+func (m *Hubploy) clouds(ctx context.Context) (*cloud.APIs, error) {
+	endpoint := func(i int) string {
+		if i < len(m.CloudEndpoints) {
+			return m.CloudEndpoints[i]
+		}
+		return ""
+	}
+	env := map[string]string{
+		cloud.EnvGKEEndpoint: endpoint(0), cloud.EnvGoogleTokenURI: endpoint(1),
+		cloud.EnvAzureAuthorityHost: endpoint(5), cloud.EnvAzureResourceManager: endpoint(6),
+	}
+	apis := cloud.FromEnvironment(func(k string) string { return env[k] })
+	apis.AWS.STSEndpoint, apis.AWS.EKSEndpoint, apis.AWS.ECREndpoint = endpoint(2), endpoint(3), endpoint(4)
+	if m.CloudCA != nil {
+		pem, err := m.CloudCA.Contents(ctx)
+		if err != nil {
+			return nil, err
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM([]byte(pem)) {
+			return nil, &inputerr.Error{Key: "withCloudEndpoints ca", Msg: "holds no PEM certificate", Hint: "give the CA's certificate, -----BEGIN CERTIFICATE-----…"}
+		}
+		transport := http.DefaultTransport.(*http.Transport).Clone()
+		transport.TLSClientConfig = &tls.Config{RootCAs: pool}
+		apis.HTTPClient = &http.Client{Transport: transport}
+	}
+	if m.CloudService != nil {
+		if _, _, err := startTunnel(ctx, m.CloudService, m.CloudServiceName, "service"); err != nil {
+			return nil, err
+		}
+	}
+
+	cr := cloud.Credentials{Source: "the Dagger module", Hint: func(name string) string {
+		return "pass them with with-" + strings.ToLower(name) + "-credentials"
+	}}
+	var err error
+	if m.GoogleCredentials != nil {
+		key, err := m.GoogleCredentials.Plaintext(ctx)
+		if err != nil {
+			return nil, err
+		}
+		cr.GoogleJSON = []byte(key)
+	}
+	if m.AwsAccessKeyID != nil || m.AwsWebIdentityToken != nil {
+		a := &cloud.AWSCredentials{RoleARN: m.AwsRoleArn}
+		if err = plaintexts(ctx, map[*dagger.Secret]*string{m.AwsAccessKeyID: &a.AccessKeyID, m.AwsSecretAccessKey: &a.SecretAccessKey,
+			m.AwsSessionToken: &a.SessionToken, m.AwsWebIdentityToken: &a.WebIdentityToken}); err != nil {
+			return nil, err
+		}
+		cr.AWS = a
+	}
+	if m.AzureClientID != "" {
+		a := &cloud.AzureCredentials{TenantID: m.AzureTenantID, ClientID: m.AzureClientID}
+		if err = plaintexts(ctx, map[*dagger.Secret]*string{m.AzureClientSecret: &a.ClientSecret, m.AzureFederatedToken: &a.FederatedToken}); err != nil {
+			return nil, err
+		}
+		cr.Azure = a
+	}
+	return apis.WithCredentials(cr), nil
+}
+
+// plaintexts reads each given secret into its string.
+func plaintexts(ctx context.Context, into map[*dagger.Secret]*string) error {
+	for s, to := range into {
+		if s == nil {
+			continue
+		}
+		v, err := s.Plaintext(ctx)
+		if err != nil {
+			return err
+		}
+		*to = v
+	}
+	return nil
+}

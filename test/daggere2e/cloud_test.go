@@ -1,0 +1,104 @@
+package daggere2e
+
+import (
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/hubploy/hubploy/internal/example"
+	"github.com/hubploy/hubploy/internal/testenv/fakecloud"
+)
+
+// cloudName is the host under which the module's container reaches the fake clouds:
+// one their certificate (httptest's) names.
+const cloudName = "example.com"
+
+// Each cloud provider deploys through dagger call with the module's credentials only,
+// handed over as Secrets: a keyless hub's GKE cluster with a Google service key, its
+// EKS cluster with a CI's web identity token for a role, its AKS cluster with a
+// federated token. The fake clouds, on the host, are reached through a tunnel named
+// by with-cloud-endpoints; the API server they hand out is reached through
+// with-cluster's, and lets hubploy in only with the token the cloud gave.
+func TestCloudCredentialsThroughTheModule(t *testing.T) {
+	setup(t)
+	u, err := url.Parse(clouds.Server.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clouds.PublicURL = "https://" + cloudName + ":" + u.Port()
+	ca := filepath.Join(t.TempDir(), "clouds-ca.pem")
+	if err := os.WriteFile(ca, clouds.CA(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	endpoints := []string{"with-cloud-endpoints", "--gke=" + clouds.GKEEndpoint(), "--aws-sts=" + clouds.STSEndpoint(), "--aws-eks=" + clouds.EKSEndpoint(),
+		"--azure-authority-host=" + clouds.URL() + "/", "--azure-resource-manager=" + clouds.URL() + "/arm",
+		"--ca=" + ca, "--service=tcp://localhost:" + u.Port(), "--service-name=" + cloudName}
+	testCluster := fakecloud.Cluster{Endpoint: kube.URL(), CA: kube.RESTConfig().CAData}
+
+	const tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+	sub := clouds.AzureSubscription()
+	googleKey := clouds.GoogleServiceAccountKey(t, "ci@hubploy-test.iam.gserviceaccount.com")
+	role := clouds.AWSRole("deployer")
+	awsToken := clouds.OIDCToken("repo:hubploy/hubs:ref:refs/heads/staging")
+	azureApp, azureToken := clouds.AzureFederatedPrincipal(tenant, "repo:hubploy/hubs:environment:staging")
+	for _, tc := range []struct {
+		name, block string
+		cluster     string
+		credentials []string
+		env         map[string]string
+		principal   string
+	}{
+		{"GKE", "gcloud: {project: hubploy-test, zone: us-central1, cluster: module}", "projects/hubploy-test/locations/us-central1/clusters/module",
+			[]string{"with-google-credentials", "--credentials=env:HUBPLOY_TEST_GOOGLE"}, map[string]string{"HUBPLOY_TEST_GOOGLE": string(googleKey)},
+			"ci@hubploy-test.iam.gserviceaccount.com"},
+		{"EKS", "aws: {region: us-west-2, cluster: module}", fakecloud.EKSName("us-west-2", "module"),
+			[]string{"with-aws-credentials", "--web-identity-token=env:HUBPLOY_TEST_AWS", "--role-arn=" + role}, map[string]string{"HUBPLOY_TEST_AWS": awsToken},
+			fakecloud.AssumedRoleARN(role, "hubploy-cluster-auth")},
+		{"AKS", "azure: {resource_group: hubs, cluster: module}", fakecloud.AKSName(sub, "hubs", "module"),
+			[]string{"with-azure-credentials", "--tenant-id=" + tenant, "--client-id=" + azureApp, "--federated-token=env:HUBPLOY_TEST_AZURE"}, map[string]string{"HUBPLOY_TEST_AZURE": azureToken},
+			fakecloud.AKSUser("hubs", "module")},
+		{"no credentials", "gcloud: {project: hubploy-test, zone: us-central1, cluster: module}", "projects/hubploy-test/locations/us-central1/clusters/module", nil, nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clouds.AddCluster(tc.cluster, testCluster)
+			repo := t.TempDir()
+			if err := os.CopyFS(repo, os.DirFS(fixture)); err != nil {
+				t.Fatal(err)
+			}
+			provider := regexp.MustCompile(`^\w+`).FindString(tc.block)
+			if err := os.WriteFile(filepath.Join(repo, "deployments", "stat20", "hubploy.yaml"), []byte("cluster:\n  provider: "+provider+"\n  "+tc.block+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var secrets []string
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+				secrets = append(secrets, v)
+			}
+			secrets = append(secrets, fakecloud.SecretValues(googleKey)...)
+			ns := kube.NewNamespace(t)
+			args := []string{"--repo=" + repo, "--age-key=file:" + example.AgeKeyFile(), "--chart-mirror=" + example.Z2JHRepository + "=offline-charts"}
+			args = append(append(append(args, tc.credentials...), endpoints...), "with-cluster", "--namespace="+ns, "--api-server=tcp://localhost:"+apiServerPort(t),
+				"deploy", "--env=staging", "--hub=stat20", "--timeout=120s")
+			r := callModule(t, ".", args...)
+			if tc.principal == "" {
+				// The container's environment is not searched: one line says what to pass.
+				const want = `deployments/stat20/hubploy.yaml: key "cluster.gcloud": no Google credentials were given to the Dagger module (pass them with with-google-credentials)`
+				if r.err == nil || !strings.Contains(r.output(), want) {
+					t.Fatalf("deploy without credentials: %v\n%s", r.err, tail(r.output(), 40))
+				}
+				assertNoStackTrace(t, r)
+				return
+			}
+			if r.err != nil || !regexp.MustCompile(`stat20\s+staging\s+deployed\s+1\s`).MatchString(r.stdout) {
+				t.Fatalf("deploy: %v\n%s", r.err, tail(r.output(), 40))
+			}
+			if !clouds.Reviewed(tc.principal) {
+				t.Errorf("the API server never let %s in", tc.principal)
+			}
+			assertNoSecrets(t, "deploy", r.output(), append(secrets, clouds.Tokens()...))
+		})
+	}
+}
