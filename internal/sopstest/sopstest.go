@@ -1,17 +1,26 @@
-// Package sopstest encrypts files with sops and age, the way `sops --encrypt` does, so
-// tests can make real encrypted fixtures with keys they generate.
+// Package sopstest encrypts files with sops, the way `sops --encrypt` does, so tests
+// can make real encrypted fixtures with keys they generate: age, PGP, or any master
+// key set up to reach a fake key service.
 package sopstest
 
 import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"filippo.io/age"
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/getsops/sops/v3"
 	"github.com/getsops/sops/v3/aes"
 	sopsage "github.com/getsops/sops/v3/age"
 	"github.com/getsops/sops/v3/keys"
-	"github.com/getsops/sops/v3/keyservice"
+	"github.com/getsops/sops/v3/pgp"
 	"github.com/getsops/sops/v3/version"
 
 	"github.com/hubploy/hubploy/pipeline/secrets"
@@ -35,27 +44,35 @@ func NewKey(t testing.TB) Key {
 
 // Encrypt encrypts plain (a document in the format of path's extension) for recipient.
 func Encrypt(path string, plain []byte, recipient string) ([]byte, error) {
-	store := secrets.StoreFor(path)
-	branches, err := store.LoadPlainFile(plain)
+	mk, err := sopsage.MasterKeyFromRecipient(recipient)
 	if err != nil {
 		return nil, err
 	}
-	mk, err := sopsage.MasterKeyFromRecipient(recipient)
+	return EncryptFor(path, plain, mk)
+}
+
+// EncryptFor encrypts plain (a document in the format of path's extension) as `sops
+// --encrypt` does, for master key mk alone: one of any kind, set up to reach its key
+// service (a test's fake).
+func EncryptFor(path string, plain []byte, mk keys.MasterKey) ([]byte, error) {
+	store := secrets.StoreFor(path)
+	branches, err := store.LoadPlainFile(plain)
 	if err != nil {
 		return nil, err
 	}
 	tree := sops.Tree{
 		Branches: branches,
 		Metadata: sops.Metadata{
-			KeyGroups:         []sops.KeyGroup{{keys.MasterKey(mk)}},
+			KeyGroups:         []sops.KeyGroup{{mk}},
 			UnencryptedSuffix: "_unencrypted",
 			Version:           version.Version,
 		},
 		FilePath: path,
 	}
-	dataKey, errs := tree.GenerateDataKeyWithKeyServices([]keyservice.KeyServiceClient{keyservice.NewLocalClient()})
-	if len(errs) > 0 {
-		return nil, errs[0]
+	dataKey := make([]byte, 32)
+	rand.Read(dataKey)
+	if err := mk.Encrypt(dataKey); err != nil {
+		return nil, err
 	}
 	cipher := aes.NewCipher()
 	mac, err := tree.Encrypt(dataKey, cipher)
@@ -67,6 +84,57 @@ func Encrypt(path string, plain []byte, recipient string) ([]byte, error) {
 		return nil, err
 	}
 	return store.EmitEncryptedFile(tree)
+}
+
+// PGPKey is a fresh OpenPGP key.
+type PGPKey struct {
+	Entity *openpgp.Entity
+	// Armored is the private key, ASCII-armored and unprotected.
+	Armored string
+}
+
+// NewPGPKey generates an OpenPGP key.
+func NewPGPKey(t testing.TB) PGPKey {
+	t.Helper()
+	e, err := openpgp.NewEntity("hubploy", "", "ops@example.com", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return PGPKey{Entity: e, Armored: ArmorPrivate(t, e)}
+}
+
+// ArmorPrivate is e's private key, ASCII-armored (protected if e's is).
+func ArmorPrivate(t testing.TB, e *openpgp.Entity) string {
+	t.Helper()
+	var b bytes.Buffer
+	w, err := armor.Encode(&b, openpgp.PrivateKeyType, nil)
+	if err == nil {
+		err = e.SerializePrivateWithoutSigning(w, nil)
+	}
+	if err == nil {
+		err = w.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// MasterKey is sops' master key for k, encrypting with a public keyring file (sops'
+// only way) in a temporary folder of t's.
+func (k PGPKey) MasterKey(t testing.TB) *pgp.MasterKey {
+	t.Helper()
+	var pub bytes.Buffer
+	if err := k.Entity.Serialize(&pub); err != nil {
+		t.Fatal(err)
+	}
+	ring := filepath.Join(t.TempDir(), "pubring.gpg")
+	if err := os.WriteFile(ring, pub.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mk := pgp.NewMasterKeyFromFingerprint(strings.ToUpper(hex.EncodeToString(k.Entity.PrimaryKey.Fingerprint)))
+	pgp.PubRing(ring).ApplyToMasterKey(mk)
+	return mk
 }
 
 // MustEncrypt is Encrypt for tests.

@@ -20,16 +20,12 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/getsops/sops/v3"
-	"github.com/getsops/sops/v3/aes"
 	"github.com/getsops/sops/v3/azkv"
 	"github.com/getsops/sops/v3/gcpkms"
 	"github.com/getsops/sops/v3/hcvault"
 	"github.com/getsops/sops/v3/keys"
 	"github.com/getsops/sops/v3/kms"
 	"github.com/getsops/sops/v3/logging"
-	"github.com/getsops/sops/v3/pgp"
-	"github.com/getsops/sops/v3/version"
 	"golang.org/x/oauth2"
 	"google.golang.org/api/option"
 
@@ -50,37 +46,10 @@ type fixture struct {
 	sopsCannotReach bool
 }
 
-// encryptingKey is a sops master key that encrypts the data key against a fake.
-type encryptingKey interface {
-	keys.MasterKey
-	EncryptContext(ctx context.Context, dataKey []byte) error
-}
-
 // encryptFor encrypts plain as `sops --encrypt` does, for mk alone.
-func encryptFor(t *testing.T, mk encryptingKey) []byte {
+func encryptFor(t *testing.T, mk keys.MasterKey) []byte {
 	t.Helper()
-	store := secrets.StoreFor("secrets/prod.yaml")
-	branches, err := store.LoadPlainFile([]byte(plain))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tree := sops.Tree{Branches: branches, FilePath: "secrets/prod.yaml", Metadata: sops.Metadata{
-		KeyGroups: []sops.KeyGroup{{mk}}, UnencryptedSuffix: "_unencrypted", Version: version.Version}}
-	dataKey := make([]byte, 32)
-	rand.Read(dataKey)
-	if err := mk.EncryptContext(context.Background(), dataKey); err != nil {
-		t.Fatal(err)
-	}
-	cipher := aes.NewCipher()
-	mac, err := tree.Encrypt(dataKey, cipher)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tree.Metadata.LastModified = time.Now().UTC()
-	if tree.Metadata.MessageAuthenticationCode, err = cipher.Encrypt(mac, dataKey, tree.Metadata.LastModified.Format(time.RFC3339)); err != nil {
-		t.Fatal(err)
-	}
-	enc, err := store.EmitEncryptedFile(tree)
+	enc, err := sopstest.EncryptFor("secrets/prod.yaml", []byte(plain), mk)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,46 +140,11 @@ func azureFixture(t *testing.T) fixture {
 }
 
 func pgpFixture(t *testing.T) fixture {
-	key, wrong := newPGPKey(t), newPGPKey(t)
-	// sops encrypts for a key of a public keyring file (public keys only).
-	var pub bytes.Buffer
-	if err := key.Serialize(&pub); err != nil {
-		t.Fatal(err)
-	}
-	ring := filepath.Join(t.TempDir(), "pubring.gpg")
-	if err := os.WriteFile(ring, pub.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	mk := pgp.NewMasterKeyFromFingerprint(strings.ToUpper(hex.EncodeToString(key.PrimaryKey.Fingerprint)))
-	pgp.PubRing(ring).ApplyToMasterKey(mk)
-	good, bad := armoredPrivate(t, key), armoredPrivate(t, wrong)
-	return fixture{enc: encryptFor(t, mk),
-		good:        secrets.KeyCredentials{PGPKeys: []string{good}},
-		wrong:       secrets.KeyCredentials{PGPKeys: []string{bad}},
-		credentials: []string{privateBody(good), privateBody(bad)}, refusal: "openpgp: incorrect key"}
-}
-
-func newPGPKey(t *testing.T) *openpgp.Entity {
-	e, err := openpgp.NewEntity("hubploy", "", "ops@example.com", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
-}
-
-func armoredPrivate(t *testing.T, e *openpgp.Entity) string {
-	var b bytes.Buffer
-	w, err := armor.Encode(&b, openpgp.PrivateKeyType, nil)
-	if err == nil {
-		err = e.SerializePrivateWithoutSigning(w, nil)
-	}
-	if err == nil {
-		err = w.Close()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b.String()
+	key, wrong := sopstest.NewPGPKey(t), sopstest.NewPGPKey(t)
+	return fixture{enc: encryptFor(t, key.MasterKey(t)),
+		good:        secrets.KeyCredentials{PGPKeys: []string{key.Armored}},
+		wrong:       secrets.KeyCredentials{PGPKeys: []string{wrong.Armored}},
+		credentials: []string{privateBody(key.Armored), privateBody(wrong.Armored)}, refusal: "openpgp: incorrect key"}
 }
 
 // privateBody is a line from the middle of an armored key: key material, no header.
@@ -344,20 +278,20 @@ func TestKeyCredentialsLeaveOtherKinds(t *testing.T) {
 
 // A PGP key that cannot be used is named by its place, never quoted.
 func TestBadPGPKeys(t *testing.T) {
-	key := newPGPKey(t)
-	private := armoredPrivate(t, key)
+	key := sopstest.NewPGPKey(t)
+	private := key.Armored
 	var public bytes.Buffer
 	w, _ := armor.Encode(&public, openpgp.PublicKeyType, nil)
-	key.Serialize(w)
+	key.Entity.Serialize(w)
 	w.Close()
-	protected := newPGPKey(t)
+	protected := sopstest.NewPGPKey(t).Entity
 	if err := protected.EncryptPrivateKeys([]byte("passphrase"), nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct{ name, key, want string }{
 		{"not armored", privateBody(private), "the given PGP key 2: is not an ASCII-armored OpenPGP key"},
 		{"public key", public.String(), "the given PGP key 2: holds no private key"},
-		{"passphrase-protected", armoredPrivate(t, protected), "the given PGP key 2: is passphrase-protected"},
+		{"passphrase-protected", sopstest.ArmorPrivate(t, protected), "the given PGP key 2: is passphrase-protected"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := (&secrets.Decrypter{Keys: &secrets.KeyCredentials{PGPKeys: []string{private, tc.key}}}).Decrypt("x.yaml", pgpFixture(t).enc)
