@@ -9,6 +9,7 @@ import (
 
 	"dagger/hubploy/internal/dagger"
 
+	"github.com/hubploy/hubploy/pipeline/action"
 	"github.com/hubploy/hubploy/pipeline/cloud"
 	"github.com/hubploy/hubploy/pipeline/inputerr"
 )
@@ -88,6 +89,12 @@ func (m *Hubploy) WithCloudEndpoints(
 	// Amazon ECR's base URL.
 	// +optional
 	awsEcr string,
+	// AWS KMS's base URL, for sops' AWS KMS keys.
+	// +optional
+	awsKms string,
+	// Cloud KMS's base URL, for sops' GCP KMS keys.
+	// +optional
+	gcpKms string,
 	// Microsoft Entra ID's authority host.
 	// +optional
 	azureAuthorityHost string,
@@ -105,38 +112,56 @@ func (m *Hubploy) WithCloudEndpoints(
 	// +optional
 	serviceName string,
 ) *Hubploy {
-	m.CloudEndpoints = []string{gke, googleTokenUri, awsSts, awsEks, awsEcr, azureAuthorityHost, azureResourceManager}
+	m.GKEEndpoint, m.GoogleTokenURI, m.GCPKMSEndpoint = gke, googleTokenUri, gcpKms
+	m.AWSSTSEndpoint, m.AWSEKSEndpoint, m.AWSECREndpoint, m.AWSKMSEndpoint = awsSts, awsEks, awsEcr, awsKms
+	m.AzureAuthorityHost, m.AzureResourceManager = azureAuthorityHost, azureResourceManager
 	m.CloudCA, m.CloudService, m.CloudServiceName = ca, service, serviceName
 	return m
 }
 
-// clouds are the clouds' APIs as the With* functions set them, with only the
-// credentials they give: this container's environment holds none of the caller's.
-// A tunnel to the endpoints' service, if one is given, ends with the call.
-func (m *Hubploy) clouds(ctx context.Context) (*cloud.APIs, error) {
-	endpoint := func(i int) string {
-		if i < len(m.CloudEndpoints) {
-			return m.CloudEndpoints[i]
-		}
-		return ""
-	}
+// WithPgpKey adds an OpenPGP private key for sops' PGP-encrypted files.
+func (m *Hubploy) WithPgpKey(
+	// The private key, ASCII-armored (gpg --export-secret-keys --armor), without a
+	// passphrase.
+	key *dagger.Secret,
+) *Hubploy {
+	m.PgpKeys = append(m.PgpKeys, key)
+	return m
+}
+
+// WithVaultToken sets the HashiCorp Vault token for sops' Vault transit keys (the
+// address is each key's own).
+func (m *Hubploy) WithVaultToken(
+	// The token.
+	token *dagger.Secret,
+) *Hubploy {
+	m.VaultToken = token
+	return m
+}
+
+// credentials are the clouds' APIs as the With* functions set them, and the
+// credentials they give, which stand in for this container's environment: it holds
+// none of the caller's. A tunnel to the endpoints' service, if one is given, ends
+// with the call.
+func (m *Hubploy) credentials(ctx context.Context) (*cloud.APIs, *action.Credentials, error) {
 	env := map[string]string{
-		cloud.EnvGKEEndpoint: endpoint(0), cloud.EnvGoogleTokenURI: endpoint(1),
-		cloud.EnvAzureAuthorityHost: endpoint(5), cloud.EnvAzureResourceManager: endpoint(6),
+		cloud.EnvGKEEndpoint: m.GKEEndpoint, cloud.EnvGoogleTokenURI: m.GoogleTokenURI,
+		cloud.EnvAzureAuthorityHost: m.AzureAuthorityHost, cloud.EnvAzureResourceManager: m.AzureResourceManager,
 	}
 	apis := cloud.FromEnvironment(func(k string) string { return env[k] })
-	apis.AWS.STSEndpoint, apis.AWS.EKSEndpoint, apis.AWS.ECREndpoint = endpoint(2), endpoint(3), endpoint(4)
+	apis.Google.KMSEndpoint = m.GCPKMSEndpoint
+	apis.AWS.STSEndpoint, apis.AWS.EKSEndpoint, apis.AWS.ECREndpoint, apis.AWS.KMSEndpoint = m.AWSSTSEndpoint, m.AWSEKSEndpoint, m.AWSECREndpoint, m.AWSKMSEndpoint
 	if m.CloudCA != nil {
 		pem, err := m.CloudCA.Contents(ctx)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		pool, err := x509.SystemCertPool()
 		if err != nil {
 			pool = x509.NewCertPool()
 		}
 		if !pool.AppendCertsFromPEM([]byte(pem)) {
-			return nil, &inputerr.Error{Key: "withCloudEndpoints ca", Msg: "holds no PEM certificate", Hint: "give the CA's certificate, -----BEGIN CERTIFICATE-----…"}
+			return nil, nil, &inputerr.Error{Key: "withCloudEndpoints ca", Msg: "holds no PEM certificate", Hint: "give the CA's certificate, -----BEGIN CERTIFICATE-----…"}
 		}
 		transport := http.DefaultTransport.(*http.Transport).Clone()
 		transport.TLSClientConfig = &tls.Config{RootCAs: pool}
@@ -144,37 +169,46 @@ func (m *Hubploy) clouds(ctx context.Context) (*cloud.APIs, error) {
 	}
 	if m.CloudService != nil {
 		if _, _, err := startTunnel(ctx, m.CloudService, m.CloudServiceName, "service"); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 
-	cr := cloud.Credentials{Source: "the Dagger module", Hint: func(name string) string {
+	cr := &action.Credentials{Clouds: cloud.Credentials{Source: "the Dagger module", Hint: func(name string) string {
 		return "pass them with with-" + strings.ToLower(name) + "-credentials"
-	}}
-	var err error
-	if m.GoogleCredentials != nil {
-		key, err := m.GoogleCredentials.Plaintext(ctx)
+	}}}
+	for _, k := range m.PgpKeys {
+		key, err := k.Plaintext(ctx)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		cr.GoogleJSON = []byte(key)
+		cr.PGPKeys = append(cr.PGPKeys, key)
+	}
+	if err := plaintexts(ctx, map[*dagger.Secret]*string{m.VaultToken: &cr.VaultToken}); err != nil {
+		return nil, nil, err
+	}
+	if m.GoogleCredentials != nil {
+		var key string
+		if err := plaintexts(ctx, map[*dagger.Secret]*string{m.GoogleCredentials: &key}); err != nil {
+			return nil, nil, err
+		}
+		cr.Clouds.GoogleJSON = []byte(key)
 	}
 	if m.AwsAccessKeyID != nil || m.AwsWebIdentityToken != nil {
 		a := &cloud.AWSCredentials{RoleARN: m.AwsRoleArn}
-		if err = plaintexts(ctx, map[*dagger.Secret]*string{m.AwsAccessKeyID: &a.AccessKeyID, m.AwsSecretAccessKey: &a.SecretAccessKey,
+		if err := plaintexts(ctx, map[*dagger.Secret]*string{m.AwsAccessKeyID: &a.AccessKeyID, m.AwsSecretAccessKey: &a.SecretAccessKey,
 			m.AwsSessionToken: &a.SessionToken, m.AwsWebIdentityToken: &a.WebIdentityToken}); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		cr.AWS = a
+		cr.Clouds.AWS = a
 	}
 	if m.AzureClientID != "" {
 		a := &cloud.AzureCredentials{TenantID: m.AzureTenantID, ClientID: m.AzureClientID}
-		if err = plaintexts(ctx, map[*dagger.Secret]*string{m.AzureClientSecret: &a.ClientSecret, m.AzureFederatedToken: &a.FederatedToken}); err != nil {
-			return nil, err
+		if err := plaintexts(ctx, map[*dagger.Secret]*string{m.AzureClientSecret: &a.ClientSecret, m.AzureFederatedToken: &a.FederatedToken}); err != nil {
+			return nil, nil, err
 		}
-		cr.Azure = a
+		cr.Clouds.Azure = a
 	}
-	return apis.WithCredentials(cr), nil
+	return apis, cr, nil
 }
 
 // plaintexts reads each given secret into its string.

@@ -105,13 +105,33 @@ type Hubploy struct {
 	// +private
 	AzureFederatedToken *dagger.Secret
 	// +private
-	CloudEndpoints []string
+	GKEEndpoint string
+	// +private
+	GoogleTokenURI string
+	// +private
+	GCPKMSEndpoint string
+	// +private
+	AWSSTSEndpoint string
+	// +private
+	AWSEKSEndpoint string
+	// +private
+	AWSECREndpoint string
+	// +private
+	AWSKMSEndpoint string
+	// +private
+	AzureAuthorityHost string
+	// +private
+	AzureResourceManager string
 	// +private
 	CloudCA *dagger.File
 	// +private
 	CloudService *dagger.Service
 	// +private
 	CloudServiceName string
+	// +private
+	PgpKeys []*dagger.Secret
+	// +private
+	VaultToken *dagger.Secret
 }
 
 func New(
@@ -177,7 +197,7 @@ func (m *Hubploy) config(ctx context.Context) (*action.Config, error) {
 		PathBase: dir, ConfineToRepo: true,
 		Log: func(format string, args ...any) { fmt.Fprintf(os.Stderr, "hubploy: "+format+"\n", args...) },
 	}
-	if s.Clouds, err = m.clouds(ctx); err != nil {
+	if s.Clouds, s.Credentials, err = m.credentials(ctx); err != nil {
 		return nil, err
 	}
 	if m.AgeKey != nil {

@@ -46,10 +46,13 @@ type Settings struct {
 	// ConfineToRepo refuses such paths outside the repository: the Dagger module's
 	// container holds nothing else worth reading.
 	ConfineToRepo bool
-	// Clouds are the cloud APIs and default credentials of the hubs whose cluster or
-	// registry block is a cloud's; nil: the real clouds and this process's
-	// environment (cloud.FromEnvironment).
+	// Clouds are the cloud APIs of the hubs whose cluster or registry block is a
+	// cloud's, and of sops' KMS keys; nil: the real clouds, as this process's
+	// environment points at them (cloud.FromEnvironment).
 	Clouds *cloud.APIs
+	// Credentials, if set, replace this process's environment as the source of
+	// default credentials: the clouds' and sops' key services'.
+	Credentials *Credentials
 	// Log receives diagnostics (chart downloads and the like); nil drops them.
 	Log func(format string, args ...any)
 	// Verbose logs each hub's preparation and cluster access; Debug also each values
@@ -63,6 +66,7 @@ type Config struct {
 	Settings  Settings
 	Decrypter *secrets.Decrypter
 	Release   release.Options
+	clouds    *cloud.APIs
 
 	openOnce sync.Once
 	repo     *repo.Repo
@@ -72,7 +76,14 @@ type Config struct {
 // New checks the settings and makes a Config. It does not open the repository
 // until a job needs it, so that decrypting a file works anywhere.
 func New(s Settings) (*Config, error) {
-	c := &Config{Settings: s, Decrypter: &secrets.Decrypter{AgeIdentities: s.AgeKeys, AllowUnencrypted: s.AllowUnencryptedSecrets}}
+	c := &Config{Settings: s, Decrypter: &secrets.Decrypter{AgeIdentities: s.AgeKeys, AllowUnencrypted: s.AllowUnencryptedSecrets}, clouds: s.Clouds}
+	if c.clouds == nil {
+		c.clouds = cloud.FromEnvironment(os.Getenv)
+	}
+	if s.Credentials != nil {
+		c.clouds = c.clouds.WithCredentials(s.Credentials.Clouds)
+		c.Decrypter.Keys = s.Credentials.keys(c.clouds)
+	}
 	mirrors, err := charts.ParseMirrors(s.ChartMirrors)
 	if err != nil {
 		return nil, err
@@ -285,7 +296,7 @@ func (c *Config) access(h *repo.Hub, namespace string, co ClusterOptions, masker
 }
 
 func (c *Config) clusterAccess(h *repo.Hub, namespace string, co ClusterOptions) (*cluster.Access, error) {
-	opts := cluster.Options{Context: co.Context, Server: co.Server, Clouds: c.Settings.Clouds}
+	opts := cluster.Options{Context: co.Context, Server: co.Server, Clouds: c.clouds}
 	var err error
 	switch {
 	case co.KubeconfigFile != "":

@@ -31,7 +31,7 @@ func (c *Config) keychain(h *repo.Hub, reg Registry) (authn.Keychain, error) {
 	if reg.Keychain != nil {
 		return reg.Keychain, nil
 	}
-	return images.KeychainWith(h, c.Decrypter, c.Settings.Clouds)
+	return images.KeychainWith(h, c.Decrypter, c.clouds)
 }
 
 // check asks the registry about imgs, every image failing alike without credentials.

@@ -35,6 +35,8 @@ type GoogleAPI struct {
 	// TokenURI is the OAuth token endpoint of application default credentials that
 	// name none; "": Google's.
 	TokenURI string
+	// KMSEndpoint is Cloud KMS's base URL; "": Google's.
+	KMSEndpoint string
 	// DefaultCredentials finds the Application Default Credentials (a keyless hub's);
 	// nil: google.FindDefaultCredentialsWithParams, with TokenURI.
 	DefaultCredentials func(ctx context.Context, scopes ...string) (*google.Credentials, error)
@@ -42,9 +44,9 @@ type GoogleAPI struct {
 
 // AWSAPI is where hubploy reaches AWS.
 type AWSAPI struct {
-	// STSEndpoint, EKSEndpoint and ECREndpoint are the services' base URLs; "": the
+	// STSEndpoint, EKSEndpoint, ECREndpoint and KMSEndpoint are the services' base URLs; "": the
 	// SDK's (AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL, else AWS's regional ones).
-	STSEndpoint, EKSEndpoint, ECREndpoint string
+	STSEndpoint, EKSEndpoint, ECREndpoint, KMSEndpoint string
 	// DefaultConfig loads the default credential chain (environment, shared files, web
 	// identity, instance role), from which a role_arn is assumed; nil:
 	// config.LoadDefaultConfig.

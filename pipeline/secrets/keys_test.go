@@ -21,13 +21,9 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/getsops/sops/v3/azkv"
-	"github.com/getsops/sops/v3/gcpkms"
-	"github.com/getsops/sops/v3/hcvault"
 	"github.com/getsops/sops/v3/keys"
-	"github.com/getsops/sops/v3/kms"
 	"github.com/getsops/sops/v3/logging"
 	"golang.org/x/oauth2"
-	"google.golang.org/api/option"
 
 	"github.com/hubploy/hubploy/internal/sopstest"
 	"github.com/hubploy/hubploy/internal/testenv/fakekms"
@@ -61,12 +57,7 @@ func encryptFor(t *testing.T, mk keys.MasterKey) []byte {
 
 func vaultFixture(t *testing.T) fixture {
 	v := fakekms.NewVault(t)
-	mk, err := hcvault.NewMasterKeyFromURI(v.KeyURI("sops", "hubploy"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hcvault.Token(v.Token).ApplyToMasterKey(mk)
-	hcvault.NewHTTPClient(v.Server.Client()).ApplyToMasterKey(mk)
+	mk := v.MasterKey("sops", "hubploy")
 	// sops' own Vault client, given no credential, trusts the fake as Vault's CLI would.
 	ca := filepath.Join(t.TempDir(), "vault-ca.pem")
 	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: v.Server.Certificate().Raw}), 0o600); err != nil {
@@ -82,13 +73,10 @@ func vaultFixture(t *testing.T) fixture {
 
 func awsFixture(t *testing.T) fixture {
 	k := fakekms.NewAWSKMS(t)
-	// sops' key takes its endpoint only from the environment; Decrypter never reads it.
-	t.Setenv("AWS_ENDPOINT_URL_KMS", k.Server.URL)
 	hub := "datahub"
-	mk := kms.NewMasterKeyFromArn(k.KeyARN("hubploy"), map[string]*string{"hub": &hub}, "")
+	// The Decrypter never reads the environment's AWS_ENDPOINT_URL_KMS the key sets.
+	mk := k.MasterKey(t, "hubploy", map[string]*string{"hub": &hub})
 	c := k.Credentials
-	kms.NewCredentialsProvider(credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, "")).ApplyToMasterKey(mk)
-	kms.NewHTTPClient(k.Server.Client()).ApplyToMasterKey(mk)
 	wrongSecret := randomHex(20)
 	keys := func(id, secret string) secrets.KeyCredentials {
 		return secrets.KeyCredentials{AWS: credentials.NewStaticCredentialsProvider(id, secret, ""),
@@ -102,12 +90,7 @@ func awsFixture(t *testing.T) fixture {
 
 func gcpFixture(t *testing.T) fixture {
 	g := fakekms.NewGCPKMS(t)
-	mk := gcpkms.NewMasterKeyFromResourceID(g.KeyName("hubploy"))
-	token := oauth2.StaticTokenSource(&oauth2.Token{AccessToken: g.Token})
-	authed := *g.Server.Client()
-	authed.Transport = &oauth2.Transport{Source: token, Base: authed.Transport}
-	gcpkms.UseRESTClient{}.ApplyToMasterKey(mk)
-	gcpkms.ClientOptions{option.WithEndpoint(g.Server.URL), option.WithHTTPClient(&authed)}.ApplyToMasterKey(mk)
+	mk := g.MasterKey("hubploy")
 	wrong := "ya29." + randomHex(16)
 	keys := func(token string) secrets.KeyCredentials {
 		return secrets.KeyCredentials{GoogleTokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token}),

@@ -13,6 +13,7 @@ import (
 	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -47,6 +48,7 @@ type Cloud struct {
 	// TokenLifetime is how long the tokens it hands out last; zero: an hour.
 	TokenLifetime time.Duration
 
+	mux              *http.ServeMux
 	mu               sync.Mutex
 	tokens           map[string]issued // bearer tokens handed out, by value
 	minted           int               // how many tokens, keys and passwords
@@ -78,12 +80,12 @@ func New(t testing.TB) *Cloud {
 // Start starts the fake clouds, for a TestMain; close c.Server when done.
 func Start() *Cloud {
 	c := &Cloud{tokens: map[string]issued{}, clusters: map[string]Cluster{}, denied: map[string]bool{}, google: map[string]*googleAccount{}, googleRefresh: map[string]string{}, reviewed: map[string]bool{}, aws: map[string]awsKey{}, azure: map[string]azurePrincipal{}}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /authenticate", c.tokenReview)
-	c.serveGoogle(mux)
-	c.serveAWS(mux)
-	c.serveAzure(mux)
-	c.Server = httptest.NewTLSServer(mux)
+	c.mux = http.NewServeMux()
+	c.mux.HandleFunc("POST /authenticate", c.tokenReview)
+	c.serveGoogle(c.mux)
+	c.serveAWS(c.mux)
+	c.serveAzure(c.mux)
+	c.Server = httptest.NewTLSServer(c.mux)
 	return c
 }
 
@@ -93,6 +95,12 @@ func (c *Cloud) URL() string {
 		return c.PublicURL
 	}
 	return c.Server.URL
+}
+
+// Handle serves another fake's API under prefix (a path, "/kms/"), with the prefix
+// stripped: a client that reaches the clouds reaches it too.
+func (c *Cloud) Handle(prefix string, h http.Handler) {
+	c.mux.Handle(prefix, http.StripPrefix(strings.TrimSuffix(prefix, "/"), h))
 }
 
 // Client is an HTTP client that trusts the server.

@@ -15,6 +15,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/getsops/sops/v3/kms"
 )
 
 // AWSKMS is AWS KMS's JSON protocol (docs.aws.amazon.com/kms/latest/APIReference):
@@ -124,4 +126,15 @@ func (k *AWSKMS) verifySigV4(r *http.Request, body []byte) (code, msg string) {
 
 func kmsError(w http.ResponseWriter, code, msg string) {
 	writeJSON(w, "application/x-amz-json-1.1", http.StatusBadRequest, map[string]string{"__type": code, "message": msg})
+}
+
+// MasterKey is sops' master key for key name with encryption context context, set up
+// to encrypt against this KMS with Credentials. sops' key takes its endpoint only from
+// the environment: t's gets AWS_ENDPOINT_URL_KMS.
+func (k *AWSKMS) MasterKey(t *testing.T, name string, context map[string]*string) *kms.MasterKey {
+	t.Setenv("AWS_ENDPOINT_URL_KMS", k.Server.URL)
+	mk := kms.NewMasterKeyFromArn(k.KeyARN(name), context, "")
+	kms.NewCredentialsProvider(credentials.NewStaticCredentialsProvider(k.Credentials.AccessKeyID, k.Credentials.SecretAccessKey, "")).ApplyToMasterKey(mk)
+	kms.NewHTTPClient(k.Server.Client()).ApplyToMasterKey(mk)
+	return mk
 }

@@ -6,13 +6,23 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/getsops/sops/v3/gcpkms"
+	"golang.org/x/oauth2"
+	"google.golang.org/api/option"
 )
 
 // GCPKMS is Google Cloud KMS's REST API (cloud.google.com/kms/docs/reference/rest):
 // cryptoKeys.encrypt and cryptoKeys.decrypt, for one OAuth 2 access token.
 type GCPKMS struct {
 	Server *httptest.Server
-	Token  string // the one access token KMS accepts
+	// Handler is what Server serves, for a test that serves it elsewhere (under a
+	// prefix of a fake cloud's server).
+	Handler http.Handler
+	Token   string // an access token KMS accepts
+	// Accept, if set, says which other tokens KMS accepts (those another fake handed
+	// out, for an identity allowed to use the key).
+	Accept func(token string) bool
 	box
 }
 
@@ -21,6 +31,7 @@ func NewGCPKMS(t testing.TB) *GCPKMS {
 	g := &GCPKMS{Token: "ya29." + randomHex(16), box: newBox()}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/{name...}", g.cryptoKey) // name ends in :encrypt or :decrypt
+	g.Handler = mux
 	g.Server = httptest.NewTLSServer(mux)
 	t.Cleanup(g.Server.Close)
 	return g
@@ -32,7 +43,8 @@ func (g *GCPKMS) KeyName(key string) string {
 }
 
 func (g *GCPKMS) cryptoKey(w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get("Authorization") != "Bearer "+g.Token {
+	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if token != g.Token && (g.Accept == nil || !g.Accept(token)) {
 		gcpError(w, http.StatusUnauthorized, "UNAUTHENTICATED", "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.")
 		return
 	}
@@ -59,4 +71,15 @@ func (g *GCPKMS) cryptoKey(w http.ResponseWriter, r *http.Request) {
 
 func gcpError(w http.ResponseWriter, code int, status, msg string) {
 	writeJSON(w, "application/json", code, map[string]any{"error": map[string]any{"code": code, "message": msg, "status": status}})
+}
+
+// MasterKey is sops' master key for key name, set up to encrypt against this Cloud
+// KMS with Token (as `sops --encrypt --gcp-kms` would with the key's owner's login).
+func (g *GCPKMS) MasterKey(name string) *gcpkms.MasterKey {
+	mk := gcpkms.NewMasterKeyFromResourceID(g.KeyName(name))
+	authed := *g.Server.Client()
+	authed.Transport = &oauth2.Transport{Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: g.Token}), Base: authed.Transport}
+	gcpkms.UseRESTClient{}.ApplyToMasterKey(mk)
+	gcpkms.ClientOptions{option.WithEndpoint(g.Server.URL), option.WithHTTPClient(&authed)}.ApplyToMasterKey(mk)
+	return mk
 }

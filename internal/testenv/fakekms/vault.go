@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/getsops/sops/v3/hcvault"
 )
 
 // Vault is a Vault server with a transit secrets engine
@@ -72,4 +74,13 @@ func (v *Vault) transit(w http.ResponseWriter, r *http.Request) {
 
 func vaultError(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, "application/json", code, map[string][]string{"errors": {msg}})
+}
+
+// MasterKey is sops' master key for transit key key of engine, set up to encrypt
+// against this Vault with Token.
+func (v *Vault) MasterKey(engine, key string) *hcvault.MasterKey {
+	mk := hcvault.NewMasterKey(v.Server.URL, engine, key)
+	hcvault.Token(v.Token).ApplyToMasterKey(mk)
+	hcvault.NewHTTPClient(v.Server.Client()).ApplyToMasterKey(mk)
+	return mk
 }

@@ -1,0 +1,86 @@
+package action
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/getsops/sops/v3/keys"
+
+	"github.com/hubploy/hubploy/internal/sopstest"
+	"github.com/hubploy/hubploy/internal/testenv/fakecloud"
+	"github.com/hubploy/hubploy/internal/testenv/fakekms"
+	"github.com/hubploy/hubploy/pipeline/cloud"
+)
+
+// Credentials handed over open sops' keys of the kinds they stand for, with nothing
+// from the environment: a GCP KMS key with the token Google gives the Google
+// credentials, an AWS KMS key with the AWS keys, a PGP key and a Vault transit key.
+// Without them, the same files do not open.
+func TestCredentialsOpenSopsKeys(t *testing.T) {
+	home := t.TempDir()
+	for k, v := range map[string]string{"HOME": home, "XDG_CONFIG_HOME": home, "GNUPGHOME": home, "VAULT_TOKEN": "", "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "",
+		"AWS_PROFILE": "", "AWS_EC2_METADATA_DISABLED": "true", "AWS_CA_BUNDLE": "", "GOOGLE_APPLICATION_CREDENTIALS": filepath.Join(home, "none.json")} {
+		t.Setenv(k, v)
+	}
+	clouds := fakecloud.New(t)
+	googleKey := clouds.GoogleServiceAccountKey(t, "sops@p.iam.gserviceaccount.com")
+	gcp := fakekms.NewGCPKMS(t)
+	gcp.Accept = func(token string) bool { return clouds.Principal(token) == "sops@p.iam.gserviceaccount.com" }
+	awsKMS := fakekms.NewAWSKMS(t)
+	vault := fakekms.NewVault(t)
+	pgpKey := sopstest.NewPGPKey(t)
+	hub := "datahub"
+
+	dir := t.TempDir()
+	const plain = "hub:\n  token: s3cr3t-value\n"
+	files := map[string]keys.MasterKey{
+		"gcp.yaml": gcp.MasterKey("hubploy"), "aws.yaml": awsKMS.MasterKey(t, "hubploy", map[string]*string{"hub": &hub}),
+		"pgp.yaml": pgpKey.MasterKey(t), "vault.yaml": vault.MasterKey("sops", "hubploy"),
+	}
+	for name, mk := range files {
+		enc, err := sopstest.EncryptFor(name, []byte(plain), mk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), enc, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("AWS_ENDPOINT_URL_KMS", "") // the Decrypter's endpoint is the given one
+
+	// The fakes' servers each have their own CA: one client trusting all of them.
+	client := clouds.Client()
+	pool := client.Transport.(*http.Transport).TLSClientConfig.RootCAs
+	for _, s := range []*httptest.Server{gcp.Server, awsKMS.Server, vault.Server} {
+		pool.AddCert(s.Certificate())
+	}
+	apis := &cloud.APIs{HTTPClient: client, Google: cloud.GoogleAPI{KMSEndpoint: gcp.Server.URL}, AWS: cloud.AWSAPI{KMSEndpoint: awsKMS.Server.URL}}
+	given := &Credentials{
+		Clouds: cloud.Credentials{GoogleJSON: googleKey, AWS: &cloud.AWSCredentials{AccessKeyID: awsKMS.Credentials.AccessKeyID, SecretAccessKey: awsKMS.Credentials.SecretAccessKey},
+			Source: "the test", Hint: func(string) string { return "" }},
+		PGPKeys: []string{pgpKey.Armored}, VaultToken: vault.Token,
+	}
+	for name := range files {
+		t.Run(name, func(t *testing.T) {
+			for _, creds := range []*Credentials{given, nil} {
+				c, err := New(Settings{RepoDir: dir, PathBase: dir, Clouds: apis, Credentials: creds})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := (&Decrypt{Config: c, File: name}).Run()
+				switch {
+				case creds != nil && (err != nil || !strings.Contains(string(got), "token: s3cr3t-value")):
+					t.Errorf("with the credentials: %v\n%s", err, got)
+				case creds == nil && err == nil:
+					t.Error("opened without the credentials")
+				case err != nil && (strings.Contains(err.Error(), vault.Token) || strings.Contains(err.Error(), awsKMS.Credentials.SecretAccessKey)):
+					t.Errorf("the error quotes a credential: %v", err)
+				}
+			}
+		})
+	}
+}
