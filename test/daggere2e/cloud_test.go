@@ -1,6 +1,9 @@
 package daggere2e
 
 import (
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -8,8 +11,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/getsops/sops/v3/keys"
+	"gopkg.in/yaml.v3"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/hubploy/hubploy/internal/example"
+	"github.com/hubploy/hubploy/internal/sopstest"
 	"github.com/hubploy/hubploy/internal/testenv/fakecloud"
+	"github.com/hubploy/hubploy/internal/testenv/fakekms"
+	"github.com/hubploy/hubploy/pipeline/secrets"
 )
 
 // cloudName is the host under which the module's container reaches the fake clouds:
@@ -21,7 +31,10 @@ const cloudName = "example.com"
 // EKS cluster with a CI's web identity token for a role, its AKS cluster with a
 // federated token. The fake clouds, on the host, are reached through a tunnel named
 // by with-cloud-endpoints; the API server they hand out is reached through
-// with-cluster's, and lets hubploy in only with the token the cloud gave.
+// with-cluster's, and lets hubploy in only with the token the cloud gave. The hub's
+// secrets are sops-encrypted for a GCP KMS key on GKE (opened with the same Google
+// credentials) and for a PGP key on AKS (with-pgp-key), not for age; their value
+// reaches the cluster.
 func TestCloudCredentialsThroughTheModule(t *testing.T) {
 	setup(t)
 	u, err := url.Parse(clouds.Server.URL)
@@ -37,6 +50,12 @@ func TestCloudCredentialsThroughTheModule(t *testing.T) {
 		"--azure-authority-host=" + clouds.URL() + "/", "--azure-resource-manager=" + clouds.URL() + "/arm",
 		"--ca=" + ca, "--service=tcp://localhost:" + u.Port(), "--service-name=" + cloudName}
 	testCluster := fakecloud.Cluster{Endpoint: kube.URL(), CA: kube.RESTConfig().CAData}
+	gcpKMS := fakekms.NewGCPKMS(t)
+	gcpKMS.Accept = func(token string) bool { return clouds.Principal(token) == "ci@hubploy-test.iam.gserviceaccount.com" }
+	clouds.Handle("POST /kms/v1/", http.StripPrefix("/kms", gcpKMS.Handler))
+	endpoints = append(endpoints, "--gcp-kms="+clouds.URL()+"/kms/")
+	pgpKey := sopstest.NewPGPKey(t)
+	t.Setenv("HUBPLOY_TEST_PGP", pgpKey.Armored)
 
 	const tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 	sub := clouds.AzureSubscription()
@@ -50,17 +69,18 @@ func TestCloudCredentialsThroughTheModule(t *testing.T) {
 		credentials []string
 		env         map[string]string
 		principal   string
+		sopsKey     keys.MasterKey // the secrets' (nil: the fixture's age key)
 	}{
 		{"GKE", "gcloud: {project: hubploy-test, zone: us-central1, cluster: module}", "projects/hubploy-test/locations/us-central1/clusters/module",
 			[]string{"with-google-credentials", "--credentials=env:HUBPLOY_TEST_GOOGLE"}, map[string]string{"HUBPLOY_TEST_GOOGLE": string(googleKey)},
-			"ci@hubploy-test.iam.gserviceaccount.com"},
+			"ci@hubploy-test.iam.gserviceaccount.com", gcpKMS.MasterKey("hubploy")},
 		{"EKS", "aws: {region: us-west-2, cluster: module}", fakecloud.EKSName("us-west-2", "module"),
 			[]string{"with-aws-credentials", "--web-identity-token=env:HUBPLOY_TEST_AWS", "--role-arn=" + role}, map[string]string{"HUBPLOY_TEST_AWS": awsToken},
-			fakecloud.AssumedRoleARN(role, "hubploy-cluster-auth")},
+			fakecloud.AssumedRoleARN(role, "hubploy-cluster-auth"), nil},
 		{"AKS", "azure: {resource_group: hubs, cluster: module}", fakecloud.AKSName(sub, "hubs", "module"),
-			[]string{"with-azure-credentials", "--tenant-id=" + tenant, "--client-id=" + azureApp, "--federated-token=env:HUBPLOY_TEST_AZURE"}, map[string]string{"HUBPLOY_TEST_AZURE": azureToken},
-			fakecloud.AKSUser("hubs", "module")},
-		{"no credentials", "gcloud: {project: hubploy-test, zone: us-central1, cluster: module}", "projects/hubploy-test/locations/us-central1/clusters/module", nil, nil, ""},
+			[]string{"with-azure-credentials", "--tenant-id=" + tenant, "--client-id=" + azureApp, "--federated-token=env:HUBPLOY_TEST_AZURE", "with-pgp-key", "--key=env:HUBPLOY_TEST_PGP"},
+			map[string]string{"HUBPLOY_TEST_AZURE": azureToken}, fakecloud.AKSUser("hubs", "module"), pgpKey.MasterKey(t)},
+		{"no credentials", "gcloud: {project: hubploy-test, zone: us-central1, cluster: module}", "projects/hubploy-test/locations/us-central1/clusters/module", nil, nil, "", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clouds.AddCluster(tc.cluster, testCluster)
@@ -72,7 +92,8 @@ func TestCloudCredentialsThroughTheModule(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(repo, "deployments", "stat20", "hubploy.yaml"), []byte("cluster:\n  provider: "+provider+"\n  "+tc.block+"\n"), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			var secrets []string
+			proxyToken := reencrypt(t, repo, tc.sopsKey)
+			secrets := []string{proxyToken, pgpKey.Armored}
 			for k, v := range tc.env {
 				t.Setenv(k, v)
 				secrets = append(secrets, v)
@@ -99,6 +120,50 @@ func TestCloudCredentialsThroughTheModule(t *testing.T) {
 				t.Errorf("the API server never let %s in", tc.principal)
 			}
 			assertNoSecrets(t, "deploy", r.output(), append(secrets, clouds.Tokens()...))
+			hubSecret, err := kube.Client().CoreV1().Secrets(ns).Get(t.Context(), "hub", metav1.GetOptions{})
+			if err != nil || string(hubSecret.Data["hub.config.ConfigurableHTTPProxy.auth_token"]) != proxyToken {
+				t.Errorf("the hub's Secret does not hold the decrypted proxy token (%v)", err)
+			}
 		})
 	}
+}
+
+// reencrypt gives stat20's staging secrets in repo a new proxy token, and encrypts
+// them for mk instead of the example's age key (mk nil: keeps that); it returns the
+// token.
+func reencrypt(t *testing.T, repo string, mk keys.MasterKey) string {
+	t.Helper()
+	file := filepath.Join(repo, "deployments", "stat20", "secrets", "staging.yaml")
+	key, err := os.ReadFile(example.AgeKeyFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, _, err := (&secrets.Decrypter{AgeIdentities: []string{string(key)}}).ReadFile(file, file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 32)
+	rand.Read(b)
+	token := hex.EncodeToString(b) // the chart's schema wants hex
+	var doc map[string]any
+	if err := yaml.Unmarshal(plain, &doc); err != nil {
+		t.Fatal(err)
+	}
+	doc["jupyterhub"].(map[string]any)["proxy"].(map[string]any)["secretToken"] = token
+	if plain, err = yaml.Marshal(doc); err != nil {
+		t.Fatal(err)
+	}
+	var enc []byte
+	if mk == nil {
+		enc, err = sopstest.Encrypt(file, plain, example.Recipient(t))
+	} else {
+		enc, err = sopstest.EncryptFor(file, plain, mk)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, enc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return token
 }

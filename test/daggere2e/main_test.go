@@ -38,8 +38,8 @@ const apiServerName = "kube-apiserver"
 var (
 	kube     *kubeenv.Cluster
 	clouds   *fakecloud.Cloud // the clouds' APIs, whose tokens the test cluster takes
-	root     string // this repository
-	fixture  string // the copy of hubs-example the tests use
+	root     string           // this repository
+	fixture  string           // the copy of hubs-example the tests use
 	setupErr error
 )
 

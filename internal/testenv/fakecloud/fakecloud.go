@@ -13,7 +13,6 @@ import (
 	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -97,11 +96,9 @@ func (c *Cloud) URL() string {
 	return c.Server.URL
 }
 
-// Handle serves another fake's API under prefix (a path, "/kms/"), with the prefix
-// stripped: a client that reaches the clouds reaches it too.
-func (c *Cloud) Handle(prefix string, h http.Handler) {
-	c.mux.Handle(prefix, http.StripPrefix(strings.TrimSuffix(prefix, "/"), h))
-}
+// Handle serves another fake's API at pattern (an http.ServeMux pattern none of the
+// clouds' paths overlap): a client that reaches the clouds reaches it too.
+func (c *Cloud) Handle(pattern string, h http.Handler) { c.mux.Handle(pattern, h) }
 
 // Client is an HTTP client that trusts the server.
 func (c *Cloud) Client() *http.Client { return c.Server.Client() }
