@@ -21,28 +21,33 @@ func givenClouds(cloud *fakecloud.Cloud, cr cloudapi.Credentials) *cloudapi.APIs
 	return apis.WithCredentials(cr)
 }
 
+// keylessClusters are fake clouds that know a GKE, an EKS and an AKS cluster, all
+// api, and the access of a keyless hub on the GKE one.
+func keylessClusters(t *testing.T) (*fakecloud.Cloud, *apiServer, func(*cloudapi.APIs) (*cluster.Access, error)) {
+	cloud := fakecloud.New(t)
+	api := newAPIServer(t)
+	for _, name := range []string{gkeName, fakecloud.EKSName(eksRegion, "c"), fakecloud.AKSName(cloud.AzureSubscription(), "rg", "c")} {
+		cloud.AddCluster(name, api.cluster())
+	}
+	gkeOpts, gkeForHub := gkeHub(t, nil)
+	return cloud, api, func(clouds *cloudapi.APIs) (*cluster.Access, error) {
+		gkeOpts.Clouds = clouds
+		return gkeForHub("ns")
+	}
+}
+
 // Credentials handed over stand in for the default ones of a keyless hub: a Google
 // service key or credentials file, AWS keys or a CI's web identity token for a role,
 // an Azure service principal's secret or federated token. The API server is sent a
 // token standing for the identity given.
 func TestGivenCredentials(t *testing.T) {
-	cloud := fakecloud.New(t)
-	api := newAPIServer(t)
-	sub := cloud.AzureSubscription()
-	for _, name := range []string{gkeName, fakecloud.EKSName(eksRegion, "c"), fakecloud.AKSName(sub, "rg", "c")} {
-		cloud.AddCluster(name, api.cluster())
-	}
+	cloud, api, keylessGKE := keylessClusters(t)
 	googleKey := cloud.GoogleServiceAccountKey(t, "ci@p.iam.gserviceaccount.com")
 	id, secret, user := cloud.AWSUserKeys("ci")
 	role := cloud.AWSRole("deployer")
 	ciToken := cloud.OIDCToken("repo:hubploy/hubs:ref:refs/heads/staging")
 	authFile, appID := cloud.AzureServicePrincipal("hubploy", aksTenant)
 	federatedApp, federatedToken := cloud.AzureFederatedPrincipal(aksTenant, "repo:hubploy/hubs:environment:prod")
-	gkeOpts, gkeForHub := gkeHub(t, nil)
-	keylessGKE := func(clouds *cloudapi.APIs) (*cluster.Access, error) {
-		gkeOpts.Clouds = clouds
-		return gkeForHub("ns")
-	}
 
 	for _, tc := range []struct {
 		name    string
@@ -81,19 +86,9 @@ func TestGivenCredentials(t *testing.T) {
 // Credentials missing for the hub's cloud, or refused by it: one line naming the hub's
 // block, what is wrong and what to do; never the credential.
 func TestGivenCredentialsRefused(t *testing.T) {
-	cloud := fakecloud.New(t)
-	api := newAPIServer(t)
-	sub := cloud.AzureSubscription()
-	for _, name := range []string{gkeName, fakecloud.EKSName(eksRegion, "c"), fakecloud.AKSName(sub, "rg", "c")} {
-		cloud.AddCluster(name, api.cluster())
-	}
+	cloud, _, keylessGKE := keylessClusters(t)
 	staleToken := "eyJhbGciOiJSUzI1NiJ9.stale-ci-token"
 	federatedApp, _ := cloud.AzureFederatedPrincipal(aksTenant, "repo:hubploy/hubs:environment:prod")
-	gkeOpts, gkeForHub := gkeHub(t, nil)
-	keylessGKE := func(clouds *cloudapi.APIs) (*cluster.Access, error) {
-		gkeOpts.Clouds = clouds
-		return gkeForHub("ns")
-	}
 	const file = "deployments/h/hubploy.yaml: "
 	for _, tc := range []struct {
 		name   string
