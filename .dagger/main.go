@@ -847,6 +847,36 @@ func withCluster[T any](ctx context.Context, m *Hubploy, cfg **action.Config, ow
 	return run(ctx)
 }
 
+// Say, a line each, where a hub's credentials come from, which cluster they reach and
+// as whom, and which registries of its images they can read, as the CLI's doctor:
+// without deploying or showing a secret. Fails, with the lines, if one failed.
+//
+// The cluster is hubploy.yaml's, or the one WithCluster sets; the credentials are
+// hubploy.yaml's and the ones the With*Credentials functions give.
+//
+// +cache="never"
+func (m *Hubploy) Doctor(
+	ctx context.Context,
+	// The hub.
+	hub string,
+	// The environment.
+	env string,
+) (string, error) {
+	d := &action.Doctor{Hub: hub, Env: env}
+	res, err := withCluster(ctx, m, &d.Config, clusterArgs{}, &d.Cluster, d.Run)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	if err := action.WriteDoctor(&b, res); err != nil {
+		return "", err
+	}
+	if !res.OK {
+		return "", fmt.Errorf("doctor found a problem:\n%s", b.String())
+	}
+	return b.String(), nil
+}
+
 // Show a hub's live release and the readiness of each of its resources.
 //
 // The cluster is hubploy.yaml's, or the one WithCluster sets.

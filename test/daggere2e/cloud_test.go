@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -101,9 +102,9 @@ func TestCloudCredentialsThroughTheModule(t *testing.T) {
 			secrets = append(secrets, fakecloud.SecretValues(googleKey)...)
 			ns := kube.NewNamespace(t)
 			args := []string{"--repo=" + repo, "--age-key=file:" + example.AgeKeyFile(), "--chart-mirror=" + example.Z2JHRepository + "=offline-charts"}
-			args = append(append(append(args, tc.credentials...), endpoints...), "with-cluster", "--namespace="+ns, "--api-server=tcp://localhost:"+apiServerPort(t),
-				"deploy", "--env=staging", "--hub=stat20", "--timeout=120s")
-			r := callModule(t, ".", args...)
+			args = append(append(append(args, tc.credentials...), endpoints...), "with-cluster", "--namespace="+ns, "--api-server=tcp://localhost:"+apiServerPort(t))
+			doctor := append(slices.Clone(args), "doctor", "--hub=stat20", "--env=staging")
+			r := callModule(t, ".", append(args, "deploy", "--env=staging", "--hub=stat20", "--timeout=120s")...)
 			if tc.principal == "" {
 				// The container's environment is not searched: one line says what to pass.
 				const want = `deployments/stat20/hubploy.yaml: key "cluster.gcloud": no Google credentials were given to the Dagger module (pass them with with-google-credentials)`
@@ -111,6 +112,11 @@ func TestCloudCredentialsThroughTheModule(t *testing.T) {
 					t.Fatalf("deploy without credentials: %v\n%s", r.err, tail(r.output(), 40))
 				}
 				assertNoStackTrace(t, r)
+				// doctor says the same on its cluster line, and fails.
+				r = callModule(t, ".", doctor...)
+				if r.err == nil || !regexp.MustCompile(`cluster\s+failed\s+.*no Google credentials were given to the Dagger module`).MatchString(r.output()) {
+					t.Errorf("doctor without credentials: %v\n%s", r.err, tail(r.output(), 20))
+				}
 				return
 			}
 			if r.err != nil || !regexp.MustCompile(`stat20\s+staging\s+deployed\s+1\s`).MatchString(r.stdout) {
@@ -124,6 +130,15 @@ func TestCloudCredentialsThroughTheModule(t *testing.T) {
 			if err != nil || string(hubSecret.Data["hub.config.ConfigurableHTTPProxy.auth_token"]) != proxyToken {
 				t.Errorf("the hub's Secret does not hold the decrypted proxy token (%v)", err)
 			}
+			if tc.name != "GKE" {
+				return
+			}
+			// doctor finds the same: the cluster, reached as the credentials' identity.
+			r = callModule(t, ".", doctor...)
+			if r.err != nil || !regexp.MustCompile(`cluster\s+ok\s+.* as `+regexp.QuoteMeta(tc.principal)).MatchString(r.stdout) {
+				t.Errorf("doctor: %v\n%s", r.err, tail(r.output(), 20))
+			}
+			assertNoSecrets(t, "doctor", r.output(), append(secrets, clouds.Tokens()...))
 		})
 	}
 }
