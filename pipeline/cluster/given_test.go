@@ -47,7 +47,8 @@ func TestGivenCredentials(t *testing.T) {
 	role := cloud.AWSRole("deployer")
 	ciToken := cloud.OIDCToken("repo:hubploy/hubs:ref:refs/heads/staging")
 	authFile, appID := cloud.AzureServicePrincipal("hubploy", aksTenant)
-	federatedApp, federatedToken := cloud.AzureFederatedPrincipal(aksTenant, "repo:hubploy/hubs:environment:prod")
+	federatedToken := cloud.OIDCToken("repo:hubploy/hubs:environment:prod")
+	federatedApp := cloud.AzureFederatedPrincipal(aksTenant, federatedToken)
 
 	for _, tc := range []struct {
 		name    string
@@ -58,6 +59,8 @@ func TestGivenCredentials(t *testing.T) {
 	}{
 		{"GKE service key", keylessGKE,
 			cloudapi.Credentials{GoogleJSON: googleKey}, "ci@p.iam.gserviceaccount.com", fakecloud.SecretValues(googleKey)},
+		{"GKE workload identity federation", keylessGKE, cloudapi.Credentials{GoogleJSON: cloud.GoogleExternalAccount("repo:hubploy/hubs:ref:refs/heads/prod")},
+			fakecloud.GoogleFederatedPrincipal("repo:hubploy/hubs:ref:refs/heads/prod"), nil},
 		{"EKS keys", eksHub(t, "", nil), cloudapi.Credentials{AWS: &cloudapi.AWSCredentials{AccessKeyID: id, SecretAccessKey: secret}}, user, []string{secret}},
 		{"EKS web identity", eksHub(t, "", nil), cloudapi.Credentials{AWS: &cloudapi.AWSCredentials{WebIdentityToken: ciToken, RoleARN: role}},
 			fakecloud.AssumedRoleARN(role, cloudapi.SessionName), []string{ciToken}},
@@ -88,7 +91,7 @@ func TestGivenCredentials(t *testing.T) {
 func TestGivenCredentialsRefused(t *testing.T) {
 	cloud, _, keylessGKE := keylessClusters(t)
 	staleToken := "eyJhbGciOiJSUzI1NiJ9.stale-ci-token"
-	federatedApp, _ := cloud.AzureFederatedPrincipal(aksTenant, "repo:hubploy/hubs:environment:prod")
+	federatedApp := cloud.AzureFederatedPrincipal(aksTenant, cloud.OIDCToken("repo:hubploy/hubs:environment:prod"))
 	const file = "deployments/h/hubploy.yaml: "
 	for _, tc := range []struct {
 		name   string

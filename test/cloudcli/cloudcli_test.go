@@ -83,7 +83,7 @@ func (h hubOnCloud) env(t *testing.T) *clitest.Env {
 		"SSL_CERT_FILE=" + ca,
 		"GOOGLE_APPLICATION_CREDENTIALS=", "HUBPLOY_GKE_ENDPOINT=" + cloud.GKEEndpoint(), "HUBPLOY_GOOGLE_TOKEN_URI=" + cloud.Server.URL + "/google/token",
 		"AWS_ENDPOINT_URL_STS=" + cloud.STSEndpoint(), "AWS_ENDPOINT_URL_EKS=" + cloud.EKSEndpoint(), "AWS_ENDPOINT_URL_ECR=" + cloud.ECREndpoint(),
-		"AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY=", "AWS_SESSION_TOKEN=", "AWS_PROFILE=", "AWS_ROLE_ARN=", "AWS_WEB_IDENTITY_TOKEN_FILE=",
+		"AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY=", "AWS_SESSION_TOKEN=", "AWS_PROFILE=", "AWS_ROLE_ARN=", "AWS_WEB_IDENTITY_TOKEN_FILE=", "AWS_CA_BUNDLE=",
 		"AWS_EC2_METADATA_DISABLED=true",
 		"AZURE_AUTHORITY_HOST=" + cloud.Server.URL + "/", "HUBPLOY_AZURE_RESOURCE_MANAGER=" + cloud.Server.URL + "/arm",
 		"AZURE_CLIENT_ID=", "AZURE_TENANT_ID=", "AZURE_CLIENT_SECRET=", "AZURE_FEDERATED_TOKEN_FILE=",
@@ -135,6 +135,19 @@ func TestDeployThroughEachProvider(t *testing.T) {
 	if err := os.WriteFile(adcFile, adc, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	wif := cloud.GoogleExternalAccount("repo:hubploy/hubs:ref:refs/heads/staging")
+	wifFile := filepath.Join(t.TempDir(), "wif-credentials.json")
+	if err := os.WriteFile(wifFile, wif, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A CI job's OIDC token in a file, as GitHub's and GitLab's AWS and Azure logins
+	// leave it for the SDKs' web identity and workload identity credentials.
+	ciToken := cloud.OIDCToken("repo:hubploy/hubs:ref:refs/heads/staging")
+	tokenFile := filepath.Join(t.TempDir(), "ci-token")
+	if err := os.WriteFile(tokenFile, []byte(ciToken), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	federatedApp := cloud.AzureFederatedPrincipal(tenant, ciToken)
 	keyID, keySecret, keyUser := cloud.AWSUserKeys("deployer")
 	awsKeys := []byte("creds:\n  aws_access_key_id: " + keyID + "\n  aws_secret_access_key: " + keySecret + "\n")
 	ciID, ciSecret, ciUser := cloud.AWSUserKeys("ci")
@@ -142,8 +155,9 @@ func TestDeployThroughEachProvider(t *testing.T) {
 	role := cloud.AWSRole("deployer")
 	authFile, _ := cloud.AzureServicePrincipal("hubploy", tenant)
 	sub := cloud.AzureSubscription()
-	for _, name := range []string{"projects/hubploy-test/locations/us-central1/clusters/cli-key", "projects/hubploy-test/locations/us-central1/clusters/cli-keyless",
-		fakecloud.EKSName("us-west-2", "cli-keys"), fakecloud.EKSName("us-west-2", "cli-role"), fakecloud.EKSName("us-west-2", "cli-default"), fakecloud.AKSName(sub, "hubs", "cli-sp")} {
+	for _, name := range []string{"projects/hubploy-test/locations/us-central1/clusters/cli-key", "projects/hubploy-test/locations/us-central1/clusters/cli-keyless", "projects/hubploy-test/locations/us-central1/clusters/cli-wif",
+		fakecloud.EKSName("us-west-2", "cli-keys"), fakecloud.EKSName("us-west-2", "cli-role"), fakecloud.EKSName("us-west-2", "cli-default"), fakecloud.EKSName("us-west-2", "cli-oidc"),
+		fakecloud.AKSName(sub, "hubs", "cli-sp"), fakecloud.AKSName(sub, "hubs", "cli-oidc")} {
 		cloud.AddCluster(name, testCluster())
 	}
 
@@ -158,6 +172,10 @@ func TestDeployThroughEachProvider(t *testing.T) {
 		{"GKE keyless", "alice@example.org", hubOnCloud{
 			"cluster:\n  provider: gcloud\n  gcloud: {project: hubploy-test, zone: us-central1, cluster: cli-keyless}\n",
 			nil, []string{"GOOGLE_APPLICATION_CREDENTIALS=" + adcFile}}, adc},
+		// The v1.2 fork's keyless CI: workload identity federation's configuration.
+		{"GKE federated", fakecloud.GoogleFederatedPrincipal("repo:hubploy/hubs:ref:refs/heads/staging"), hubOnCloud{
+			"cluster:\n  provider: gcloud\n  gcloud: {project: hubploy-test, zone: us-central1, cluster: cli-wif}\n",
+			nil, []string{"GOOGLE_APPLICATION_CREDENTIALS=" + wifFile}}, wif},
 		{"EKS keys", keyUser, hubOnCloud{
 			"cluster:\n  provider: aws\n  aws: {region: us-west-2, cluster: cli-keys, service_key: aws-creds.yaml}\n",
 			map[string][]byte{"aws-creds.yaml": awsKeys}, nil}, awsKeys},
@@ -165,6 +183,12 @@ func TestDeployThroughEachProvider(t *testing.T) {
 			"cluster:\n  provider: aws\n  aws: {region: us-west-2, cluster: cli-role, role_arn: '" + role + "'}\n", nil, ciKeys}, []byte("secret = " + ciSecret)},
 		{"EKS default credentials", ciUser, hubOnCloud{
 			"cluster:\n  provider: aws\n  aws: {region: us-west-2, cluster: cli-default}\n", nil, ciKeys}, []byte("secret = " + ciSecret)},
+		{"EKS web identity", fakecloud.AssumedRoleARN(role, "ci"), hubOnCloud{
+			"cluster:\n  provider: aws\n  aws: {region: us-west-2, cluster: cli-oidc}\n", nil,
+			[]string{"AWS_WEB_IDENTITY_TOKEN_FILE=" + tokenFile, "AWS_ROLE_ARN=" + role, "AWS_ROLE_SESSION_NAME=ci"}}, []byte("token = " + ciToken)},
+		{"AKS workload identity", fakecloud.AKSUser("hubs", "cli-oidc"), hubOnCloud{
+			"cluster:\n  provider: azure\n  azure: {resource_group: hubs, cluster: cli-oidc}\n", nil,
+			[]string{"AZURE_FEDERATED_TOKEN_FILE=" + tokenFile, "AZURE_CLIENT_ID=" + federatedApp, "AZURE_TENANT_ID=" + tenant}}, []byte("token = " + ciToken)},
 		{"AKS service principal", fakecloud.AKSUser("hubs", "cli-sp"), hubOnCloud{
 			"cluster:\n  provider: azure\n  azure: {resource_group: hubs, cluster: cli-sp, auth_file: azure-sp.json}\n",
 			map[string][]byte{"azure-sp.json": authFile}, nil}, authFile},

@@ -63,7 +63,8 @@ func TestCloudCredentialsThroughTheModule(t *testing.T) {
 	googleKey := clouds.GoogleServiceAccountKey(t, "ci@hubploy-test.iam.gserviceaccount.com")
 	role := clouds.AWSRole("deployer")
 	awsToken := clouds.OIDCToken("repo:hubploy/hubs:ref:refs/heads/staging")
-	azureApp, azureToken := clouds.AzureFederatedPrincipal(tenant, "repo:hubploy/hubs:environment:staging")
+	azureToken := clouds.OIDCToken("repo:hubploy/hubs:environment:staging")
+	azureApp := clouds.AzureFederatedPrincipal(tenant, azureToken)
 	for _, tc := range []struct {
 		name, block string
 		cluster     string

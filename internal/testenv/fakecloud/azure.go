@@ -45,14 +45,14 @@ func (c *Cloud) AzureServicePrincipal(name, tenant string) (authFile []byte, app
 }
 
 // AzureFederatedPrincipal makes a service principal whose federated credential trusts
-// the identity provider's tokens for subject (workload identity federation), and
-// returns its app id and such a token.
-func (c *Cloud) AzureFederatedPrincipal(tenant, subject string) (appID, token string) {
-	appID, token = randomUUID(), c.OIDCToken(subject)
+// token, an OIDC token (OIDCToken) of a CI job (workload identity federation), and
+// returns its app id.
+func (c *Cloud) AzureFederatedPrincipal(tenant, token string) (appID string) {
+	appID = randomUUID()
 	c.mu.Lock()
 	c.azure[appID] = azurePrincipal{tenant: tenant, assertion: token}
 	c.mu.Unlock()
-	return appID, token
+	return appID
 }
 
 // AzureSubscription makes a subscription visible to every principal.

@@ -23,6 +23,8 @@ type googleAccount struct {
 
 func (c *Cloud) serveGoogle(mux *http.ServeMux) {
 	mux.HandleFunc("POST /google/token", c.googleToken)
+	mux.HandleFunc("POST /google/sts", c.googleSTS)
+	mux.HandleFunc("GET /ci/id-token/{token}", c.ciIDToken)
 	mux.HandleFunc("GET /gke/v1/projects/{project}/locations/{location}/clusters/{cluster}", c.gkeCluster)
 }
 
@@ -87,6 +89,48 @@ func (c *Cloud) GoogleUserCredentials(principal string) []byte {
 	adc, _ := json.Marshal(map[string]string{"type": "authorized_user", "client_id": "764086051850-6qr4p6gpi6hn506pt8ejuq83di341hur.apps.googleusercontent.com",
 		"client_secret": "d-FL95Q19q7MQmFpd7hHD0Ty", "refresh_token": refresh})
 	return adc
+}
+
+// GooglePoolAudience is the workload identity pool provider of
+// GoogleExternalAccount's configurations.
+const GooglePoolAudience = "//iam.googleapis.com/projects/123456789/locations/global/workloadIdentityPools/ci/providers/github"
+
+// GoogleFederatedPrincipal is who Google's STS takes a CI job's subject for.
+func GoogleFederatedPrincipal(subject string) string {
+	return "principal://iam.googleapis.com/projects/123456789/locations/global/workloadIdentityPools/ci/subject/" + subject
+}
+
+// GoogleExternalAccount is workload identity federation's credential configuration
+// for a CI job of subject, as `gcloud iam workload-identity-pools create-cred-config`
+// writes it with a URL source: the job's OIDC token is read from a URL here (the CI's
+// token service), and exchanged at Google's STS here.
+func (c *Cloud) GoogleExternalAccount(subject string) []byte {
+	conf, _ := json.Marshal(map[string]any{"type": "external_account", "audience": GooglePoolAudience,
+		"subject_token_type": "urn:ietf:params:oauth:token-type:jwt", "token_url": c.URL() + "/google/sts",
+		"credential_source": map[string]any{"url": c.URL() + "/ci/id-token/" + c.OIDCToken(subject)}})
+	return conf
+}
+
+// ciIDToken is a CI's token service: it hands the job its OIDC token (here, the one
+// its URL names).
+func (c *Cloud) ciIDToken(w http.ResponseWriter, r *http.Request) {
+	w.Write([]byte(r.PathValue("token")))
+}
+
+// googleSTS is Google's Security Token Service (cloud.google.com/iam/docs/reference/sts/rest/v1/TopLevel/token):
+// an OIDC token of the pool's provider exchanged for a federated access token.
+func (c *Cloud) googleSTS(w http.ResponseWriter, r *http.Request) {
+	subject := c.principal(r.FormValue("subject_token"))
+	switch {
+	case r.FormValue("grant_type") != "urn:ietf:params:oauth:grant-type:token-exchange" || r.FormValue("audience") != GooglePoolAudience:
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request", "error_description": "Invalid value for \"audience\"."})
+	case subject == "":
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_grant", "error_description": "The given ID Token is invalid or expired."})
+	default:
+		tok, lifetime := c.mint("ya29.", GoogleFederatedPrincipal(subject))
+		writeJSON(w, http.StatusOK, map[string]any{"access_token": tok, "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
+			"token_type": "Bearer", "expires_in": int(lifetime.Seconds())})
+	}
 }
 
 // googleToken is Google's OAuth 2.0 token endpoint: for service accounts, the JWT
