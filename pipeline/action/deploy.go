@@ -347,9 +347,17 @@ func (d *Deploy) Commands(ctx context.Context) (string, error) {
 
 // commandTarget is how the printed commands reach rel's cluster: the kubeconfig given,
 // else the hub's, decrypted by sops into a pipe when encrypted; and the context given,
-// else the hub's context template.
+// else the hub's context template; for a cloud's cluster, the cloud CLI's login.
 func (d *Deploy) commandTarget(rel *release.Release) (deploy.CommandTarget, error) {
 	t := deploy.CommandTarget{KubeContext: d.Cluster.Context}
+	if cl := rel.Hub.Config.Cluster; d.Cluster.KubeconfigFile == "" && d.Cluster.Kubeconfig == nil && cl != nil && cl.Provider != "kubeconfig" {
+		a, err := d.clusterAccess(rel.Hub, rel.Namespace, d.Cluster)
+		if err != nil {
+			return t, err
+		}
+		t.Login = a.Login
+		return t, nil
+	}
 	if t.KubeContext == "" {
 		t.KubeContext = cluster.Context(rel.Hub, rel.Namespace)
 	}

@@ -37,28 +37,51 @@ func (s Site) inputError(msg, hint string) error {
 // AWSKeys reads access keys from a file: v1.2's YAML (creds.aws_access_key_id, …) or
 // 0.3's shared credentials file, whose default profile it took. The provider caches.
 func AWSKeys(data []byte) (keys aws.CredentialsProvider, secrets []string, ok bool) {
-	var doc struct {
-		Creds map[string]string `yaml:"creds"`
-	}
-	values := map[string]string{}
-	if yaml.Unmarshal(data, &doc) == nil && doc.Creds != nil {
-		values = doc.Creds
-	} else {
-		section := ""
-		for sc := bufio.NewScanner(bytes.NewReader(data)); sc.Scan(); {
-			line := strings.TrimSpace(sc.Text())
-			if strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]") {
-				section = strings.TrimSpace(line[1 : len(line)-1])
-			} else if k, v, ok := strings.Cut(line, "="); ok && section == "default" {
-				values[strings.TrimSpace(k)] = strings.TrimSpace(v)
-			}
-		}
-	}
+	values, _ := awsKeyValues(data)
 	id, secret, token := values["aws_access_key_id"], values["aws_secret_access_key"], values["aws_session_token"]
 	if id == "" || secret == "" {
 		return nil, nil, false
 	}
 	return aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(id, secret, token)), []string{secret, token}, true
+}
+
+// AWSKeyPaths are where the keys are in a key file, as sops --extract names them.
+type AWSKeyPaths struct {
+	ID, Secret   string
+	SessionToken string // "" when the file has none
+}
+
+// AWSKeyPathsOf says where AWSKeys found the keys of data.
+func AWSKeyPathsOf(data []byte) AWSKeyPaths {
+	values, section := awsKeyValues(data)
+	path := func(key string) string { return `["` + section + `"]["` + key + `"]` }
+	p := AWSKeyPaths{ID: path("aws_access_key_id"), Secret: path("aws_secret_access_key")}
+	if values["aws_session_token"] != "" {
+		p.SessionToken = path("aws_session_token")
+	}
+	return p
+}
+
+// awsKeyValues are a key file's values, and the section they are in: creds (YAML) or
+// default (a shared credentials file).
+func awsKeyValues(data []byte) (values map[string]string, section string) {
+	var doc struct {
+		Creds map[string]string `yaml:"creds"`
+	}
+	if yaml.Unmarshal(data, &doc) == nil && doc.Creds != nil {
+		return doc.Creds, "creds"
+	}
+	values = map[string]string{}
+	current := ""
+	for sc := bufio.NewScanner(bytes.NewReader(data)); sc.Scan(); {
+		line := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]") {
+			current = strings.TrimSpace(line[1 : len(line)-1])
+		} else if k, v, ok := strings.Cut(line, "="); ok && current == "default" {
+			values[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+	}
+	return values, "default"
 }
 
 // AWSKeysHint says what an AWS key file holds, for the error of one that holds none.

@@ -51,6 +51,22 @@ func AzurePrincipalSecret(data []byte) string {
 	return secret
 }
 
+// AzurePrincipalKeys are the keys of a service principal file's fields, in the form it
+// is written in.
+type AzurePrincipalKeys struct{ Tenant, ClientID, Secret string }
+
+// AzurePrincipalKeysOf says which form of service principal file data is in.
+func AzurePrincipalKeysOf(data []byte) AzurePrincipalKeys {
+	var auth struct {
+		AppID string `yaml:"appId"`
+	}
+	yaml.Unmarshal(data, &auth) // a file that is no YAML is in neither form
+	if auth.AppID != "" {
+		return AzurePrincipalKeys{Tenant: "tenant", ClientID: "appId", Secret: "password"}
+	}
+	return AzurePrincipalKeys{Tenant: "tenantId", ClientID: "clientId", Secret: "clientSecret"}
+}
+
 // azurePrincipal reads a service principal file in either form.
 func azurePrincipal(data []byte) (tenant, client, secret, subscription string) {
 	var auth struct {

@@ -34,6 +34,7 @@ const aksKey = "cluster.azure"
 type aksCluster struct {
 	group, cluster string
 	authFile       string // "" with the default credential
+	authKeys       cloud.AzurePrincipalKeys
 	subscription   string // "" until found
 	credential     azcore.TokenCredential
 	site           cloud.Site
@@ -63,8 +64,19 @@ func newAKS(h *repo.Hub, dec *secrets.Decrypter, clouds *cloud.APIs) (cloudProvi
 	if err != nil {
 		return nil, nil, &inputerr.Error{File: display, Msg: "is not a usable service principal: " + a.site.Masker.Error(err).Error()}
 	}
-	a.credential, a.subscription = credential, subscription
+	a.credential, a.subscription, a.authKeys = credential, subscription, cloud.AzurePrincipalKeysOf(data)
 	return a, data, nil
+}
+
+func (a *aksCluster) login() []string {
+	lines := []string{"# with your own az login"}
+	if a.authFile != "" {
+		// An az configuration of its own too: logging in would change the person's.
+		lines = []string{`export AZURE_CONFIG_DIR="$(mktemp -d)"`, "az login --service-principal --username " + sopsExtract(a.authFile, `["`+a.authKeys.ClientID+`"]`) +
+			" --password " + sopsExtract(a.authFile, `["`+a.authKeys.Secret+`"]`) + " --tenant " + sopsExtract(a.authFile, `["`+a.authKeys.Tenant+`"]`)}
+	}
+	get := "az aks get-credentials --resource-group " + shellQuote(a.group) + " --name " + shellQuote(a.cluster) + ` --file "$KUBECONFIG"`
+	return append(lines, get, "# a cluster with Entra ID authentication also needs: kubelogin convert-kubeconfig -l azurecli")
 }
 
 func (a *aksCluster) describe() (string, string) {

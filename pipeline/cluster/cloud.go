@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -35,6 +36,8 @@ type cloudProvider interface {
 	// describe names the cluster, for messages (Access.Server), and where the
 	// credentials come from (Access.Source).
 	describe() (cluster, source string)
+	// login is how a person logs in to the cluster by hand (Access.Login).
+	login() []string
 }
 
 // cloudAccess is hub h's access to a cluster of a cloud provider. Only the
@@ -73,8 +76,27 @@ func cloudAccess(h *repo.Hub, namespace string, dec *secrets.Decrypter, opts Opt
 		Getter:   newGetter(&cloudConfig{namespace: namespace, server: opts.Server, provider: p}),
 		Server:   name,
 		Source:   source,
+		Login:    append([]string{privateKubeconfig}, p.login()...),
 		Identity: hex.EncodeToString(sum[:]),
 	}, nil
+}
+
+// privateKubeconfig starts the login commands of a cloud cluster: the cloud's CLI then
+// writes a kubeconfig of its own, not the person's.
+const privateKubeconfig = `export KUBECONFIG="$(mktemp)"`
+
+// sopsExtract is the shell word that decrypts one value of a sops file (path: sops'
+// --extract form, ["a"]["b"]), quoted for a shell.
+func sopsExtract(file, path string) string {
+	return `"$(sops --decrypt --extract '` + path + `' ` + shellQuote(file) + `)"`
+}
+
+// shellQuote quotes s for a POSIX shell, if it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // requireFields refuses a cluster block (key) that lacks one of fields, each a name

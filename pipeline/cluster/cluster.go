@@ -67,6 +67,10 @@ type Access struct {
 	Source  string // where the kubeconfig came from (a file, $KUBECONFIG, the service account), for messages
 	// HelmLog receives helm's debug log (hubploy --helm-debug); nil drops it.
 	HelmLog func(format string, args ...any)
+	// Login, for a cloud's cluster, are the shell lines that log in to it by hand with
+	// the cloud's CLI, into a kubeconfig of their own, the hub's credential file
+	// decrypted by sops; nil for a kubeconfig.
+	Login []string
 	// Identity is the same for accesses to one API server with the same credentials,
 	// so that hubs deployed together share what they learn of the server (its schemas);
 	// "" shares nothing.

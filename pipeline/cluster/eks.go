@@ -36,6 +36,7 @@ const (
 type eksCluster struct {
 	cluster, region, roleARN string
 	keyFile                  string // "" with role_arn or the default credentials
+	keyPaths                 cloud.AWSKeyPaths
 	keys                     aws.CredentialsProvider
 	site                     cloud.Site
 	clouds                   *cloud.APIs
@@ -63,7 +64,7 @@ func newEKS(h *repo.Hub, dec *secrets.Decrypter, clouds *cloud.APIs) (cloudProvi
 		return nil, nil, &inputerr.Error{File: display, Msg: "holds no AWS access key",
 			Hint: fmt.Sprintf("key %q in %s names it; %s", eksKey+".service_key", h.Config.File, cloud.AWSKeysHint)}
 	}
-	e.keyFile, e.keys = display, keys
+	e.keyFile, e.keys, e.keyPaths = display, keys, cloud.AWSKeyPathsOf(data)
 	e.site.Who, e.site.Masker = "the keys of "+display, mask.New(secrets)
 	return e, data, nil
 }
@@ -77,6 +78,23 @@ func (e *eksCluster) describe() (string, string) {
 		return name, "role " + e.roleARN + " assumed with the default AWS credentials"
 	}
 	return name, "the default AWS credentials"
+}
+
+func (e *eksCluster) login() []string {
+	var lines []string
+	if e.keyFile != "" {
+		lines = append(lines, "export AWS_ACCESS_KEY_ID="+sopsExtract(e.keyFile, e.keyPaths.ID)+" AWS_SECRET_ACCESS_KEY="+sopsExtract(e.keyFile, e.keyPaths.Secret))
+		if e.keyPaths.SessionToken != "" {
+			lines = append(lines, "export AWS_SESSION_TOKEN="+sopsExtract(e.keyFile, e.keyPaths.SessionToken))
+		}
+	} else {
+		lines = append(lines, "# with your own AWS credentials")
+	}
+	update := "aws eks update-kubeconfig --name " + shellQuote(e.cluster) + " --region " + shellQuote(e.region)
+	if e.roleARN != "" {
+		update += " --role-arn " + shellQuote(e.roleARN)
+	}
+	return append(lines, update)
 }
 
 func (e *eksCluster) resolve(ctx context.Context) (*rest.Config, error) {

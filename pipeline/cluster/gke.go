@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/hubploy/hubploy/pipeline/cloud"
+	"github.com/hubploy/hubploy/pipeline/hubconfig"
 	"github.com/hubploy/hubploy/pipeline/inputerr"
 	"github.com/hubploy/hubploy/pipeline/mask"
 	"github.com/hubploy/hubploy/pipeline/repo"
@@ -31,6 +32,7 @@ var gkeScopes = []string{container.CloudPlatformScope, "https://www.googleapis.c
 // without one, with the Application Default Credentials (the v1.2 fork's keyless way).
 type gke struct {
 	file, name string // hub's hubploy.yaml; projects/P/locations/Z/clusters/C
+	block      *hubconfig.GcloudCluster
 	keyFile    string // "" when keyless
 	creds      *google.Credentials
 	masker     *mask.Masker
@@ -45,7 +47,7 @@ func newGKE(h *repo.Hub, dec *secrets.Decrypter, clouds *cloud.APIs) (cloudProvi
 		[2]string{"project", b.Project}, [2]string{"zone", b.Zone}, [2]string{"cluster", b.Cluster}); err != nil {
 		return nil, nil, err
 	}
-	g := &gke{file: h.Config.File, name: fmt.Sprintf("projects/%s/locations/%s/clusters/%s", b.Project, b.Zone, b.Cluster), masker: mask.New(nil), clouds: clouds}
+	g := &gke{file: h.Config.File, name: fmt.Sprintf("projects/%s/locations/%s/clusters/%s", b.Project, b.Zone, b.Cluster), masker: mask.New(nil), clouds: clouds, block: b}
 	if b.ServiceKey == "" {
 		return g, nil, nil
 	}
@@ -67,6 +69,15 @@ func (g *gke) describe() (string, string) {
 		return "GKE cluster " + g.name, g.keyFile
 	}
 	return "GKE cluster " + g.name, "Google application default credentials"
+}
+
+func (g *gke) login() []string {
+	getCredentials := "gcloud container clusters get-credentials " + shellQuote(g.block.Cluster) + " --zone " + shellQuote(g.block.Zone) + " --project " + shellQuote(g.block.Project)
+	if g.keyFile == "" {
+		return []string{"# with your own gcloud login", getCredentials}
+	}
+	// A gcloud configuration of its own too: activating the key would change the person's.
+	return []string{`export CLOUDSDK_CONFIG="$(mktemp -d)"`, "gcloud auth activate-service-account --key-file <(sops --decrypt " + shellQuote(g.keyFile) + ")", getCredentials}
 }
 
 func (g *gke) resolve(ctx context.Context) (*rest.Config, error) {

@@ -20,6 +20,9 @@ type CommandTarget struct {
 	KubeconfigEncrypted bool
 	// KubeContext is the kubeconfig's context to use; empty: its current one.
 	KubeContext string
+	// Login are shell lines that come first: a cloud CLI's login to the cluster, into
+	// the kubeconfig helm then uses (cluster.Access.Login).
+	Login []string
 }
 
 // Commands returns the plain helm and sops commands that deploy rel by hand, so a hub
@@ -32,6 +35,9 @@ func (u *Upgrade) Commands(rel *release.Release, target CommandTarget) string {
 	// Every word that comes from the repository or the user is quoted, the comment's
 	// too (a name can hold a newline), since the output is meant to be run by a shell.
 	fmt.Fprintf(&b, "# %s/%s, from the repository root %s\n", quote(rel.Hub.Name), quote(rel.Env), quote(repo.Root))
+	for _, l := range target.Login {
+		b.WriteString(l + "\n")
+	}
 	fmt.Fprintf(&b, "helm dependency build %s\n", quote(chart))
 	// One line per option, so the command reads like the layering it spells out.
 	lines := []string{"helm upgrade --install " + quote(rel.Name) + " " + quote(chart), "--namespace " + quote(rel.Namespace) + " --create-namespace --wait"}

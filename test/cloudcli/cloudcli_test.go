@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -284,4 +285,68 @@ func privateKey(t *testing.T, key []byte) string {
 		t.Fatal("the key has no private_key")
 	}
 	return pk
+}
+
+// --print-commands for a hub on a cloud: the cloud CLI's login into a kubeconfig of its
+// own (and a configuration of its own for a key), the credential file's values
+// decrypted by sops where they are used, then helm; hubploy itself asks no cloud.
+func TestPrintCommandsLogIn(t *testing.T) {
+	googleKey := cloud.GoogleServiceAccountKey(t, "deployer@hubploy-test.iam.gserviceaccount.com")
+	id, secret, _ := cloud.AWSUserKeys("deployer")
+	authFile, _ := cloud.AzureServicePrincipal("hubploy", tenant)
+	const kubeconfig = `export KUBECONFIG="$(mktemp)"`
+	for _, tc := range []struct {
+		name  string
+		hub   hubOnCloud
+		lines []string
+		files [][]byte
+	}{
+		{"GKE key", hubOnCloud{"cluster:\n  provider: gcloud\n  gcloud: {project: hubploy-test, zone: us-central1, cluster: c1, service_key: gke-key.json}\n",
+			map[string][]byte{"gke-key.json": googleKey}, nil}, []string{kubeconfig, `export CLOUDSDK_CONFIG="$(mktemp -d)"`,
+			"gcloud auth activate-service-account --key-file <(sops --decrypt deployments/stat20/secrets/gke-key.json)",
+			"gcloud container clusters get-credentials c1 --zone us-central1 --project hubploy-test"}, [][]byte{googleKey}},
+		{"GKE keyless", hubOnCloud{"cluster:\n  provider: gcloud\n  gcloud: {project: hubploy-test, zone: us-central1, cluster: c1}\n", nil, nil},
+			[]string{kubeconfig, "# with your own gcloud login", "gcloud container clusters get-credentials c1 --zone us-central1 --project hubploy-test"}, nil},
+		{"EKS v1.2 keys", hubOnCloud{"cluster:\n  provider: aws\n  aws: {region: us-west-2, cluster: c1, service_key: aws.yaml}\n",
+			map[string][]byte{"aws.yaml": []byte("creds:\n  aws_access_key_id: " + id + "\n  aws_secret_access_key: " + secret + "\n")}, nil},
+			[]string{kubeconfig, `export AWS_ACCESS_KEY_ID="$(sops --decrypt --extract '["creds"]["aws_access_key_id"]' deployments/stat20/secrets/aws.yaml)" ` +
+				`AWS_SECRET_ACCESS_KEY="$(sops --decrypt --extract '["creds"]["aws_secret_access_key"]' deployments/stat20/secrets/aws.yaml)"`,
+				"aws eks update-kubeconfig --name c1 --region us-west-2"}, [][]byte{[]byte("secret = " + secret)}},
+		{"EKS 0.3 credentials file", hubOnCloud{"cluster:\n  provider: aws\n  aws: {region: us-west-2, cluster: c1, service_key: aws.cfg}\n",
+			map[string][]byte{"aws.cfg": []byte("[default]\naws_access_key_id = " + id + "\naws_secret_access_key = " + secret + "\n")}, nil},
+			[]string{kubeconfig, `export AWS_ACCESS_KEY_ID="$(sops --decrypt --extract '["default"]["aws_access_key_id"]' deployments/stat20/secrets/aws.cfg)" ` +
+				`AWS_SECRET_ACCESS_KEY="$(sops --decrypt --extract '["default"]["aws_secret_access_key"]' deployments/stat20/secrets/aws.cfg)"`,
+				"aws eks update-kubeconfig --name c1 --region us-west-2"}, [][]byte{[]byte("secret = " + secret)}},
+		{"EKS role", hubOnCloud{"cluster:\n  provider: aws\n  aws: {region: us-west-2, cluster: c1, role_arn: 'arn:aws:iam::111122223333:role/deployer'}\n", nil, nil},
+			[]string{kubeconfig, "# with your own AWS credentials", "aws eks update-kubeconfig --name c1 --region us-west-2 --role-arn arn:aws:iam::111122223333:role/deployer"}, nil},
+		{"AKS service principal", hubOnCloud{"cluster:\n  provider: azure\n  azure: {resource_group: hubs, cluster: c1, auth_file: azure-sp.json}\n",
+			map[string][]byte{"azure-sp.json": authFile}, nil},
+			[]string{kubeconfig, `export AZURE_CONFIG_DIR="$(mktemp -d)"`,
+				`az login --service-principal --username "$(sops --decrypt --extract '["appId"]' deployments/stat20/secrets/azure-sp.json)" ` +
+					`--password "$(sops --decrypt --extract '["password"]' deployments/stat20/secrets/azure-sp.json)" ` +
+					`--tenant "$(sops --decrypt --extract '["tenant"]' deployments/stat20/secrets/azure-sp.json)"`,
+				`az aks get-credentials --resource-group hubs --name c1 --file "$KUBECONFIG"`,
+				"# a cluster with Entra ID authentication also needs: kubelogin convert-kubeconfig -l azurecli"}, [][]byte{authFile}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			minted := cloud.Minted()
+			code, stdout, stderr := tc.hub.env(t).Run("deploy", "stat20", "staging", "--print-commands")
+			if code != 0 {
+				t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+			}
+			lines := strings.Split(stdout, "\n")
+			if len(lines) < len(tc.lines)+2 || !slices.Equal(lines[1:1+len(tc.lines)], tc.lines) || lines[1+len(tc.lines)] != "helm dependency build hub" {
+				t.Errorf("want, after the comment line:\n%s\nhelm dependency build hub\ngot:\n%s", strings.Join(tc.lines, "\n"), stdout)
+			}
+			if strings.Contains(stdout, "--kubeconfig") {
+				t.Errorf("helm is given another kubeconfig than the login's:\n%s", stdout)
+			}
+			if cloud.Minted() != minted {
+				t.Error("hubploy asked the cloud")
+			}
+			for _, f := range tc.files {
+				noSecret(t, stdout+stderr, f)
+			}
+		})
+	}
 }
