@@ -31,7 +31,7 @@ const gcpKMSScope = "https://www.googleapis.com/auth/cloudkms"
 // made fails when a key of that cloud is tried, not before.
 func (cr *Credentials) keys(clouds *cloud.APIs) *secrets.KeyCredentials {
 	k := &secrets.KeyCredentials{PGPKeys: cr.PGPKeys, VaultToken: cr.VaultToken, HTTPClient: clouds.Client(),
-		GCPKMSEndpoint: clouds.Google.KMSEndpoint, AWSKMSEndpoint: clouds.AWS.KMSEndpoint}
+		GCPKMSEndpoint: clouds.Google.KMSEndpoint, AWSKMSEndpoint: clouds.AWS.KMSEndpoint, AWSSTSEndpoint: clouds.AWS.STSEndpoint}
 	if cr.Clouds.GoogleJSON != nil {
 		creds, err := clouds.GoogleDefaultCredentials(gcpKMSScope)
 		k.GoogleTokenSource = failed{err}

@@ -129,7 +129,12 @@ func (k *KeyCredentials) decryptAWS(ctx context.Context, key *keyservice.KmsKey,
 	}
 	cfg := aws.Config{Region: keyARN.Region, Credentials: k.AWS, HTTPClient: k.HTTPClient}
 	if key.Role != "" {
-		cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), key.Role,
+		stsClient := sts.NewFromConfig(cfg, func(o *sts.Options) {
+			if k.AWSSTSEndpoint != "" {
+				o.BaseEndpoint = aws.String(k.AWSSTSEndpoint)
+			}
+		})
+		cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient, key.Role,
 			func(o *stscreds.AssumeRoleOptions) { o.RoleSessionName = "hubploy" }))
 	}
 	client := kms.NewFromConfig(cfg, func(o *kms.Options) {

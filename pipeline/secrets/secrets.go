@@ -103,9 +103,10 @@ type KeyCredentials struct {
 	// HTTPClient carries the calls to the KMS APIs and Vault (a private CA); nil:
 	// http.DefaultClient. An Azure Key Vault's URL is the key's own.
 	HTTPClient *http.Client
-	// GCPKMSEndpoint and AWSKMSEndpoint replace the services' base URLs (private
-	// endpoints; tests); "": the real ones.
-	GCPKMSEndpoint, AWSKMSEndpoint string
+	// GCPKMSEndpoint, AWSKMSEndpoint and AWSSTSEndpoint (where a key's role is
+	// assumed) replace the services' base URLs (private endpoints; tests); "": the
+	// real ones.
+	GCPKMSEndpoint, AWSKMSEndpoint, AWSSTSEndpoint string
 }
 
 // ReadFile returns the cleartext of the file at path and whether it was encrypted.

@@ -57,6 +57,18 @@ func (c *Cloud) AWSSessionKeys(user string, expiry time.Time) (id, secret, token
 	return id, secret, token
 }
 
+// AWSKey is a live access key handed out here (a user's, or a role session's), and
+// whom it stands for.
+func (c *Cloud) AWSKey(id string) (creds aws.Credentials, arn string, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	key, ok := c.aws[id]
+	if !ok || (!key.expiry.IsZero() && time.Now().After(key.expiry)) {
+		return aws.Credentials{}, "", false
+	}
+	return aws.Credentials{AccessKeyID: id, SecretAccessKey: key.secret, SessionToken: key.sessionToken}, key.arn, true
+}
+
 // AWSRole is the ARN of a role of the fake account, which anyone not denied may assume.
 func (c *Cloud) AWSRole(name string) string { return "arn:aws:iam::" + awsAccount + ":role/" + name }
 

@@ -23,9 +23,12 @@ import (
 // Encrypt and Decrypt, for one access key of one account, in one region.
 type AWSKMS struct {
 	Server *httptest.Server
-	// Credentials is the one access key KMS knows (long-term: no session token).
+	// Credentials is an access key KMS knows (long-term: no session token).
 	Credentials aws.Credentials
-	Region      string
+	// Keys, if set, finds the other keys KMS takes, by id (those another fake handed
+	// out to an identity allowed to use the key).
+	Keys   func(id string) (aws.Credentials, bool)
+	Region string
 	box
 }
 
@@ -101,10 +104,14 @@ func (k *AWSKMS) verifySigV4(r *http.Request, body []byte) (code, msg string) {
 	}
 	scope := strings.Split(fields["Credential"], "/") // id/date/region/service/aws4_request
 	when, err := time.Parse("20060102T150405Z", r.Header.Get("X-Amz-Date"))
+	creds, known := k.Credentials, len(scope) == 5 && scope[0] == k.Credentials.AccessKeyID
+	if !known && len(scope) == 5 && k.Keys != nil {
+		creds, known = k.Keys(scope[0])
+	}
 	switch {
 	case len(scope) != 5 || err != nil:
 		return "MissingAuthenticationTokenException", "Missing Authentication Token"
-	case scope[0] != k.Credentials.AccessKeyID:
+	case !known:
 		return "UnrecognizedClientException", "The security token included in the request is invalid."
 	case scope[2] != k.Region || scope[3] != "kms":
 		return "InvalidSignatureException", "Credential should be scoped to a valid region and service."
@@ -117,7 +124,7 @@ func (k *AWSKMS) verifySigV4(r *http.Request, body []byte) (code, msg string) {
 		}
 	}
 	sum := sha256.Sum256(body)
-	if err := v4.NewSigner().SignHTTP(context.Background(), k.Credentials, again, hex.EncodeToString(sum[:]), "kms", k.Region, when); err != nil ||
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, again, hex.EncodeToString(sum[:]), "kms", k.Region, when); err != nil ||
 		!strings.HasSuffix(again.Header.Get("Authorization"), "Signature="+fields["Signature"]) {
 		return "InvalidSignatureException", "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
 	}
