@@ -50,6 +50,7 @@ exports() {
 export _EXPERIMENTAL_DAGGER_RUNNER_HOST=unix://$run/engine.sock
 export PATH=$bin:\$PATH
 export HUBPLOY_DAGGER_REGISTRY=$registry
+export HUBPLOY_DAGGER_STATE=$state
 export DO_NOT_TRACK=1 DAGGER_NO_NAG=1
 EOF
 }

@@ -3,6 +3,7 @@ package daggere2e
 import (
 	"encoding/base64"
 	"encoding/json"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -27,7 +28,8 @@ func canaryForms(s string) []string {
 
 // The module's functions on a repository whose secrets are canaries that templates
 // escape, encode and transform: validate, render (and the files it exports), a dry-run
-// deploy and decrypt show none of them, in any form, on stdout or stderr.
+// deploy and decrypt show none of them, in any form, on stdout or stderr, nor in what
+// the engine keeps on disk of the calls (engineRecords).
 func TestModuleShowsNoCanary(t *testing.T) {
 	setup(t)
 	dir := t.TempDir()
@@ -93,7 +95,12 @@ data:
 	if !strings.HasPrefix(doc, "name: canary") || strings.Count(doc, "<masked>") != 6 {
 		t.Fatalf("render exported no masked canary ConfigMap:\n%s\n%s", doc, tail(runs["render"].output(), 20))
 	}
-	outputs := map[string]string{"render's files": exportedText}
+	records := engineRecords(t)
+	// render's export returns its path: the records of this test's calls are there.
+	if !strings.Contains(records, exported) {
+		t.Fatalf("the engine's records hold no result of this test's calls (export's path %s): they are not where engineRecords reads", exported)
+	}
+	outputs := map[string]string{"render's files": exportedText, "the engine's records": records}
 	for name, r := range runs {
 		if r.err != nil {
 			t.Errorf("%s failed: %v\n%s", name, r.err, tail(r.output(), 20))
@@ -112,4 +119,36 @@ data:
 		}
 	}
 	t.Logf("%d canaries × %d outputs of the module checked (%d forms)", len(moduleCanaries), len(outputs), checked)
+}
+
+// engineRecords is what the engine keeps on disk of the calls it ran: the functions'
+// results (output.json), the containers' output (stdout, stderr, combinedOutput) and
+// its databases, under its state folder (HUBPLOY_DAGGER_STATE, which engine.sh start
+// exports).
+func engineRecords(t *testing.T) string {
+	t.Helper()
+	state := os.Getenv("HUBPLOY_DAGGER_STATE")
+	if state == "" {
+		t.Fatal("HUBPLOY_DAGGER_STATE is not set: dagger/engine.sh start exports it")
+	}
+	var all strings.Builder
+	err := filepath.WalkDir(filepath.Join(state, "worker"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil // the engine removes snapshots as it goes
+		}
+		// Regular files only: a container's /dev/stdout, in a snapshot, is a link to
+		// whoever reads it.
+		switch name := d.Name(); {
+		case !d.Type().IsRegular(), name != "output.json" && name != "stdout" && name != "stderr" && name != "combinedOutput" && !strings.HasSuffix(name, ".db"):
+			return nil
+		}
+		if data, err := os.ReadFile(p); err == nil {
+			all.Write(data)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return all.String()
 }
