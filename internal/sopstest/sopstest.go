@@ -146,3 +146,22 @@ func MustEncrypt(t testing.TB, path string, plain []byte, recipient string) []by
 	}
 	return out
 }
+
+// NoAmbientCredentials leaves sops nothing to find in the environment, so that only
+// what a test gives can decrypt, and a key service that is not given credentials
+// fails fast rather than asking a cloud's metadata server.
+func NoAmbientCredentials(t testing.TB) {
+	home := t.TempDir()
+	for k, v := range map[string]string{
+		"HOME": home, "XDG_CONFIG_HOME": home, "GNUPGHOME": home, "SOPS_AGE_KEY_FILE": "", "SOPS_AGE_KEY": "",
+		"VAULT_TOKEN": "", "VAULT_ADDR": "",
+		"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SESSION_TOKEN": "", "AWS_PROFILE": "", "AWS_EC2_METADATA_DISABLED": "true",
+		"AWS_CA_BUNDLE": "", // this machine's is for the real AWS
+		// Google's SDK would otherwise ask for a metadata server for a minute.
+		"GOOGLE_APPLICATION_CREDENTIALS": filepath.Join(home, "none.json"), "GOOGLE_CREDENTIALS": "", "GOOGLE_OAUTH_ACCESS_TOKEN": "",
+		// Azure's would ask for managed identity's for ten seconds.
+		"AZURE_TOKEN_CREDENTIALS": "AzureCLICredential", "AZURE_CLIENT_ID": "", "AZURE_TENANT_ID": "", "AZURE_CLIENT_SECRET": "",
+	} {
+		t.Setenv(k, v)
+	}
+}

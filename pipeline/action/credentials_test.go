@@ -24,11 +24,7 @@ import (
 // names, assumed with them), a PGP key and a Vault transit key. Without them, the same
 // files do not open.
 func TestCredentialsOpenSopsKeys(t *testing.T) {
-	home := t.TempDir()
-	for k, v := range map[string]string{"HOME": home, "XDG_CONFIG_HOME": home, "GNUPGHOME": home, "VAULT_TOKEN": "", "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "",
-		"AWS_PROFILE": "", "AWS_EC2_METADATA_DISABLED": "true", "AWS_CA_BUNDLE": "", "GOOGLE_APPLICATION_CREDENTIALS": filepath.Join(home, "none.json")} {
-		t.Setenv(k, v)
-	}
+	sopstest.NoAmbientCredentials(t)
 	clouds := fakecloud.New(t)
 	googleKey := clouds.GoogleServiceAccountKey(t, "sops@p.iam.gserviceaccount.com")
 	gcp := fakekms.NewGCPKMS(t)

@@ -142,25 +142,6 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// noAmbientCredentials leaves sops nothing to find in the environment, so that only
-// what a test gives can decrypt, and a key service that is not given credentials
-// fails fast rather than asking a cloud's metadata server.
-func noAmbientCredentials(t *testing.T) {
-	home := t.TempDir()
-	for k, v := range map[string]string{
-		"HOME": home, "XDG_CONFIG_HOME": home, "GNUPGHOME": home, "SOPS_AGE_KEY_FILE": "", "SOPS_AGE_KEY": "",
-		"VAULT_TOKEN": "", "VAULT_ADDR": "",
-		"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SESSION_TOKEN": "", "AWS_PROFILE": "", "AWS_EC2_METADATA_DISABLED": "true",
-		"AWS_CA_BUNDLE": "", // this machine's is for the real AWS
-		// Google's SDK would otherwise ask for a metadata server for a minute.
-		"GOOGLE_APPLICATION_CREDENTIALS": filepath.Join(home, "none.json"), "GOOGLE_CREDENTIALS": "", "GOOGLE_OAUTH_ACCESS_TOKEN": "",
-		// Azure's would ask for managed identity's for ten seconds.
-		"AZURE_TOKEN_CREDENTIALS": "AzureCLICredential", "AZURE_CLIENT_ID": "", "AZURE_TENANT_ID": "", "AZURE_CLIENT_SECRET": "",
-	} {
-		t.Setenv(k, v)
-	}
-}
-
 // captureSopsLogs collects what sops' key sources log, at every level.
 func captureSopsLogs(t *testing.T) *bytes.Buffer {
 	var b bytes.Buffer
@@ -206,7 +187,7 @@ var kinds = []struct {
 func TestDecryptWithKeyCredentials(t *testing.T) {
 	for _, kind := range kinds {
 		t.Run(kind.name, func(t *testing.T) {
-			noAmbientCredentials(t)
+			sopstest.NoAmbientCredentials(t)
 			f := kind.fixture(t)
 			logs := captureSopsLogs(t)
 			got, err := (&secrets.Decrypter{Keys: &f.good}).Decrypt("secrets/prod.yaml", f.enc)
@@ -248,7 +229,7 @@ func TestDecryptWithKeyCredentials(t *testing.T) {
 
 // A kind given no credential is left to what sops finds, even when others are given.
 func TestKeyCredentialsLeaveOtherKinds(t *testing.T) {
-	noAmbientCredentials(t)
+	sopstest.NoAmbientCredentials(t)
 	key := sopstest.NewKey(t)
 	t.Setenv("SOPS_AGE_KEY", key.Identity)
 	enc := sopstest.MustEncrypt(t, "secrets/prod.yaml", []byte(plain), key.Recipient)
