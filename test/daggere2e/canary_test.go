@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	sopsage "github.com/getsops/sops/v3/age"
+	"github.com/getsops/sops/v3/keys"
+
 	"github.com/hubploy/hubploy/internal/example"
 	"github.com/hubploy/hubploy/internal/sopstest"
 	"github.com/hubploy/hubploy/pipeline/secrets"
@@ -53,24 +56,11 @@ data:
 		t.Fatal(err)
 	}
 	// datahub's staging secrets, with the canaries added, encrypted for the example key.
-	key, err := os.ReadFile(example.AgeKeyFile())
-	if err != nil {
-		t.Fatal(err)
-	}
 	const file = "deployments/datahub/secrets/staging.yaml"
-	plain, _, err := (&secrets.Decrypter{AgeIdentities: []string{string(key)}}).ReadFile(filepath.Join(dir, file), file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, _ := json.Marshal(map[string]string{"a": moduleCanaries[0], "b": moduleCanaries[1]}) // JSON is YAML
-	plain = append(plain, []byte("canary: "+string(block)+"\n")...)
-	enc, err := sopstest.Encrypt(file, plain, example.Recipient(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, file), enc, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	rewriteSecrets(t, dir, file, nil, func(plain []byte) []byte {
+		block, _ := json.Marshal(map[string]string{"a": moduleCanaries[0], "b": moduleCanaries[1]}) // JSON is YAML
+		return append(plain, []byte("canary: "+string(block)+"\n")...)
+	})
 
 	flags := []string{"--repo=" + dir, "--age-key=file:" + example.AgeKeyFile(), "--chart-mirror=" + example.Z2JHRepository + "=offline-charts"}
 	exported := t.TempDir()
@@ -151,4 +141,33 @@ func engineRecords(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return all.String()
+}
+
+// rewriteSecrets decrypts file (relative to the repository at repo) with the
+// example's age key, changes its cleartext with edit, and encrypts it again for mk,
+// or for the example's key when mk is nil.
+func rewriteSecrets(t *testing.T, repo, file string, mk keys.MasterKey, edit func(plain []byte) []byte) {
+	t.Helper()
+	key, err := os.ReadFile(example.AgeKeyFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(repo, filepath.FromSlash(file))
+	plain, _, err := (&secrets.Decrypter{AgeIdentities: []string{string(key)}}).ReadFile(path, file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain = edit(plain)
+	if mk == nil {
+		if mk, err = sopsage.MasterKeyFromRecipient(example.Recipient(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	enc, err := sopstest.EncryptFor(file, plain, mk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, enc, 0o600); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -20,7 +20,6 @@ import (
 	"github.com/hubploy/hubploy/internal/sopstest"
 	"github.com/hubploy/hubploy/internal/testenv/fakecloud"
 	"github.com/hubploy/hubploy/internal/testenv/fakekms"
-	"github.com/hubploy/hubploy/pipeline/secrets"
 )
 
 // cloudName is the host under which the module's container reaches the fake clouds:
@@ -94,7 +93,7 @@ func TestCloudCredentialsThroughTheModule(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(repo, "deployments", "stat20", "hubploy.yaml"), []byte("cluster:\n  provider: "+provider+"\n  "+tc.block+"\n"), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			proxyToken := reencrypt(t, repo, tc.sopsKey)
+			proxyToken := newProxyToken(t, repo, tc.sopsKey)
 			secrets := []string{proxyToken, pgpKey.Armored}
 			for k, v := range tc.env {
 				t.Setenv(k, v)
@@ -144,42 +143,24 @@ func TestCloudCredentialsThroughTheModule(t *testing.T) {
 	}
 }
 
-// reencrypt gives stat20's staging secrets in repo a new proxy token, and encrypts
-// them for mk instead of the example's age key (mk nil: keeps that); it returns the
-// token.
-func reencrypt(t *testing.T, repo string, mk keys.MasterKey) string {
+// newProxyToken gives stat20's staging secrets in repo a new proxy token, encrypted for
+// mk instead of the example's age key (mk nil: for that key); it returns the token.
+func newProxyToken(t *testing.T, repo string, mk keys.MasterKey) string {
 	t.Helper()
-	file := filepath.Join(repo, "deployments", "stat20", "secrets", "staging.yaml")
-	key, err := os.ReadFile(example.AgeKeyFile())
-	if err != nil {
-		t.Fatal(err)
-	}
-	plain, _, err := (&secrets.Decrypter{AgeIdentities: []string{string(key)}}).ReadFile(file, file)
-	if err != nil {
-		t.Fatal(err)
-	}
 	b := make([]byte, 32)
 	rand.Read(b)
 	token := hex.EncodeToString(b) // the chart's schema wants hex
-	var doc map[string]any
-	if err := yaml.Unmarshal(plain, &doc); err != nil {
-		t.Fatal(err)
-	}
-	doc["jupyterhub"].(map[string]any)["proxy"].(map[string]any)["secretToken"] = token
-	if plain, err = yaml.Marshal(doc); err != nil {
-		t.Fatal(err)
-	}
-	var enc []byte
-	if mk == nil {
-		enc, err = sopstest.Encrypt(file, plain, example.Recipient(t))
-	} else {
-		enc, err = sopstest.EncryptFor(file, plain, mk)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(file, enc, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	rewriteSecrets(t, repo, "deployments/stat20/secrets/staging.yaml", mk, func(plain []byte) []byte {
+		var doc map[string]any
+		if err := yaml.Unmarshal(plain, &doc); err != nil {
+			t.Fatal(err)
+		}
+		doc["jupyterhub"].(map[string]any)["proxy"].(map[string]any)["secretToken"] = token
+		out, err := yaml.Marshal(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	})
 	return token
 }
