@@ -137,8 +137,10 @@ func startEngine() (stop func(), err error) {
 	}, nil
 }
 
-// registryImage is the datahub image's name in the fixture: in the local registry.
-const registryImage = "127.0.0.1:5000/hubploy-e2e/datahub-user-image"
+// registryImage is the datahub image's name in the fixture: in the local registry,
+// under a repository of this run's, since an engine (and its registry) left running
+// keeps the images an earlier run pushed, and the tests want a first push.
+var registryImage = fmt.Sprintf("127.0.0.1:5000/hubploy-e2e-%d/datahub-user-image", time.Now().UnixNano())
 
 // testDockerfile replaces datahub's: the example starts from
 // quay.io/jupyter/minimal-notebook, out of reach here; this one starts from the
