@@ -1,18 +1,6 @@
 package main
 
-import (
-	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"net/http"
-	"strings"
-
-	"dagger/hubploy/internal/dagger"
-
-	"github.com/hubploy/hubploy/pipeline/action"
-	"github.com/hubploy/hubploy/pipeline/cloud"
-	"github.com/hubploy/hubploy/pipeline/inputerr"
-)
+import "dagger/hubploy/internal/dagger"
 
 // WithGoogleCredentials sets the Google identity of the hubs whose cluster or
 // registry block names no service key of its own (a keyless GKE cluster, GAR or GCR).
@@ -137,91 +125,4 @@ func (m *Hubploy) WithVaultToken(
 ) *Hubploy {
 	m.VaultToken = token
 	return m
-}
-
-// credentials are the clouds' APIs as the With* functions set them, and the
-// credentials they give, which stand in for this container's environment: it holds
-// none of the caller's. A tunnel to the endpoints' service, if one is given, ends
-// with the call.
-func (m *Hubploy) credentials(ctx context.Context) (*cloud.APIs, *action.Credentials, error) {
-	env := map[string]string{
-		cloud.EnvGKEEndpoint: m.GKEEndpoint, cloud.EnvGoogleTokenURI: m.GoogleTokenURI,
-		cloud.EnvAzureAuthorityHost: m.AzureAuthorityHost, cloud.EnvAzureResourceManager: m.AzureResourceManager,
-	}
-	apis := cloud.FromEnvironment(func(k string) string { return env[k] })
-	apis.Google.KMSEndpoint = m.GCPKMSEndpoint
-	apis.AWS.STSEndpoint, apis.AWS.EKSEndpoint, apis.AWS.ECREndpoint, apis.AWS.KMSEndpoint = m.AWSSTSEndpoint, m.AWSEKSEndpoint, m.AWSECREndpoint, m.AWSKMSEndpoint
-	if m.CloudCA != nil {
-		pem, err := m.CloudCA.Contents(ctx)
-		if err != nil {
-			return nil, nil, err
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM([]byte(pem)) {
-			return nil, nil, &inputerr.Error{Key: "withCloudEndpoints ca", Msg: "holds no PEM certificate", Hint: "give the CA's certificate, -----BEGIN CERTIFICATE-----…"}
-		}
-		transport := http.DefaultTransport.(*http.Transport).Clone()
-		transport.TLSClientConfig = &tls.Config{RootCAs: pool}
-		apis.HTTPClient = &http.Client{Transport: transport}
-	}
-	if m.CloudService != nil {
-		if _, _, err := startTunnel(ctx, m.CloudService, m.CloudServiceName, "service"); err != nil {
-			return nil, nil, err
-		}
-	}
-
-	cr := &action.Credentials{Clouds: cloud.Credentials{Source: "the Dagger module", Hint: func(name string) string {
-		return "pass them with with-" + strings.ToLower(name) + "-credentials"
-	}}}
-	for _, k := range m.PgpKeys {
-		key, err := k.Plaintext(ctx)
-		if err != nil {
-			return nil, nil, err
-		}
-		cr.PGPKeys = append(cr.PGPKeys, key)
-	}
-	if err := plaintexts(ctx, map[*dagger.Secret]*string{m.VaultToken: &cr.VaultToken}); err != nil {
-		return nil, nil, err
-	}
-	if m.GoogleCredentials != nil {
-		var key string
-		if err := plaintexts(ctx, map[*dagger.Secret]*string{m.GoogleCredentials: &key}); err != nil {
-			return nil, nil, err
-		}
-		cr.Clouds.GoogleJSON = []byte(key)
-	}
-	if m.AwsAccessKeyID != nil || m.AwsWebIdentityToken != nil {
-		a := &cloud.AWSCredentials{RoleARN: m.AwsRoleArn}
-		if err := plaintexts(ctx, map[*dagger.Secret]*string{m.AwsAccessKeyID: &a.AccessKeyID, m.AwsSecretAccessKey: &a.SecretAccessKey,
-			m.AwsSessionToken: &a.SessionToken, m.AwsWebIdentityToken: &a.WebIdentityToken}); err != nil {
-			return nil, nil, err
-		}
-		cr.Clouds.AWS = a
-	}
-	if m.AzureClientID != "" {
-		a := &cloud.AzureCredentials{TenantID: m.AzureTenantID, ClientID: m.AzureClientID}
-		if err := plaintexts(ctx, map[*dagger.Secret]*string{m.AzureClientSecret: &a.ClientSecret, m.AzureFederatedToken: &a.FederatedToken}); err != nil {
-			return nil, nil, err
-		}
-		cr.Clouds.Azure = a
-	}
-	return apis, cr, nil
-}
-
-// plaintexts reads each given secret into its string.
-func plaintexts(ctx context.Context, into map[*dagger.Secret]*string) error {
-	for s, to := range into {
-		if s == nil {
-			continue
-		}
-		v, err := s.Plaintext(ctx)
-		if err != nil {
-			return err
-		}
-		*to = v
-	}
-	return nil
 }

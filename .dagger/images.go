@@ -2,19 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"os"
-	"path"
-	"strings"
+	"encoding/json"
 
 	"dagger/hubploy/internal/dagger"
-
-	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-
-	"github.com/hubploy/hubploy/pipeline/action"
-	"github.com/hubploy/hubploy/pipeline/images"
 )
 
 // WithBuildSecret adds a secret that image builds (Build, Publish) can mount with
@@ -28,67 +18,6 @@ func (m *Hubploy) WithBuildSecret(
 	m.BuildSecretIDs = append(m.BuildSecretIDs, id)
 	m.BuildSecretValues = append(m.BuildSecretValues, value)
 	return m
-}
-
-// engine is action.ImageBuilder on this module's engine: Dockerfile builds of the
-// repository's image folders.
-type engine struct{ m *Hubploy }
-
-// container is the image's Dockerfile build, lazily.
-func (e engine) container(ctx context.Context, img images.Image, o action.BuildOptions, args []action.BuildArg) (*dagger.Container, error) {
-	opts := dagger.DirectoryDockerBuildOpts{Dockerfile: o.Dockerfile, Target: o.Target}
-	for i, id := range e.m.BuildSecretIDs {
-		// DockerBuild mounts a secret by its name, and a secret given on the dagger
-		// command line has none: name it by its id, in memory.
-		plain, err := e.m.BuildSecretValues[i].Plaintext(ctx)
-		if err != nil {
-			return nil, err
-		}
-		opts.Secrets = append(opts.Secrets, dag.SetSecret(id, plain))
-	}
-	for _, a := range args {
-		opts.BuildArgs = append(opts.BuildArgs, dagger.BuildArg{Name: a.Name, Value: a.Value})
-	}
-	return e.m.Repo.Directory(img.ContextDisplay).DockerBuild(opts), nil
-}
-
-func (e engine) Build(ctx context.Context, img images.Image, o action.BuildOptions, args []action.BuildArg) error {
-	ctr, err := e.container(ctx, img, o, args)
-	if err == nil {
-		_, err = ctr.Sync(ctx)
-	}
-	return err
-}
-
-func (e engine) Publish(ctx context.Context, img images.Image, o action.BuildOptions, args []action.BuildArg, auth *authn.AuthConfig) (string, error) {
-	ctr, err := e.container(ctx, img, o, args)
-	if err != nil {
-		return "", err
-	}
-	if auth.Username != "" || auth.Password != "" {
-		ctr = ctr.WithRegistryAuth(img.Registry(), auth.Username, dag.SetSecret("hubploy-registry-"+img.Registry(), auth.Password))
-	}
-	return ctr.Publish(ctx, img.Ref())
-}
-
-func (e engine) Exec(ctx context.Context, img images.Image, o action.BuildOptions, args []action.BuildArg, test action.ImageTest) (action.ExecResult, error) {
-	var r action.ExecResult
-	ctr, err := e.container(ctx, img, o, args)
-	if err != nil {
-		return r, err
-	}
-	if test.Mount {
-		ctr = ctr.WithDirectory(action.TestsPath, e.m.Repo.Directory(path.Join(img.ContextDisplay, action.TestsFolder)))
-	}
-	ctr = ctr.WithExec(test.Command, dagger.ContainerWithExecOpts{Expect: dagger.ReturnTypeAny})
-	if r.ExitCode, err = ctr.ExitCode(ctx); err != nil {
-		return r, err
-	}
-	if r.Stdout, err = ctr.Stdout(ctx); err != nil {
-		return r, err
-	}
-	r.Stderr, err = ctr.Stderr(ctx)
-	return r, err
 }
 
 // Validate a hub, build its images and run their tests in them, as the CLI's test.
@@ -120,26 +49,8 @@ func (m *Hubploy) Test(
 	// +optional
 	target string,
 ) (string, error) {
-	cfg, err := m.config(ctx)
-	if err != nil {
-		return "", err
-	}
-	t := &action.Test{Config: cfg, Hub: hub, Env: env, Images: image, BuildOptions: action.BuildOptions{Args: buildArg, Dockerfile: dockerfile, Target: target},
-		Progress: func(format string, args ...any) {
-			fmt.Fprintf(os.Stderr, "hubploy: %s: "+format+"\n", append([]any{hub}, args...)...)
-		}}
-	rep, err := t.Run(ctx, engine{m})
-	if err != nil {
-		return "", err
-	}
-	var b strings.Builder
-	if err := action.WriteTests(&b, rep); err != nil {
-		return "", err
-	}
-	if !rep.OK {
-		return "", errors.New(b.String())
-	}
-	return b.String(), nil
+	return m.call("test", map[string]any{"hub": hub, "env": env, "image": image, "buildArg": buildArg,
+		"dockerfile": dockerfile, "target": target}).nested().text(ctx)
 }
 
 // Build a hub's user image from the Dockerfile of its image folder, as a Container.
@@ -164,20 +75,36 @@ func (m *Hubploy) Build(
 	// +optional
 	target string,
 ) (*dagger.Container, error) {
-	cfg, err := m.config(ctx)
+	out, err := m.call("build", map[string]any{"hub": hub, "image": nonEmpty(image), "buildArg": buildArg,
+		"dockerfile": dockerfile, "target": target}).text(ctx)
 	if err != nil {
 		return nil, err
 	}
-	b := &action.Build{Config: cfg, Hub: hub, Images: nonEmpty(image), BuildOptions: action.BuildOptions{Args: buildArg, Dockerfile: dockerfile, Target: target}}
-	img, err := b.One()
-	if err != nil {
+	// The CLI resolves the image folder and its arguments; the build itself is this
+	// module's, so that the Container it returns can be chained.
+	var b struct {
+		Context    string
+		Dockerfile string
+		Target     string
+		Args       []struct{ Name, Value string }
+	}
+	if err := json.Unmarshal([]byte(out), &b); err != nil {
 		return nil, err
 	}
-	args, err := b.ParseArgs()
-	if err != nil {
-		return nil, err
+	opts := dagger.DirectoryDockerBuildOpts{Dockerfile: b.Dockerfile, Target: b.Target}
+	for i, id := range m.BuildSecretIDs {
+		// DockerBuild mounts a secret by its name, and a secret given on the dagger
+		// command line has none: name it by its id, in memory.
+		plain, err := m.BuildSecretValues[i].Plaintext(ctx)
+		if err != nil {
+			return nil, err
+		}
+		opts.Secrets = append(opts.Secrets, dag.SetSecret(id, plain))
 	}
-	return engine{m}.container(ctx, img, b.BuildOptions, args)
+	for _, a := range b.Args {
+		opts.BuildArgs = append(opts.BuildArgs, dagger.BuildArg{Name: a.Name, Value: a.Value})
+	}
+	return m.Repo.Directory(b.Context).DockerBuild(opts), nil
 }
 
 // Build a hub's user images and push them, each unless the registry has its tag.
@@ -221,49 +148,15 @@ func (m *Hubploy) Publish(
 	// +optional
 	registry *dagger.Service,
 ) (string, error) {
-	cfg, err := m.config(ctx)
-	if err != nil {
-		return "", err
-	}
-	p := &action.Build{Config: cfg, Hub: hub, Env: env, Images: nonEmpty(image), Push: true,
-		BuildOptions: action.BuildOptions{Args: buildArg, Dockerfile: dockerfile, Target: target}}
-	if registryPassword != nil {
-		password, err := registryPassword.Plaintext(ctx)
-		if err != nil {
-			return "", err
-		}
-		p.Registry.Keychain = images.StaticKeychain(registryUsername, password)
-	}
+	c := m.call("publish", map[string]any{"hub": hub, "image": nonEmpty(image), "env": env, "buildArg": buildArg,
+		"dockerfile": dockerfile, "target": target, "registryUsername": registryUsername}).nested()
+	c.secret("registryPassword", registryPassword)
 	if registry != nil {
-		imgs, err := p.Selected()
-		if err != nil {
+		if err := c.service(ctx, "registry", "registry", registry); err != nil {
 			return "", err
 		}
-		svc, err := registry.Start(ctx)
-		if err != nil {
-			return "", fmt.Errorf("starting the tunnel to the registry: %w", err)
-		}
-		defer func() {
-			if _, err := svc.Stop(context.WithoutCancel(ctx)); err != nil {
-				// The engine ends the tunnel with the call anyway.
-				fmt.Fprintf(os.Stderr, "hubploy: stopping the tunnel to the registry: %v\n", err)
-			}
-		}()
-		endpoint, err := svc.Endpoint(ctx)
-		if err != nil {
-			return "", err
-		}
-		p.Registry.Options = append(p.Registry.Options, remote.WithTransport(images.Tunnel(imgs[0].Registry(), endpoint)))
 	}
-	published, err := p.Run(ctx, engine{m})
-	if err != nil {
-		return "", err
-	}
-	var refs []string
-	for _, r := range published {
-		refs = append(refs, r.Ref)
-	}
-	return strings.Join(refs, "\n"), nil
+	return c.text(ctx)
 }
 
 // nonEmpty is the one name given, or none.

@@ -3,33 +3,16 @@
 // The same jobs as the hubploy CLI, on a deployment repository handed over as a
 // Directory and credentials handed over as Secrets: validate, render, decrypt,
 // deploy, diff, status, history, rollback, and build and publish a hub's user
-// images. The work is done by hubploy's application layer (pipeline/action), the
-// same the CLI calls; this module only converts Dagger's types.
+// images. Each function runs the hubploy CLI of this module's release in a container
+// of its image (see hubployImage), which does the work with the same application
+// layer (pipeline/action) as the CLI on a laptop: the module compiles only its own
+// thin Go, and hands its Secrets to the container as secret mounts.
 package main
 
 import (
-	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"os"
-	"path"
-	"path/filepath"
-	"strconv"
-	"strings"
-	"sync"
-	"time"
 
 	"dagger/hubploy/internal/dagger"
-
-	"github.com/hubploy/hubploy/pipeline/action"
-	"github.com/hubploy/hubploy/pipeline/deploy"
-	"github.com/hubploy/hubploy/pipeline/inputerr"
-	planpkg "github.com/hubploy/hubploy/pipeline/plan"
-	"github.com/hubploy/hubploy/pipeline/validate"
 )
 
 // Hubploy renders, checks and deploys the JupyterHubs of one deployment repository.
@@ -132,6 +115,10 @@ type Hubploy struct {
 	PgpKeys []*dagger.Secret
 	// +private
 	VaultToken *dagger.Secret
+	// +private
+	Image string
+	// +private
+	Source *dagger.Directory
 }
 
 func New(
@@ -170,77 +157,20 @@ func New(
 	// for their tags (repo leaves it out): e.g. --git-dir=.git.
 	// +optional
 	gitDir *dagger.Directory,
+	// The hubploy image the functions run in (default: this module's release,
+	// ghcr.io/hubploy/hubploy:<version>).
+	// +optional
+	hubployImage string,
+	// hubploy's source, built into the image when hubployImage cannot be pulled.
+	// +defaultPath="/"
+	// +ignore=["*", "!go.mod", "!go.sum", "!cmd/hubploy/**", "!pipeline/**", "**/*_test.go", "**/testdata"]
+	source *dagger.Directory,
 ) *Hubploy {
 	return &Hubploy{
 		Repo: repo, GitDir: gitDir, AgeKey: ageKey, ChartMirrors: chartMirror, ChartDir: chart,
 		AllowUnencryptedSecrets: allowUnencryptedSecrets, ValueFiles: values, Set: set, SetString: setString,
+		Image: hubployImage, Source: source,
 	}
-}
-
-var (
-	exportMu sync.Mutex
-	exported = map[string]string{} // directory IDs' digest → folder
-)
-
-// config exports the repository into this module's container (once per content) and
-// makes the application layer's configuration from the constructor's arguments.
-func (m *Hubploy) config(ctx context.Context) (*action.Config, error) {
-	dir, err := exportRepo(ctx, m.Repo, m.GitDir)
-	if err != nil {
-		return nil, err
-	}
-	s := action.Settings{
-		RepoDir: dir, ChartDir: m.ChartDir, ChartMirrors: m.ChartMirrors,
-		AllowUnencryptedSecrets: m.AllowUnencryptedSecrets,
-		ValueFiles:              m.ValueFiles, Set: m.Set, SetString: m.SetString,
-		// Paths are the repository's: the module sees nothing else.
-		PathBase: dir, ConfineToRepo: true,
-		Log: func(format string, args ...any) { fmt.Fprintf(os.Stderr, "hubploy: "+format+"\n", args...) },
-	}
-	if s.Clouds, s.Credentials, err = m.credentials(ctx); err != nil {
-		return nil, err
-	}
-	if m.AgeKey != nil {
-		key, err := m.AgeKey.Plaintext(ctx)
-		if err != nil {
-			return nil, err
-		}
-		s.AgeKeys = []string{key}
-	}
-	return action.New(s)
-}
-
-// exportRepo writes the repository (and its .git folder, if given) into this
-// container, once per content: the container may serve several calls.
-func exportRepo(ctx context.Context, repo, git *dagger.Directory) (string, error) {
-	h := sha256.New()
-	for _, d := range []*dagger.Directory{repo, git} {
-		if d == nil {
-			continue
-		}
-		id, err := d.ID(ctx)
-		if err != nil {
-			return "", err
-		}
-		h.Write([]byte(id + "\x00")) // a hash.Hash's Write never fails
-	}
-	key := hex.EncodeToString(h.Sum(nil)[:8])
-	exportMu.Lock()
-	defer exportMu.Unlock()
-	if dir, ok := exported[key]; ok {
-		return dir, nil
-	}
-	dir := filepath.Join(os.TempDir(), "repo-"+key)
-	if _, err := repo.Export(ctx, dir); err != nil {
-		return "", err
-	}
-	if git != nil {
-		if _, err := git.Export(ctx, filepath.Join(dir, ".git")); err != nil {
-			return "", err
-		}
-	}
-	exported[key] = dir
-	return dir, nil
 }
 
 // Check every hub in every environment, as the CLI's validate: returns the report.
@@ -262,25 +192,7 @@ func (m *Hubploy) Validate(
 	// +optional
 	strict bool,
 ) (string, error) {
-	cfg, err := m.config(ctx)
-	if err != nil {
-		return "", err
-	}
-	rep, err := (&action.Validate{Config: cfg, Hubs: hub, Env: env, Strict: strict}).Run(ctx)
-	if err != nil {
-		return "", err
-	}
-	var b strings.Builder
-	for _, res := range rep.Results {
-		if err := res.WriteText(&b); err != nil {
-			return "", err
-		}
-	}
-	b.WriteString(validate.Summary(rep.Results) + "\n")
-	if !rep.OK {
-		return "", fmt.Errorf("%d hub environment(s) failed validation:\n%s", rep.Failed, b.String())
-	}
-	return b.String(), nil
+	return m.call("validate", map[string]any{"hub": hub, "env": env, "strict": strict}).text(ctx)
 }
 
 // The umbrella chart's lock file (Chart.lock; requirements.lock for an apiVersion v1
@@ -289,19 +201,12 @@ func (m *Hubploy) Validate(
 // helm writes but the generated time; the current lock when its digest is unchanged.
 // Export it into the repository and commit it.
 func (m *Hubploy) Lock(ctx context.Context) (*dagger.File, error) {
-	cfg, err := m.config(ctx)
+	c := m.call("lock", nil)
+	name, out, err := c.run(ctx)
 	if err != nil {
 		return nil, err
 	}
-	res, err := (&action.Lock{Config: cfg, NoWrite: true}).Run(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if res.File == "" {
-		return nil, fmt.Errorf("%s has no dependencies: there is nothing to lock", res.Chart)
-	}
-	name := path.Base(res.File)
-	return dag.Directory().WithNewFile(name, string(res.Content)).File(name), nil
+	return out.File(name), nil
 }
 
 // Render a hub's manifests for an environment, secrets masked, as a Directory.
@@ -315,19 +220,8 @@ func (m *Hubploy) Render(
 	// The environment: one of the hub's config/<env>.yaml.
 	env string,
 ) (*dagger.Directory, error) {
-	cfg, err := m.config(ctx)
-	if err != nil {
-		return nil, err
-	}
-	res, err := (&action.Render{Config: cfg, Hub: hub, Env: env}).Run(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := dag.Directory()
-	for name, content := range res.Files() {
-		out = out.WithNewFile(name, content)
-	}
-	return out, nil
+	_, out, err := m.call("render", map[string]any{"hub": hub, "env": env}).run(ctx)
+	return out, err
 }
 
 // Decrypt a sops-encrypted file of the repository, in memory, into a Secret.
@@ -340,26 +234,7 @@ func (m *Hubploy) Decrypt(
 	// deployments/datahub/secrets/prod.yaml).
 	file string,
 ) (*dagger.Secret, error) {
-	cfg, err := m.config(ctx)
-	if err != nil {
-		return nil, err
-	}
-	data, err := (&action.Decrypt{Config: cfg, File: file}).Run()
-	if err != nil {
-		return nil, err
-	}
-	// The name only has to be stable for the same file and content.
-	sum := sha256.Sum256(append([]byte(file+"\x00"), data...))
-	return dag.SetSecret("hubploy-decrypt-"+hex.EncodeToString(sum[:8]), string(data)), nil
-}
-
-// clusterArgs are how the functions on live releases reach the cluster.
-type clusterArgs struct {
-	kubeconfig    *dagger.Secret
-	kubeContext   string
-	namespace     string
-	apiServer     *dagger.Service
-	apiServerName string
+	return m.call("decrypt", map[string]any{"file": file}).sealedSecret(ctx, file)
 }
 
 // WithCluster sets how the functions on live releases (deploy, diff, status, history,
@@ -386,78 +261,6 @@ func (m *Hubploy) WithCluster(
 ) *Hubploy {
 	m.Kubeconfig, m.KubeContext, m.Namespace, m.APIServer, m.APIServerName = kubeconfig, kubeContext, namespace, apiServer, apiServerName
 	return m
-}
-
-// cluster is WithCluster's settings, each replaced by the function's own argument
-// where one is given.
-func (m *Hubploy) cluster(own clusterArgs) clusterArgs {
-	ca := clusterArgs{m.Kubeconfig, m.KubeContext, m.Namespace, m.APIServer, m.APIServerName}
-	if own.kubeconfig != nil {
-		ca.kubeconfig = own.kubeconfig
-	}
-	if own.kubeContext != "" {
-		ca.kubeContext = own.kubeContext
-	}
-	if own.namespace != "" {
-		ca.namespace = own.namespace
-	}
-	if own.apiServer != nil {
-		ca.apiServer, ca.apiServerName = own.apiServer, own.apiServerName
-	}
-	if ca.apiServerName == "" {
-		ca.apiServerName = "kube-apiserver"
-	}
-	return ca
-}
-
-// options turns the arguments into the application layer's, starting the tunnel to
-// the API server if one is given; stop ends it.
-func (ca clusterArgs) options(ctx context.Context) (opts action.ClusterOptions, stop func(), err error) {
-	opts = action.ClusterOptions{Context: ca.kubeContext, Namespace: ca.namespace}
-	stop = func() {}
-	if ca.kubeconfig != nil {
-		data, err := ca.kubeconfig.Plaintext(ctx)
-		if err != nil {
-			return opts, stop, err
-		}
-		opts.Kubeconfig = []byte(data)
-	}
-	if ca.apiServer == nil {
-		return opts, stop, nil
-	}
-	address, stop, err := startTunnel(ctx, ca.apiServer, ca.apiServerName, "apiServer")
-	if err != nil {
-		return opts, stop, err
-	}
-	opts.Server = "https://" + address
-	return opts, stop, nil
-}
-
-// startTunnel starts svc under the host name name and returns name:port and what
-// ends it; arg names the function's argument in errors.
-func startTunnel(ctx context.Context, svc *dagger.Service, name, arg string) (address string, stop func(), err error) {
-	stop = func() {}
-	ports, err := svc.Ports(ctx)
-	if err != nil {
-		return "", stop, err
-	}
-	if len(ports) == 0 {
-		return "", stop, &inputerr.Error{Key: arg, Msg: "the service exposes no port", Hint: "pass it as tcp://HOST:PORT"}
-	}
-	port, err := ports[0].Port(ctx)
-	if err != nil {
-		return "", stop, err
-	}
-	started, err := svc.WithHostname(name).Start(ctx)
-	if err != nil {
-		return "", stop, fmt.Errorf("starting the tunnel to %s: %w", arg, err)
-	}
-	return name + ":" + strconv.Itoa(port), func() {
-		if _, err := started.Stop(context.WithoutCancel(ctx)); err != nil {
-			// The engine ends the tunnel with the call anyway; say so, and go on.
-			fmt.Fprintf(os.Stderr, "hubploy: stopping the tunnel to %s: %v\n", arg, err)
-		}
-	}, nil
 }
 
 // WithCheck sets how the health check (check, and deploy with check) reaches the hubs
@@ -500,40 +303,6 @@ func (m *Hubploy) WithCheck(
 	return m
 }
 
-// checkOptions turns WithCheck's settings into the application layer's, starting the
-// tunnel to the hub if one is given; stop ends it.
-func (m *Hubploy) checkOptions(ctx context.Context) (opts action.CheckOptions, stop func(), err error) {
-	opts = action.CheckOptions{URL: m.CheckURL, User: m.CheckUser, Attempts: m.CheckAttempts}
-	stop = func() {}
-	for _, d := range []struct {
-		arg, value string
-		to         *time.Duration
-	}{{"timeout", m.CheckTimeout, &opts.Timeout}, {"startTimeout", m.CheckStartTimeout, &opts.StartTimeout}, {"attemptTimeout", m.CheckAttemptTimeout, &opts.AttemptTimeout}} {
-		if d.value == "" {
-			continue
-		}
-		if *d.to, err = deploy.ParseTimeout(d.value); err != nil {
-			return opts, stop, fmt.Errorf("withCheck %s: %w", d.arg, err)
-		}
-	}
-	if m.CheckToken != nil {
-		if opts.Token, err = m.CheckToken.Plaintext(ctx); err != nil {
-			return opts, stop, err
-		}
-	}
-	if m.CheckHub == nil {
-		return opts, stop, nil
-	}
-	address, stop, err := startTunnel(ctx, m.CheckHub, cmp.Or(m.CheckHubName, "jupyterhub"), "hub")
-	if err != nil {
-		return opts, stop, err
-	}
-	if opts.URL == "" {
-		opts.URL = "http://" + address + "/"
-	}
-	return opts, stop, nil
-}
-
 // Check that a deployed hub works, as the CLI's check: returns each step and a line.
 //
 // Through the JupyterHub REST API, as the hub's check service: the hub answers, takes
@@ -550,25 +319,7 @@ func (m *Hubploy) Check(
 	// The environment.
 	env string,
 ) (string, error) {
-	c := &action.Check{Hub: hub, Env: env}
-	var stop func()
-	var err error
-	if c.Options, stop, err = m.checkOptions(ctx); err != nil {
-		return "", err
-	}
-	defer stop()
-	res, err := withCluster(ctx, m, &c.Config, clusterArgs{}, &c.Cluster, c.Run)
-	if err != nil {
-		return "", err
-	}
-	var b strings.Builder
-	if err := action.WriteCheck(&b, res); err != nil {
-		return "", err
-	}
-	if !res.OK() {
-		return "", fmt.Errorf("%s\n%s", res.Error, b.String())
-	}
-	return b.String(), nil
+	return m.call("check", map[string]any{"hub": hub, "env": env}).withCluster(ctx, clusterArgs{}).withCheck(ctx).text(ctx)
 }
 
 // Deploy one hub or many to an environment, as the CLI's deploy: returns the summary.
@@ -653,54 +404,19 @@ func (m *Hubploy) Deploy(
 	// +optional
 	plan *dagger.File,
 ) (string, error) {
-	d := &action.Deploy{
-		Targets:      action.Targets{Env: env, Hubs: hub, All: all},
-		Upgrade:      deploy.Upgrade{Force: force, Atomic: atomic, CleanupOnFail: cleanupOnFail, DryRun: dryRun, Recover: recover},
-		ChartVersion: chartVersion, PerCluster: concurrency, Progress: deploy.PrintProgress(os.Stderr),
-		SkipImageCheck: skipImageCheck, Check: check, RollbackOnFailure: rollbackOnFailure, Canaries: canary,
-	}
-	var err error
-	if d.Upgrade.Timeout, err = deploy.ParseTimeout(timeout); err != nil {
-		return "", err
-	}
+	c := m.call("deploy", map[string]any{"env": env, "hub": hub, "all": all, "timeout": timeout, "force": force,
+		"atomic": atomic, "cleanupOnFail": cleanupOnFail, "dryRun": dryRun, "recover": recover, "concurrency": concurrency,
+		"chartVersion": chartVersion, "skipImageCheck": skipImageCheck, "check": check, "rollbackOnFailure": rollbackOnFailure,
+		"canary": canary})
 	if plan != nil {
-		if d.Plan, err = readPlan(ctx, plan); err != nil {
+		name, err := plan.Name(ctx)
+		if err != nil {
 			return "", err
 		}
+		c.req.Args["planName"] = name
+		c.file("plan", plan)
 	}
-	var stop func()
-	if d.CheckOptions, stop, err = m.checkOptions(ctx); err != nil {
-		return "", err
-	}
-	defer stop()
-	rep, err := withCluster(ctx, m, &d.Config, clusterArgs{kubeconfig, kubeContext, namespace, apiServer, apiServerName}, &d.Cluster, d.Run)
-	if err != nil {
-		return "", err
-	}
-	var b strings.Builder
-	for _, res := range rep.Results {
-		b.WriteString(res.Manifest)
-	}
-	if err := deploy.WriteSummary(&b, rep.Results); err != nil {
-		return "", err
-	}
-	if err := rep.Err(); err != nil {
-		return "", fmt.Errorf("%w\n%s", err, b.String())
-	}
-	return b.String(), nil
-}
-
-// readPlan reads a plan that plan --format=json (or hubploy plan -o json) wrote.
-func readPlan(ctx context.Context, f *dagger.File) (*planpkg.Plan, error) {
-	name, err := f.Name(ctx)
-	if err != nil {
-		return nil, err
-	}
-	data, err := f.Contents(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return planpkg.Parse([]byte(data), name)
+	return c.withCluster(ctx, clusterArgs{kubeconfig, kubeContext, namespace, apiServer, apiServerName}).withCheck(ctx).text(ctx)
 }
 
 // What a change deploys: which hubs in which environments, and which images must be
@@ -732,39 +448,9 @@ func (m *Hubploy) Plan(
 	// +optional
 	checkRegistry bool,
 ) (string, error) {
-	if format != "text" && format != "markdown" && format != "json" {
-		return "", &inputerr.Error{Key: "format", Msg: fmt.Sprintf("is %q", format), Hint: "text, markdown or json"}
-	}
-	cfg, err := m.config(ctx)
-	if err != nil {
-		return "", err
-	}
-	p := &action.Plan{Config: cfg, Base: base, Head: head, Env: env, CheckRegistry: checkRegistry}
-	if changedFiles != nil {
-		data, err := changedFiles.Contents(ctx)
-		if err != nil {
-			return "", err
-		}
-		if p.ChangedFiles, err = planpkg.ReadFileList(strings.NewReader(data), "changedFiles"); err != nil {
-			return "", err
-		}
-	}
-	res, err := p.Run(ctx)
-	if err != nil {
-		return "", err
-	}
-	var b strings.Builder
-	switch format {
-	case "json":
-		enc := json.NewEncoder(&b)
-		enc.SetIndent("", "  ")
-		err = enc.Encode(res)
-	case "markdown":
-		err = res.WriteMarkdown(&b)
-	default:
-		err = res.WriteText(&b)
-	}
-	return b.String(), err
+	c := m.call("plan", map[string]any{"base": base, "head": head, "env": env, "format": format, "checkRegistry": checkRegistry})
+	c.file("changedFiles", changedFiles)
+	return c.text(ctx)
 }
 
 // Check the rule of the staging → prod flow, as the CLI's verify-branches: the prod
@@ -780,18 +466,7 @@ func (m *Hubploy) VerifyBranches(
 	// +default="prod"
 	prod string,
 ) (string, error) {
-	cfg, err := m.config(ctx)
-	if err != nil {
-		return "", err
-	}
-	res, err := (&action.VerifyBranches{Config: cfg, Staging: staging, Prod: prod}).Run(ctx)
-	if err != nil {
-		return "", err
-	}
-	if !res.OK {
-		return "", errors.New(res.Text())
-	}
-	return res.Text(), nil
+	return m.call("verifyBranches", map[string]any{"staging": staging, "prod": prod}).text(ctx)
 }
 
 // Show what a deploy would change in the live release, object by object.
@@ -823,28 +498,7 @@ func (m *Hubploy) Diff(
 	// +default="kube-apiserver"
 	apiServerName string,
 ) (string, error) {
-	d := &action.Diff{Hub: hub, Env: env}
-	res, err := withCluster(ctx, m, &d.Config, clusterArgs{kubeconfig, kubeContext, namespace, apiServer, apiServerName}, &d.Cluster, d.Run)
-	if err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("%s%s: %d object(s) would change (live revision %d)\n", res.Text, res.Release, res.Changed, res.Live), nil
-}
-
-// withCluster sets a job's configuration and cluster options, runs it, and ends the
-// tunnel to the API server, if one was started.
-func withCluster[T any](ctx context.Context, m *Hubploy, cfg **action.Config, own clusterArgs, opts *action.ClusterOptions, run func(context.Context) (T, error)) (T, error) {
-	var zero T
-	var err error
-	if *cfg, err = m.config(ctx); err != nil {
-		return zero, err
-	}
-	var stop func()
-	if *opts, stop, err = m.cluster(own).options(ctx); err != nil {
-		return zero, err
-	}
-	defer stop()
-	return run(ctx)
+	return m.call("diff", map[string]any{"hub": hub, "env": env}).withCluster(ctx, clusterArgs{kubeconfig, kubeContext, namespace, apiServer, apiServerName}).text(ctx)
 }
 
 // Say, a line each, where a hub's credentials come from, which cluster they reach and
@@ -862,19 +516,7 @@ func (m *Hubploy) Doctor(
 	// The environment.
 	env string,
 ) (string, error) {
-	d := &action.Doctor{Hub: hub, Env: env}
-	res, err := withCluster(ctx, m, &d.Config, clusterArgs{}, &d.Cluster, d.Run)
-	if err != nil {
-		return "", err
-	}
-	var b strings.Builder
-	if err := action.WriteDoctor(&b, res); err != nil {
-		return "", err
-	}
-	if !res.OK {
-		return "", fmt.Errorf("doctor found a problem:\n%s", b.String())
-	}
-	return b.String(), nil
+	return m.call("doctor", map[string]any{"hub": hub, "env": env}).withCluster(ctx, clusterArgs{}).text(ctx)
 }
 
 // Show a hub's live release and the readiness of each of its resources.
@@ -889,14 +531,7 @@ func (m *Hubploy) Status(
 	// The environment.
 	env string,
 ) (string, error) {
-	s := &action.Status{Hub: hub, Env: env}
-	st, err := withCluster(ctx, m, &s.Config, clusterArgs{}, &s.Cluster, s.Run)
-	if err != nil {
-		return "", err
-	}
-	var b strings.Builder
-	err = action.WriteStatus(&b, st)
-	return b.String(), err
+	return m.call("status", map[string]any{"hub": hub, "env": env}).withCluster(ctx, clusterArgs{}).text(ctx)
 }
 
 // List the revisions of a hub's release, oldest first: status, chart, when.
@@ -911,14 +546,7 @@ func (m *Hubploy) History(
 	// The environment.
 	env string,
 ) (string, error) {
-	h := &action.History{Hub: hub, Env: env}
-	revs, err := withCluster(ctx, m, &h.Config, clusterArgs{}, &h.Cluster, h.Run)
-	if err != nil {
-		return "", err
-	}
-	var b strings.Builder
-	err = action.WriteHistory(&b, revs)
-	return b.String(), err
+	return m.call("history", map[string]any{"hub": hub, "env": env}).withCluster(ctx, clusterArgs{}).text(ctx)
 }
 
 // Roll a hub's release back to a revision (default: the previous one) and wait until
@@ -939,19 +567,5 @@ func (m *Hubploy) Rollback(
 	// +default="10m"
 	timeout string,
 ) (string, error) {
-	if revision < 0 {
-		return "", &inputerr.Error{Key: "revision", Msg: fmt.Sprintf("must be a positive number, not %d", revision)}
-	}
-	rb := &action.Rollback{Hub: hub, Env: env, Revision: revision, Progress: func(format string, args ...any) {
-		fmt.Fprintf(os.Stderr, "hubploy: %s/%s: "+format+"\n", append([]any{hub, env}, args...)...)
-	}}
-	var err error
-	if rb.Timeout, err = deploy.ParseTimeout(timeout); err != nil {
-		return "", err
-	}
-	res, err := withCluster(ctx, m, &rb.Config, clusterArgs{}, &rb.Cluster, rb.Run)
-	if err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("rolled back %s: now at revision %d\n", res.Release, res.Revision), nil
+	return m.call("rollback", map[string]any{"hub": hub, "env": env, "revision": revision, "timeout": timeout}).withCluster(ctx, clusterArgs{}).text(ctx)
 }

@@ -24,12 +24,10 @@ trap 'rm -rf "$tmp"' EXIT
 "$bin/introspect" --version "$DAGGER_VERSION" introspect >"$tmp/core.json" 2>"$tmp/introspect.log"
 "$bin/dtool" hide-types -in "$tmp/core.json" -out "$tmp/schema.json" Engine EngineCache EngineCacheEntry EngineCacheEntrySet Host
 
-# The files the engine loads: dagger.json's include list (tests excluded, as there),
-# and the module source.
+# The files the engine loads: dagger.json and the module source (dagger.json
+# includes nothing else: the module does not compile hubploy).
 mkdir -p "$tmp/ctx"
-(cd "$root" && cp --parents dagger.json go.mod go.sum "$tmp/ctx/" &&
-	find pipeline -name '*.go' ! -name '*_test.go' -exec cp --parents {} "$tmp/ctx/" \; &&
-	cp -r "$src" "$tmp/ctx/$src")
+(cd "$root" && cp dagger.json "$tmp/ctx/" && cp -r "$src" "$tmp/ctx/$src")
 rm -rf "$tmp/ctx/$src/dagger.gen.go" "$tmp/ctx/$src/internal/dagger" "$tmp/ctx/$src/internal/querybuilder" "$tmp/ctx/$src/internal/telemetry"
 (cd "$tmp/ctx" && GOFLAGS=-mod=mod "$bin/codegen" generate-module --output "$tmp/ctx" \
 	--module-source-path "$tmp/ctx/$src" --module-name "$name" \

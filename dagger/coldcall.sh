@@ -6,10 +6,15 @@
 #   bash dagger/coldcall.sh -- --repo=hubs-example --age-key=file:hubs-example/example-age-key.txt \
 #       --chart-mirror=https://hub.jupyter.org/helm-chart/=offline-charts validate
 #
-# MODULE defaults to this repository's (hubploy's). For each call it prints the
-# wall time and the engine's own spans: "initializing module" (codegen and the
-# module's compile), the constructor call (the module runtime's first start) and
-# the function's; the plain progress of both calls goes to $COLDCALL_LOG
+# MODULE defaults to this repository's (hubploy's), whose functions run the hubploy
+# image: before the first call, it is built from this checkout and pushed into the
+# engine's local registry, which serves ghcr.io's images (as a release publishes it;
+# not timed). A third call changes a constructor argument (an extra chart mirror
+# nothing uses), so that Dagger's function cache cannot answer it: a warm, uncached
+# call. For each call it prints the wall time and the engine's own spans:
+# "initializing module" (codegen and the module's compile), the constructor call
+# (the module runtime's first start) and the function's (for hubploy's, with the
+# image's pull); the plain progress of the calls goes to $COLDCALL_LOG
 # (default: a file in the temporary folder, named at the end). It needs the
 # provisioned engine (HUBPLOY_DAGGER_ENV, see dagger/README.md) and refuses to run
 # while another engine runs: it would take its socket. Nothing asserts a time.
@@ -23,7 +28,7 @@ if [[ ${1:-} == -m ]]; then
 fi
 [[ ${1:-} == -- ]] && shift
 (($# > 0)) || {
-	sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 [[ -n ${HUBPLOY_DAGGER_ENV:-} ]] || {
@@ -44,6 +49,11 @@ cleanup() {
 trap cleanup EXIT
 eval "$(HUBPLOY_DAGGER_STATE=$state bash "$here/engine.sh" start 2>/dev/null)"
 
+if [[ -d $module/internal/cliimage ]]; then
+	(cd "$module" && go run ./internal/cliimage/publish --repository 127.0.0.1:5000/hubploy/hubploy \
+		--platform "linux/$(go env GOARCH)" >/dev/null)
+fi
+
 name=$(sed -nE 's/^ *"name": *"([^"]+)".*/\1/p' "$module/dagger.json" | head -n 1)
 
 # spans prints the spans of one call's plain progress that say where the time went:
@@ -63,10 +73,12 @@ spans() {
 }
 
 : >"$log"
-for round in "first call, empty engine state" "the same call again"; do
+for round in "first call, empty engine state" "the same call again" "uncached call, warm engine"; do
+	extra=()
+	[[ $round == uncached* ]] && extra=(--chart-mirror="https://coldcall.invalid/$(date +%s%N)/=coldcall")
 	began=$(date +%s.%N)
 	status=0
-	(cd "$module" && dagger call -m "$module" --progress=plain "$@") >"$state.out" 2>&1 || status=$?
+	(cd "$module" && dagger call -m "$module" --progress=plain "${extra[@]}" "$@") >"$state.out" 2>&1 || status=$?
 	ended=$(date +%s.%N)
 	{
 		echo "== $round"

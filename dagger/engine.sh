@@ -14,8 +14,9 @@
 # NAT; stop removes the bridge and the iptables rules CNI added.
 #
 # The registry (crane registry serve, in memory) listens on 127.0.0.1:5000 only;
-# the engine pulls docker.io images through it and pushes to it over plain
-# HTTP. start pushes the base image debian:bookworm into it, as
+# the engine pulls docker.io and ghcr.io images through it (the hubploy image
+# the module runs, which the tests push there as a release pushes it to ghcr.io)
+# and pushes to it over plain HTTP. start pushes the base image debian:bookworm into it, as
 # 127.0.0.1:5000/library/debian:bookworm (so "debian:bookworm" resolves too).
 #
 # Environment: HUBPLOY_DAGGER_ENV (required), HUBPLOY_DAGGER_RUN (runtime
@@ -102,7 +103,7 @@ cmd_start() {
 	# The state is kept between runs: the engine's garbage collector keeps it
 	# under HUBPLOY_DAGGER_GC_MAX (a cold run fills about 5 GB).
 	cat >"$run/engine.json" <<EOF
-{"registries":{"$registry":{"http":true},"docker.io":{"mirrors":["$registry"]}},"gc":{"maxUsedSpace":"${HUBPLOY_DAGGER_GC_MAX:-12GB}"}}
+{"registries":{"$registry":{"http":true},"docker.io":{"mirrors":["$registry"]},"ghcr.io":{"mirrors":["$registry"]}},"gc":{"maxUsedSpace":"${HUBPLOY_DAGGER_GC_MAX:-12GB}"}}
 EOF
 	# The engine opens a database per client: as many files as allowed.
 	ulimit -n "$(ulimit -Hn)"

@@ -113,7 +113,8 @@ Exit codes: 0 success, 1 failure (or problems found), 2 bad usage or bad input.`
 	root.AddCommand(newValidateCmd(g), newRenderCmd(g), newDecryptCmd(g),
 		newDeployCmd(g), newDiffCmd(g), newStatusCmd(g), newHistoryCmd(g), newRollbackCmd(g),
 		newImagesCmd(g), newBuildCmd(g), newPublishCmd(g), newVersionCmd(g),
-		newLockCmd(g), newCheckCmd(g), newTestCmd(g), newPlanCmd(g), newVerifyBranchesCmd(g), newDoctorCmd(g))
+		newLockCmd(g), newCheckCmd(g), newTestCmd(g), newPlanCmd(g), newVerifyBranchesCmd(g), newDoctorCmd(g),
+		newModuleCallCmd(g))
 	cobra.AddTemplateFunc("applicableGlobalFlags", applicableGlobalFlags)
 	root.SetUsageTemplate(strings.ReplaceAll(root.UsageTemplate(), ".InheritedFlags.FlagUsages", "applicableGlobalFlags ."))
 	return root

@@ -26,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubploy/hubploy/internal/cliimage"
 	"github.com/hubploy/hubploy/internal/example"
 	"github.com/hubploy/hubploy/internal/testenv/fakecloud"
 	"github.com/hubploy/hubploy/internal/testenv/kubeenv"
@@ -94,6 +95,13 @@ func run(m *testing.M) int {
 	stops = append(stops, stop)
 	fmt.Fprintf(os.Stderr, "daggere2e: engine up in %.1fs\n", time.Since(began).Seconds())
 
+	began = time.Now()
+	if err := pushCLIImage(ctx); err != nil {
+		setupErr = err
+		return m.Run()
+	}
+	fmt.Fprintf(os.Stderr, "daggere2e: hubploy image built and pushed in %.1fs\n", time.Since(began).Seconds())
+
 	if fixture, err = makeFixture(); err != nil {
 		setupErr = err
 		return m.Run()
@@ -135,6 +143,22 @@ func startEngine() (stop func(), err error) {
 		cmd.Stderr = os.Stderr
 		cmd.Run()
 	}, nil
+}
+
+// pushCLIImage builds the hubploy image the module runs, from this checkout, and
+// pushes it into the local registry, as a release pushes it to ghcr.io: the engine
+// takes ghcr.io's images from there (engine.sh).
+func pushCLIImage(ctx context.Context) error {
+	version, err := cliimage.ModuleVersion(root)
+	if err != nil {
+		return err
+	}
+	img, err := cliimage.Build(ctx, root, version, cliimage.HostPlatform())
+	if err != nil {
+		return err
+	}
+	ref := "127.0.0.1:5000/" + strings.TrimPrefix(cliimage.Repository, "ghcr.io/") + ":" + version
+	return cliimage.Push(ctx, ref, []cliimage.ForPlatform{{Platform: cliimage.HostPlatform(), Image: img}})
 }
 
 // registryImage is the datahub image's name in the fixture: in the local registry,
