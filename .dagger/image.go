@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -28,9 +29,19 @@ func (m *Hubploy) image(ctx context.Context) (ctr *dagger.Container, ref string,
 	if m.Source == nil {
 		return nil, ref, fmt.Errorf("cannot pull the hubploy image %s: %w", ref, err)
 	}
-	first, _, _ := strings.Cut(err.Error(), "\n")
-	fmt.Fprintf(os.Stderr, "hubploy: cannot pull %s (%s): building hubploy from source\n", ref, first)
-	return fromSource(m.Source), "built from source", nil
+	pull, _, _ := strings.Cut(err.Error(), "\n")
+	fmt.Fprintf(os.Stderr, "hubploy: cannot pull %s (%s): building hubploy from source\n", ref, pull)
+	ctr = fromSource(m.Source)
+	if _, err := ctr.Sync(ctx); err != nil {
+		// Not wrapped: the SDK would report a wrapped exec error as that alone.
+		detail := err.Error()
+		var exec *dagger.ExecError
+		if errors.As(err, &exec) {
+			detail = lastLines(exec.Stderr, 5)
+		}
+		return nil, ref, fmt.Errorf("cannot pull the hubploy image %s (%s), and building hubploy from source failed: %s", ref, pull, detail)
+	}
+	return ctr, "built from source", nil
 }
 
 // fromSource is the image a release publishes, with hubploy built from src.
