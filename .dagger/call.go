@@ -43,6 +43,7 @@ type call struct {
 // request is cmd/hubploy's moduleCall.
 type request struct {
 	Function string            `json:"function"`
+	Repo     string            `json:"repo"`
 	Args     map[string]any    `json:"args"`
 	Settings map[string]any    `json:"settings"`
 	Files    map[string]string `json:"files"`
@@ -62,7 +63,7 @@ func (m *Hubploy) call(fn string, args map[string]any) *call {
 	if args == nil {
 		args = map[string]any{}
 	}
-	c := &call{m: m, req: request{Function: fn, Args: args, Files: map[string]string{}, Services: map[string]string{}, Output: outputDir,
+	c := &call{m: m, req: request{Function: fn, Repo: repoDir, Args: args, Files: map[string]string{}, Services: map[string]string{}, Output: outputDir,
 		Settings: map[string]any{
 			"chartMirror": m.ChartMirrors, "chart": m.ChartDir, "allowUnencryptedSecrets": m.AllowUnencryptedSecrets,
 			"values": m.ValueFiles, "set": m.Set, "setString": m.SetString, "buildSecretIds": m.BuildSecretIDs,
@@ -73,7 +74,9 @@ func (m *Hubploy) call(fn string, args map[string]any) *call {
 		}}}
 	c.add(func(ctr *dagger.Container) *dagger.Container { return ctr.WithMountedDirectory(repoDir, m.Repo) })
 	if m.GitDir != nil {
-		c.add(func(ctr *dagger.Container) *dagger.Container { return ctr.WithMountedDirectory(repoDir+"/.git", m.GitDir) })
+		c.add(func(ctr *dagger.Container) *dagger.Container {
+			return ctr.WithMountedDirectory(repoDir+"/.git", m.GitDir)
+		})
 	}
 	for name, s := range map[string]*dagger.Secret{
 		"ageKey": m.AgeKey, "vaultToken": m.VaultToken, "googleCredentials": m.GoogleCredentials,
@@ -90,7 +93,9 @@ func (m *Hubploy) call(fn string, args map[string]any) *call {
 	}
 	c.file("ca", m.CloudCA)
 	if m.CloudService != nil {
-		c.add(func(ctr *dagger.Container) *dagger.Container { return ctr.WithServiceBinding(m.CloudServiceName, m.CloudService) })
+		c.add(func(ctr *dagger.Container) *dagger.Container {
+			return ctr.WithServiceBinding(m.CloudServiceName, m.CloudService)
+		})
 	}
 	return c
 }

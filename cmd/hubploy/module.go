@@ -47,6 +47,8 @@ type moduleCall struct {
 	Function string          `json:"function"`
 	Args     json.RawMessage `json:"args"`
 	Settings moduleSettings  `json:"settings"`
+	// Repo is where the repository is mounted (its .git folder too, if given).
+	Repo string `json:"repo"`
 	// Files are where the call's Secrets and Files are mounted, by argument name
 	// (a list's items as name.0, name.1, …); Services are the host:port each bound
 	// Service is reached at.
@@ -174,19 +176,16 @@ func (c *moduleCall) secrets(name string) ([]string, error) {
 	}
 }
 
-// repoDir is where the module mounts the repository (and its .git folder, if given).
-const moduleRepoDir = "/repo"
-
 // config makes the application layer's configuration from the constructor's and
 // the With* functions' settings.
 func (c *moduleCall) config() (*action.Config, error) {
 	s := c.Settings
 	set := action.Settings{
-		RepoDir: moduleRepoDir, ChartDir: s.Chart, ChartMirrors: s.ChartMirror,
+		RepoDir: c.Repo, ChartDir: s.Chart, ChartMirrors: s.ChartMirror,
 		AllowUnencryptedSecrets: s.AllowUnencryptedSecrets,
 		ValueFiles:              s.Values, Set: s.Set, SetString: s.SetString,
 		// Paths are the repository's: the module sees nothing else.
-		PathBase: moduleRepoDir, ConfineToRepo: true,
+		PathBase: c.Repo, ConfineToRepo: true,
 		Log: c.g.logf,
 	}
 	var err error

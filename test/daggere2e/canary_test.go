@@ -32,7 +32,8 @@ func canaryForms(s string) []string {
 // The module's functions on a repository whose secrets are canaries that templates
 // escape, encode and transform: validate, render (and the files it exports), a dry-run
 // deploy and decrypt show none of them, in any form, on stdout or stderr, nor in what
-// the engine keeps on disk of the calls (engineRecords).
+// the engine keeps on disk of the calls (engineRecords), the output of the CLI's
+// container that each function runs included (decrypt's is sealed).
 func TestModuleShowsNoCanary(t *testing.T) {
 	setup(t)
 	dir := t.TempDir()
@@ -89,6 +90,11 @@ data:
 	// render's export returns its path: the records of this test's calls are there.
 	if !strings.Contains(records, exported) {
 		t.Fatalf("the engine's records hold no result of this test's calls (export's path %s): they are not where engineRecords reads", exported)
+	}
+	// The module's functions run the CLI in a container: its stdout (the function's
+	// result, as module-call writes it) is among the records too.
+	if !strings.Contains(records, `{"output":"ok   datahub/staging`) {
+		t.Fatal("the engine's records hold no stdout of the CLI's container (validate's module-call): they are not where engineRecords reads")
 	}
 	outputs := map[string]string{"render's files": exportedText, "the engine's records": records}
 	for name, r := range runs {
