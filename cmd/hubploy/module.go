@@ -329,6 +329,13 @@ func withCluster[T any](ctx context.Context, c *moduleCall, cfg **action.Config,
 	return run(ctx)
 }
 
+// written is what write makes of v.
+func written[T any](v T, write func(io.Writer, T) error) (string, error) {
+	var b strings.Builder
+	err := write(&b, v)
+	return b.String(), err
+}
+
 // hubEnv are the arguments of the functions on one hub's release.
 type hubEnv struct {
 	Hub string `json:"hub"`
@@ -467,14 +474,11 @@ func (c *moduleCall) check(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var b strings.Builder
-	if err := action.WriteCheck(&b, res); err != nil {
-		return "", err
+	out, err := written(res, action.WriteCheck)
+	if err == nil && !res.OK() {
+		err = fmt.Errorf("%s\n%s", res.Error, out)
 	}
-	if !res.OK() {
-		return "", fmt.Errorf("%s\n%s", res.Error, b.String())
-	}
-	return b.String(), nil
+	return out, err
 }
 
 func (c *moduleCall) deploy(ctx context.Context) (string, error) {
@@ -625,14 +629,11 @@ func (c *moduleCall) doctor(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var b strings.Builder
-	if err := action.WriteDoctor(&b, res); err != nil {
-		return "", err
+	out, err := written(res, action.WriteDoctor)
+	if err == nil && !res.OK {
+		err = fmt.Errorf("doctor found a problem:\n%s", out)
 	}
-	if !res.OK {
-		return "", fmt.Errorf("doctor found a problem:\n%s", b.String())
-	}
-	return b.String(), nil
+	return out, err
 }
 
 func (c *moduleCall) status(ctx context.Context) (string, error) {
@@ -645,9 +646,7 @@ func (c *moduleCall) status(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var b strings.Builder
-	err = action.WriteStatus(&b, st)
-	return b.String(), err
+	return written(st, action.WriteStatus)
 }
 
 func (c *moduleCall) history(ctx context.Context) (string, error) {
@@ -660,9 +659,7 @@ func (c *moduleCall) history(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var b strings.Builder
-	err = action.WriteHistory(&b, revs)
-	return b.String(), err
+	return written(revs, action.WriteHistory)
 }
 
 func (c *moduleCall) rollback(ctx context.Context) (string, error) {
@@ -734,14 +731,11 @@ func (c *moduleCall) test(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var b strings.Builder
-	if err := action.WriteTests(&b, rep); err != nil {
-		return "", err
+	out, err := written(rep, action.WriteTests)
+	if err == nil && !rep.OK {
+		err = errors.New(out)
 	}
-	if !rep.OK {
-		return "", errors.New(b.String())
-	}
-	return b.String(), nil
+	return out, err
 }
 
 // moduleBuild is how the module builds the image itself (build returns a Container,
