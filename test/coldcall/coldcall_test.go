@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
-	"strings"
 	"testing"
 )
 
@@ -48,8 +47,8 @@ func TestColdCall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Each call's result, as validate prints it.
-	if n := strings.Count(string(progress), "validated 4 hub environment(s): 4 ok, 0 failed"); n != 3 {
+	// Each call's result, as dagger call prints it: on a line of its own.
+	if n := len(regexp.MustCompile(`(?m)^validated 4 hub environment\(s\): 4 ok, 0 failed$`).FindAllIndex(progress, -1)); n != 3 {
 		t.Errorf("want the example validated by each of the 3 calls, found %d in %s", n, log)
 		t.Log(string(progress[max(0, len(progress)-3000):]))
 	}
