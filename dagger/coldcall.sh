@@ -44,7 +44,7 @@ state=$(mktemp -d /tmp/hubploy-coldcall.XXXXXX)
 log=${COLDCALL_LOG:-$state.log}
 cleanup() {
 	bash "$here/engine.sh" stop >/dev/null 2>&1 || true
-	rm -rf "$state"
+	rm -rf "$state" "$state.out"
 }
 trap cleanup EXIT
 eval "$(HUBPLOY_DAGGER_STATE=$state bash "$here/engine.sh" start 2>/dev/null)"
