@@ -36,6 +36,7 @@ func canaryForms(s string) []string {
 // container that each function runs included (decrypt's is sealed).
 func TestModuleShowsNoCanary(t *testing.T) {
 	setup(t)
+	t.Parallel()
 	dir := t.TempDir()
 	if err := os.CopyFS(dir, os.DirFS(fixture)); err != nil {
 		t.Fatal(err)

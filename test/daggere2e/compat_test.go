@@ -17,6 +17,7 @@ import (
 // fictional, so the deploys skip the image check.
 func TestDataHubShapedRepo(t *testing.T) {
 	setup(t)
+	t.Parallel()
 	repoDir := t.TempDir()
 	if err := os.CopyFS(repoDir, os.DirFS(example.DataHubShaped())); err != nil {
 		t.Fatal(err)

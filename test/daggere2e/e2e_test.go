@@ -86,6 +86,7 @@ func assertNoStackTrace(t *testing.T, r result) {
 // The core's checks, through Dagger; and the latency of a first and a repeated call.
 func TestValidate(t *testing.T) {
 	setup(t)
+	t.Parallel()
 	first := mustCall(t, "validate")
 	if !strings.Contains(first.stdout, "validated 4 hub environment(s): 4 ok, 0 failed") {
 		t.Fatalf("validate:\n%s", first.stdout)
@@ -100,6 +101,7 @@ func TestValidate(t *testing.T) {
 // render returns a Directory of manifests, one file per template, secrets masked.
 func TestRender(t *testing.T) {
 	setup(t)
+	t.Parallel()
 	out := t.TempDir()
 	mustCall(t, "render", "--hub=datahub", "--env=staging", "export", "--path="+out)
 	text, files := readTree(t, out)
@@ -112,6 +114,7 @@ func TestRender(t *testing.T) {
 // decrypt returns a Secret: its cleartext shows up in no output.
 func TestDecrypt(t *testing.T) {
 	setup(t)
+	t.Parallel()
 	const file = "deployments/datahub/secrets/staging.yaml"
 	values := secretValues(t, file)
 	r := mustCall(t, "decrypt", "--file="+file)
@@ -171,6 +174,7 @@ func TestBuildAndPublish(t *testing.T) {
 // host-service tunnel; a diff afterwards shows no change.
 func TestDeployThenDiff(t *testing.T) {
 	setup(t)
+	t.Parallel()
 	ns := kube.NewNamespace(t)
 	access := tunnelKubeconfig(t)
 	args := append([]string{"deploy", "--env=staging", "--hub=datahub", "--skip-image-check", "--namespace=" + ns, "--timeout=120s"}, access...)
@@ -194,6 +198,7 @@ func TestDeployThenDiff(t *testing.T) {
 // Bad input gives the CLI's one-line errors, not a stack trace.
 func TestBadInput(t *testing.T) {
 	setup(t)
+	t.Parallel()
 	r, err := repo.Open(fixture)
 	if err != nil {
 		t.Fatal(err)
@@ -258,6 +263,7 @@ func firstLine(s string) string {
 // dagger/examples/deployer.
 func TestComposedExample(t *testing.T) {
 	setup(t)
+	t.Parallel()
 	res := callModule(t, "dagger/examples/deployer", "preview",
 		"--repo="+fixture, "--age-key=file:"+example.AgeKeyFile(), "--hub=stat20", "--env=prod",
 		"--chart-mirror="+example.Z2JHRepository+"=offline-charts")
@@ -286,6 +292,7 @@ func TestComposedExample(t *testing.T) {
 // history and rollback through the same application layer as the CLI's.
 func TestLiveReleaseFunctions(t *testing.T) {
 	setup(t)
+	t.Parallel()
 	ns := kube.NewNamespace(t)
 	access := tunnelKubeconfig(t)
 	withCluster := append([]string{"with-cluster", "--namespace=" + ns}, access...)
@@ -334,6 +341,7 @@ func TestDeployAllKeepsGoing(t *testing.T) {
 // commit.
 func TestGitCommitTags(t *testing.T) {
 	setup(t)
+	t.Parallel()
 	dir := t.TempDir()
 	if err := os.CopyFS(dir, os.DirFS(fixture)); err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 // handed over as --git-dir: a change to one hub on staging, then a commit made on prod.
 func TestGitFunctionsThroughTheModule(t *testing.T) {
 	setup(t)
+	t.Parallel()
 	dir := t.TempDir()
 	if err := os.CopyFS(dir, os.DirFS(fixture)); err != nil {
 		t.Fatal(err)

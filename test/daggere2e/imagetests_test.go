@@ -13,6 +13,7 @@ import (
 // image is built, and its tests run in it: hubploy.yaml's commands and tests/*.sh.
 func TestImageTests(t *testing.T) {
 	setup(t)
+	t.Parallel()
 	// A repository of its own: the tests folder changes the image's content tag.
 	repoDir := t.TempDir()
 	if err := os.CopyFS(repoDir, os.DirFS(fixture)); err != nil {

@@ -4,6 +4,12 @@
 // plane (kubeenv) that the module's containers reach through a Dagger host-service
 // tunnel.
 //
+// The tests that share nothing run two at a time (t.Parallel): each works on its own
+// copy of the fixture, or reads it, and deploys into a namespace of its own. The
+// two publish tests (they push the same image, and want a first push), deploy --all
+// (into the hubs' own namespaces) and the tests that hand the dagger CLI a secret
+// through the environment (t.Setenv) run first, one at a time.
+//
 // Without HUBPLOY_DAGGER_ENV every test fails, saying how to provision the engine.
 package daggere2e
 

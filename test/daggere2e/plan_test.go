@@ -11,6 +11,7 @@ import (
 // plan through the module, then deploy --plan: only the hub the change touches deploys.
 func TestPlanThenDeployThePlan(t *testing.T) {
 	setup(t)
+	t.Parallel()
 	dir := t.TempDir()
 	changed := filepath.Join(dir, "changed.txt")
 	os.WriteFile(changed, []byte("deployments/datahub/config/staging.yaml\nREADME.md\n"), 0o644)

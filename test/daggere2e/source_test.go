@@ -27,6 +27,7 @@ import (
 // the local registry as Docker Hub's golang image.
 func TestBuildsFromSourceWhenTheImageCannotBePulled(t *testing.T) {
 	setup(t)
+	t.Parallel()
 	if err := pushGoImage(context.Background()); err != nil {
 		t.Fatal(err)
 	}
