@@ -83,15 +83,13 @@ func (m *Hubploy) Build(
 	// The CLI resolves the image folder and its arguments; the build itself is this
 	// module's, so that the Container it returns can be chained.
 	var b struct {
-		Context    string
-		Dockerfile string
-		Target     string
-		Args       []struct{ Name, Value string }
+		Context string
+		Args    []struct{ Name, Value string }
 	}
 	if err := json.Unmarshal([]byte(out), &b); err != nil {
 		return nil, err
 	}
-	opts := dagger.DirectoryDockerBuildOpts{Dockerfile: b.Dockerfile, Target: b.Target}
+	opts := dagger.DirectoryDockerBuildOpts{Dockerfile: dockerfile, Target: target}
 	for i, id := range m.BuildSecretIDs {
 		// DockerBuild mounts a secret by its name, and a secret given on the dagger
 		// command line has none: name it by its id, in memory.

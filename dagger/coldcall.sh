@@ -87,4 +87,4 @@ for round in "first call, empty engine state" "the same call again" "uncached ca
 	printf '%s: %.1f s (exit %d)\n' "$round" "$(echo "$ended - $began" | bc)" "$status"
 	spans <"$state.out" | column -t -s $'\t'
 done
-echo "progress of both calls: $log"
+echo "progress of the calls: $log"

@@ -741,10 +741,8 @@ func (c *moduleCall) test(ctx context.Context) (string, error) {
 // moduleBuild is how the module builds the image itself (build returns a Container,
 // which only the module's own engine session can hand on).
 type moduleBuild struct {
-	Context    string            `json:"context"` // relative to the repository
-	Dockerfile string            `json:"dockerfile"`
-	Target     string            `json:"target"`
-	Args       []action.BuildArg `json:"args"`
+	Context string            `json:"context"` // relative to the repository
+	Args    []action.BuildArg `json:"args"`
 }
 
 func (c *moduleCall) build(context.Context) (string, error) {
@@ -765,7 +763,7 @@ func (c *moduleCall) build(context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	out, err := json.Marshal(moduleBuild{Context: img.ContextDisplay, Dockerfile: a.Dockerfile, Target: a.Target, Args: args})
+	out, err := json.Marshal(moduleBuild{Context: img.ContextDisplay, Args: args})
 	return string(out), err
 }
 
